@@ -1,0 +1,63 @@
+# ArgusLM: `make run` starts everything with demo data, `make test` runs every check.
+SHELL := /bin/bash
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SIM_PORT ?= 8100
+
+.PHONY: run test lint format install install-dev sdk-venv browser migrate clean
+
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: .venv/.installed node_modules/.installed
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The published SDK's package is also named `arguslm`: it lives in its own venv.
+.sdk-venv/.installed:
+	python3 -m venv .sdk-venv
+	.sdk-venv/bin/pip install -q 'arguslm==0.2.0' 'websockets>=12'
+	touch $@
+
+sdk-venv: .sdk-venv/.installed
+
+# Debian's Chromium for the browser tests (Playwright's own download does not work offline).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
+migrate: install
+	$(PY) manage.py migrate --noinput -v 0
+
+run: migrate
+	$(PY) manage.py bootstrap
+	$(PY) manage.py reconcile_schedules
+	@echo "ArgusLM on http://$(HOST):$(PORT)  (simulator :$(SIM_PORT); Ctrl-C stops everything)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py llmsim --host 127.0.0.1 --port $(SIM_PORT) & \
+	$(PY) manage.py qcluster & \
+	$(PY) -m daphne -b $(HOST) -p $(PORT) arguslm.asgi:application & \
+	wait
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: install
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+test: install sdk-venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	ARGUSLM_DATA_DIR=$$(mktemp -d) $(PY) manage.py makemigrations --check --dry-run
+	ARGUSLM_DATA_DIR=$$(mktemp -d) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .venv .sdk-venv node_modules staticfiles

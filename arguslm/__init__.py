@@ -1,0 +1,1 @@
+"""ArgusLM: self-hosted monitoring and benchmarking of LLM endpoints."""

@@ -1,0 +1,114 @@
+"""Conventions shared by every API view: error bodies, 422 validation errors, query parsing.
+
+Errors are ``{"detail": ...}``. Invalid bodies and query values are 422 (as the original
+ArgusLM and its SDK expect) with ``detail`` as a list naming each bad field, in the same
+shape FastAPI uses: ``[{"type", "loc", "msg", "input"}]``.
+"""
+
+import logging
+import uuid
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+log = logging.getLogger(__name__)
+
+
+class Unprocessable(exceptions.ValidationError):
+    """A 422 whose detail names the bad fields; ``location`` is "body", "query" or "path"."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+    def __init__(self, detail, location: str = "body"):
+        super().__init__(detail)
+        self.location = location
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict."
+
+
+class BadGateway(exceptions.APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "The provider returned an error."
+
+
+def _flatten(detail, loc: list) -> list[dict]:
+    """DRF's nested error dict/list → a flat list of {loc, msg, type}."""
+    if isinstance(detail, dict):
+        items = []
+        for key, value in detail.items():
+            sub = loc if key in ("non_field_errors", "__all__") else [*loc, key]
+            items.extend(_flatten(value, sub))
+        return items
+    if isinstance(detail, list):
+        if all(isinstance(d, str) for d in detail):
+            return [_entry(d, loc) for d in detail]
+        items = []
+        for index, value in enumerate(detail):
+            items.extend(_flatten(value, [*loc, index] if not isinstance(value, str) else loc))
+        return items
+    return [_entry(detail, loc)]
+
+
+def _entry(message, loc: list) -> dict:
+    code = getattr(message, "code", None) or "value_error"
+    return {"type": code, "loc": loc, "msg": str(message)}
+
+
+def exception_handler(exc, context):
+    """DRF exception handler with the API's conventions (see module docstring)."""
+    if isinstance(exc, exceptions.ParseError):
+        exc = Unprocessable({"non_field_errors": [f"Malformed JSON body: {exc.detail}"]})
+    if isinstance(exc, exceptions.ValidationError):
+        location = getattr(exc, "location", "body")
+        detail = _flatten(exc.detail, [location])
+        return Response({"detail": detail}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    if isinstance(exc, Http404):
+        message = str(exc) or "Not found."
+        return Response({"detail": message}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        # An unexpected error: log it with the traceback, answer JSON without internals.
+        log.exception("Unhandled API error", exc_info=exc)
+        return Response(
+            {"detail": "Internal server error."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR
+        )
+    return response
+
+
+def parse_uuid(value: str, *, field: str = "id", location: str = "path") -> uuid.UUID:
+    """A UUID from a path or query value, or a 422 naming the field."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise Unprocessable({field: [f"'{value}' is not a valid UUID."]}, location) from None
+
+
+def validate_query(serializer_class: type[serializers.Serializer], request) -> dict:
+    """Validate ``request.query_params`` with a serializer; bad values → 422 at "query"."""
+    serializer = serializer_class(data=request.query_params)
+    if not serializer.is_valid():
+        raise Unprocessable(serializer.errors, "query")
+    return serializer.validated_data
+
+
+class UUIDLookupMixin:
+    """Viewset mixin: a malformed UUID in the path is a 422, an unknown one a 404."""
+
+    not_found_message = "Not found."
+
+    def get_object(self):
+        lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        pk = parse_uuid(lookup, field=self.lookup_url_kwarg or self.lookup_field)
+        obj = self.get_queryset().filter(pk=pk).first()
+        if obj is None:
+            raise Http404(self.not_found_message.format(id=pk))
+        self.check_object_permissions(self.request, obj)
+        return obj

@@ -1,0 +1,109 @@
+"""API authentication: session, ``Bearer``/``Token`` tokens, and HTTP Basic carrying a token.
+
+The published ``arguslm`` SDK can carry credentials only as userinfo in its base URL
+(``http://token:<TOKEN>@host:8000``), which httpx and websockets send as HTTP Basic. So Basic
+is accepted when its password is an API token; user passwords are never accepted over Basic.
+"""
+
+import base64
+import binascii
+
+from asgiref.sync import sync_to_async
+from channels.auth import AuthMiddleware
+from channels.security.websocket import OriginValidator
+from django.contrib.auth.models import AnonymousUser
+from rest_framework import authentication, exceptions
+from rest_framework.authtoken.models import Token
+
+
+def user_for_token(key: str):
+    """The active user owning API token ``key``, or None."""
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+def token_from_authorization(header: str) -> str | None:
+    """The API token inside an ``Authorization`` header value (Bearer, Token or Basic)."""
+    parts = header.split()
+    if len(parts) != 2:
+        return None
+    scheme, value = parts[0].lower(), parts[1]
+    if scheme in ("bearer", "token"):
+        return value
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        _, sep, password = decoded.partition(":")
+        return password if sep and password else None
+    return None
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>`` or DRF's ``Authorization: Token <token>``."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header.lower().startswith(("bearer ", "token ")):
+            return None
+        key = token_from_authorization(header)
+        user = user_for_token(key) if key else None
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid or expired API token.")
+        return (user, key)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class BasicTokenAuthentication(authentication.BaseAuthentication):
+    """HTTP Basic whose password is an API token (any user name), as the SDK sends it."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header.lower().startswith("basic "):
+            return None
+        key = token_from_authorization(header)
+        user = user_for_token(key) if key else None
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid API token in HTTP Basic credentials.")
+        return (user, key)
+
+
+class TokenAuthMiddleware(AuthMiddleware):
+    """Channels auth: the session user, else the user of a token in the Authorization header."""
+
+    async def resolve_scope(self, scope):
+        await super().resolve_scope(scope)
+        user = scope["user"]._wrapped if hasattr(scope["user"], "_wrapped") else None
+        if user is not None and not isinstance(user, AnonymousUser):
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                key = token_from_authorization(value.decode("latin-1"))
+                found = await sync_to_async(user_for_token)(key) if key else None
+                if found is not None:
+                    scope["user"]._wrapped = found
+                return
+
+
+class BrowserOriginValidator(OriginValidator):
+    """Reject cross-site browser WebSockets; allow clients that send no Origin (SDK, CLI).
+
+    Channels' own validator refuses a missing Origin, which would lock out the ``arguslm``
+    SDK's ``websockets`` client. Origin checks exist to stop cross-site use of a browser's
+    cookies; a client without an Origin header is not a browser page.
+    """
+
+    def __init__(self, application):
+        from django.conf import settings
+
+        super().__init__(application, settings.ALLOWED_HOSTS)
+
+    def valid_origin(self, parsed_origin):
+        if parsed_origin is None:
+            return True
+        return self.validate_origin(parsed_origin)

@@ -1,0 +1,46 @@
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from rest_framework.authtoken.models import Token
+
+from arguslm.keys import verify_encryption_key
+
+
+class Command(BaseCommand):
+    help = (
+        "First-run set-up: check the encryption key, create the admin user and an API token "
+        "(printed once), and the demo simulator provider unless ARGUSLM_DEMO=false."
+    )
+
+    def handle(self, *args, **options):
+        verify_encryption_key()
+        User = get_user_model()
+        if not User.objects.filter(is_superuser=True).exists():
+            password = os.environ.get("ARGUSLM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            user = User.objects.create_superuser("admin", "admin@localhost", password)
+            token = Token.objects.create(user=user)
+            bar = "=" * 64
+            self.stdout.write(
+                f"\n{bar}\n ArgusLM admin created (shown once, keep it safe):\n"
+                f"   user:      admin\n   password:  {password}\n   API token: {token.key}\n"
+                f" Try: curl -H 'Authorization: Bearer {token.key}' "
+                f"http://127.0.0.1:8000/api/v1/providers\n{bar}\n"
+            )
+        self._demo()
+
+    def _demo(self) -> None:
+        from django.conf import settings
+
+        if not settings.DEMO:
+            return
+        try:
+            from providers.services import ensure_demo_provider
+        except ImportError:
+            return
+        account = ensure_demo_provider(base_url=settings.LLMSIM_URL)
+        if account is not None:
+            self.stdout.write(
+                f"Demo provider ready: {account.display_name} ({settings.LLMSIM_URL})"
+            )

@@ -1,0 +1,77 @@
+"""System endpoints and the pages that belong to no domain app (dashboard shell, settings)."""
+
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+from rest_framework.authtoken.models import Token
+
+from arguslm.models import Heartbeat
+
+WORKER_HEARTBEAT = "qcluster"
+WORKER_STALE_AFTER = timedelta(minutes=3)
+
+
+@require_GET
+def root(request: HttpRequest) -> HttpResponse:
+    """``{"status": "ok"}`` for API clients; a browser asking for HTML goes to the dashboard."""
+    accept = request.headers.get("Accept", "")
+    if "text/html" in accept:
+        return redirect("dashboard")
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness: the web process answers."""
+    return JsonResponse({"status": "healthy"})
+
+
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database answers and a worker has shown a heartbeat recently."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means "not ready", never a 500
+        checks["database"] = f"error: {type(exc).__name__}"
+        return JsonResponse({"status": "unavailable", "checks": checks}, status=503)
+
+    beat = Heartbeat.objects.filter(name=WORKER_HEARTBEAT).first()
+    if beat is None:
+        checks["worker"] = "no heartbeat yet"
+    elif timezone.now() - beat.seen_at > WORKER_STALE_AFTER:
+        checks["worker"] = f"stale: last seen {beat.seen_at.isoformat()}"
+    else:
+        checks["worker"] = "ok"
+    ok = all(v == "ok" for v in checks.values())
+    return JsonResponse(
+        {"status": "ready" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard.html", {"page": "dashboard"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Appearance and the user's API token (shown in full only right after it is created)."""
+    new_key = None
+    if request.method == "POST" and request.POST.get("action") == "regenerate-token":
+        Token.objects.filter(user=request.user).delete()
+        new_key = Token.objects.create(user=request.user).key
+    token = Token.objects.filter(user=request.user).first()
+    return render(
+        request,
+        "settings.html",
+        {"page": "settings", "token": token, "new_key": new_key},
+    )

@@ -1,0 +1,111 @@
+"""Provider accounts (with encrypted credentials) and the models they serve."""
+
+import json
+import uuid
+
+from django.db import models
+from encrypted_model_fields.fields import EncryptedTextField
+
+
+class ProviderAccount(models.Model):
+    """One account at one provider: its type, name and encrypted credentials."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider_type = models.CharField(max_length=50)
+    display_name = models.CharField(max_length=255)
+    # JSON of the credential dict, encrypted at rest; never returned by the API or pages.
+    credentials_encrypted = EncryptedTextField(default="{}")
+    enabled = models.BooleanField(default=True)
+    is_demo = models.BooleanField(
+        default=False, help_text="Created by ArgusLM for the local simulator."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.provider_type})"
+
+    @property
+    def credentials(self) -> dict:
+        try:
+            value = json.loads(self.credentials_encrypted or "{}")
+        except json.JSONDecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @credentials.setter
+    def credentials(self, value: dict) -> None:
+        clean = {k: v for k, v in value.items() if v not in (None, "")}
+        self.credentials_encrypted = json.dumps(clean, sort_keys=True)
+
+    def merge_credentials(self, patch: dict) -> None:
+        """Apply a partial update: a key set to None (or "") removes it, others are kept."""
+        merged = self.credentials
+        for key, value in patch.items():
+            if value in (None, ""):
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        self.credentials = merged
+
+    @property
+    def base_url(self) -> str | None:
+        return self.credentials.get("base_url")
+
+    @property
+    def region(self) -> str | None:
+        return self.credentials.get("region")
+
+    @property
+    def credential_keys(self) -> list[str]:
+        """Which credential keys are set (never their values)."""
+        return sorted(self.credentials)
+
+
+class LLMModel(models.Model):
+    """A model id served by one provider account, with its monitoring/benchmark switches."""
+
+    class Source(models.TextChoices):
+        DISCOVERED = "discovered"
+        MANUAL = "manual"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider_account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="models"
+    )
+    model_id = models.CharField(max_length=255)
+    custom_name = models.CharField(max_length=255, null=True, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
+    enabled_for_monitoring = models.BooleanField(default=False)
+    enabled_for_benchmark = models.BooleanField(default=True)
+    model_metadata = models.JSONField(default=dict, blank=True)
+    # False when the provider's listing stopped including it (kept, with its history).
+    available = models.BooleanField(default=True)
+    # Optional per-model degraded thresholds (ms); None falls back to the monitoring config.
+    degraded_ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    degraded_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "model"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_account", "model_id"], name="unique_model_id_per_account"
+            )
+        ]
+        indexes = [
+            # Monitoring passes select the monitored models of enabled accounts.
+            models.Index(fields=["enabled_for_monitoring"], name="model_monitoring_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.custom_name or self.model_id

@@ -1,0 +1,44 @@
+"""Shared fixtures: users, authenticated API clients, and the LLM simulator over real HTTP."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("alice", "alice@example.com", "pw-alice-123")
+
+
+@pytest.fixture
+def token(user):
+    return Token.objects.create(user=user).key
+
+
+@pytest.fixture
+def api(token):
+    """An API client authenticated with a Bearer token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def anon(db):
+    return APIClient()
+
+
+@pytest.fixture(scope="session")
+def llmsim():
+    """The project's LLM simulator, listening on a free port for the whole session."""
+    from arguslm.llmsim.server import start_in_thread
+
+    url, stop = start_in_thread(host="127.0.0.1", port=0, seed=0)
+    yield url
+    stop()
