@@ -1,0 +1,61 @@
+"""LLM simulator: a real HTTP server standing in for LLM providers, on a scripted clock.
+
+Run it with ``manage.py llmsim [--host 127.0.0.1] [--port 8100] [--seed 0]``, or in-process
+with ``arguslm.llmsim.server.start_in_thread()``. Every chunk is sent at an absolute
+deadline counted from the moment the request was received, so "measured - scheduled"
+is the measurement error.
+
+Endpoints
+    OpenAI     POST /v1/chat/completions, GET /v1/models (also under /together/v1/...;
+               /together/v1/models returns a bare array like Together AI)
+    Anthropic  POST /v1/messages, GET /v1/models when the request carries an
+               anthropic-version or x-api-key header (paginated: limit, after_id, before_id;
+               named models plus claude-sim-1 ... claude-sim-25)
+    Ollama     POST /api/chat (streams unless "stream": false), GET /api/tags
+    Gemini     GET /v1beta/models (listing only; 7 models, pageSize 3 by default,
+               gemini-sim-3 and gemini-sim-6 are embedding-only)
+    Simulator  GET /_sim/health, GET /_sim/requests?limit=100 (last 10,000 chat requests,
+               newest first, with first_chunk_sent_ms = actual delay to the first token)
+
+API keys: anything (or nothing) is accepted, except a key starting with ``invalid``: 401.
+
+The model name is the script
+    Named: fast-small (ttft 150 ms, itl 8, n 40), balanced-medium (400, 25, 60),
+    slow-large (1200, 60, 80), reasoner (300, 15, n 30 after 40 reasoning tokens),
+    flaky (250, 15, 30; 30 % fail with 500), rate-limited (200, 10, 20; 50 % fail with
+    429), down (always 503). Overrides may follow: ``fast-small/n=5``. Ollama's
+    ``:latest`` suffix is ignored.
+    Parametric: ``sim/key=value/...``, e.g. ``sim/ttft=200/itl=10/n=30/chunk=3``.
+    Other names: 404. Unknown key or bad value: 400 naming the key.
+
+Keys [default]
+    ttft ms to the first token-bearing chunk [200]    itl ms between chunks [20]
+    n answer tokens [20]     chunk tokens per chunk [1]     reasoning tokens first [0]
+    usage 1/0 report token usage [1]     input prompt tokens [characters / 4, min 1]
+    status answer at once with 400/401/403/404/429/500/503/529 [-]
+    retry_after seconds, Retry-After on 429/529 [1]
+    drop=k cut the connection at chunk k's slot (broken chunked stream) [-]
+    error=k in-stream error event at chunk k's slot, then end [-]
+    stall=k pause stall_ms [600000] at chunk k's slot, then carry on [-]; stall=0:
+        headers (and the OpenAI role chunk / Anthropic message_start) but no token
+    hang ms before the response headers [0]
+    done 1/0 OpenAI ``data: [DONE]`` [1]    tool 1/0 OpenAI tool-call argument deltas [0]
+    flaky fraction 0-1 failing with flaky_status [500]    seed per-model flaky seed
+
+Schedule
+    reasoning + n tokens are cut into chunks of ``chunk`` tokens, reasoning chunks first
+    (never mixed): C = ceil(reasoning/chunk) + ceil(n/chunk). Chunk j (0-based) is sent at
+    received + ttft + j*itl; the finish follows the last chunk at once (at ttft if C = 0).
+    k >= C for drop/error/stall acts in place of the finish. Deadlines stay absolute, so a
+    hang longer than ttft makes the due chunks follow the headers at once. Non-streaming
+    requests get the whole body at the finish time. Tokens are ``tok1 tok2 ...``,
+    reasoning tokens ``think1 think2 ...``.
+
+Flaky
+    Request k to an exact model name fails iff the k-th draw of
+    ``random.Random(f"{seed}:{model_name}")`` is below ``flaky``: same seed, same failures.
+
+Ground truth headers on every chat response
+    X-Sim-Request-Id, X-Sim-Scenario (canonical ``sim/...`` name), X-Sim-TTFT-Ms,
+    X-Sim-ITL-Ms, X-Sim-Output-Tokens (reasoning + n), X-Sim-Chunks (C).
+"""

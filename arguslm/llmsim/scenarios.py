@@ -1,0 +1,276 @@
+"""Scenario parsing, token schedules and flaky decisions for the LLM simulator.
+
+Pure Python on purpose (no Django, no aiohttp): the schedule is the ground truth that
+measurements are compared against, so it must be computable anywhere, including in tests
+and benchmarks that never start the server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+ERROR_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 429, 500, 503, 529})
+# Guards against a typo such as n=100000000 allocating gigabytes of token text.
+MAX_TOKENS = 1_000_000
+
+
+class ScenarioError(ValueError):
+    """A model name starting with ``sim`` (or a named model with overrides) is malformed."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the simulator does for one request. Field names are the scenario keys."""
+
+    ttft: float = 200.0  # ms from receipt to the first token-bearing chunk
+    itl: float = 20.0  # ms between consecutive chunks
+    n: int = 20  # answer tokens
+    chunk: int = 1  # tokens per chunk
+    reasoning: int = 0  # reasoning tokens streamed before the answer
+    usage: bool = True  # whether token usage is reported
+    input: int | None = None  # prompt tokens reported; None = estimated from the prompt
+    status: int | None = None  # HTTP error status returned instead of a response
+    retry_after: int = 1  # seconds, Retry-After on 429/529
+    drop: int | None = None  # connection cut after this many chunks
+    error: int | None = None  # in-stream error after this many chunks
+    stall: int | None = None  # pause of stall_ms after this many chunks
+    stall_ms: float = 600_000.0
+    hang: float = 0.0  # ms before the response headers are sent
+    done: bool = True  # OpenAI "data: [DONE]" terminator
+    tool: bool = False  # OpenAI: answer streamed as tool-call argument deltas
+    flaky: float = 0.0  # fraction of requests failing with flaky_status
+    flaky_status: int = 500
+    seed: int | None = None  # per-model override of the server seed for flaky
+
+    @property
+    def output_tokens(self) -> int:
+        return self.reasoning + self.n
+
+    @property
+    def chunk_count(self) -> int:
+        return math.ceil(self.reasoning / self.chunk) + math.ceil(self.n / self.chunk)
+
+    def spec(self) -> str:
+        """Canonical parametric name: always ttft/itl/n/chunk, other keys when not default.
+
+        ``parse_model(s.spec())`` returns a scenario equal to ``s``, so the string in the
+        X-Sim-Scenario header is itself a usable model name.
+        """
+        parts = ["sim"]
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in {"ttft", "itl", "n", "chunk"} or value != f.default:
+                parts.append(f"{f.name}={fmt_value(value)}")
+        return "/".join(parts)
+
+
+def fmt_value(value: object) -> str:
+    """Scenario value as written in a model name: 1/0 flags, no ".0", no exponent."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+NAMED_MODELS: dict[str, Scenario] = {
+    "fast-small": Scenario(ttft=150, itl=8, n=40),
+    "balanced-medium": Scenario(ttft=400, itl=25, n=60),
+    "slow-large": Scenario(ttft=1200, itl=60, n=80),
+    "reasoner": Scenario(ttft=300, itl=15, reasoning=40, n=30),
+    "flaky": Scenario(ttft=250, itl=15, n=30, flaky=0.3),
+    "rate-limited": Scenario(ttft=200, itl=10, n=20, flaky=0.5, flaky_status=429),
+    "down": Scenario(status=503),
+}
+
+
+def _ms(key: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise ScenarioError(key, f"{key}={raw!r}: expected a non-negative number of ms")
+    return value
+
+
+def _count(key: str, raw: str, minimum: int = 0) -> int:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
+        raise ScenarioError(key, f"{key}={raw!r}: expected an integer >= {minimum}")
+    return int(raw)
+
+
+def _flag(key: str, raw: str) -> bool:
+    if raw not in {"0", "1"}:
+        raise ScenarioError(key, f"{key}={raw!r}: expected 0 or 1")
+    return raw == "1"
+
+
+def _fraction(key: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # also rejects nan
+        raise ScenarioError(key, f"{key}={raw!r}: expected a fraction between 0 and 1")
+    return value
+
+
+def _status(key: str, raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in ERROR_STATUSES:
+        allowed = ", ".join(str(s) for s in sorted(ERROR_STATUSES))
+        raise ScenarioError(key, f"{key}={raw!r}: expected one of {allowed}")
+    return int(raw)
+
+
+def _seed(key: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ScenarioError(key, f"{key}={raw!r}: expected an integer") from None
+
+
+_PARSERS = {
+    "ttft": _ms,
+    "itl": _ms,
+    "stall_ms": _ms,
+    "hang": _ms,
+    "n": _count,
+    "reasoning": _count,
+    "input": _count,
+    "retry_after": _count,
+    "drop": _count,
+    "error": _count,
+    "stall": _count,
+    "chunk": lambda key, raw: _count(key, raw, minimum=1),
+    "usage": _flag,
+    "done": _flag,
+    "tool": _flag,
+    "flaky": _fraction,
+    "status": _status,
+    "flaky_status": _status,
+    "seed": _seed,
+}
+
+
+def parse_model(name: str) -> Scenario | None:
+    """Scenario for a model name; None when the name is neither ``sim…`` nor a named model.
+
+    Raises ScenarioError (carrying the offending key) for an unknown key or a bad value.
+    A trailing ``:latest`` (Ollama tag) is ignored.
+    """
+    name = name.removesuffix(":latest")
+    base, _, rest = name.partition("/")
+    base = base.removesuffix(":latest")  # "fast-small:latest/n=5" works too
+    if base == "sim":
+        scenario = Scenario()
+    elif base in NAMED_MODELS:
+        scenario = NAMED_MODELS[base]
+    else:
+        return None
+    overrides: dict[str, object] = {}
+    for segment in rest.split("/") if rest else []:
+        key, sep, raw = segment.partition("=")
+        if key not in _PARSERS:
+            raise ScenarioError(key, f"unknown scenario key {key!r} in model {name!r}")
+        if not sep:
+            raise ScenarioError(key, f"scenario key {key!r} needs a value ({key}=...)")
+        overrides[key] = _PARSERS[key](key, raw)
+    scenario = dataclasses.replace(scenario, **overrides)
+    if scenario.output_tokens > MAX_TOKENS:
+        raise ScenarioError("n", f"reasoning + n must be at most {MAX_TOKENS}")
+    return scenario
+
+
+def estimate_input_tokens(texts: Iterable[str]) -> int:
+    """Prompt tokens reported when the scenario has no ``input``: 4 characters a token."""
+    return max(1, sum(len(t) for t in texts) // 4)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int  # 0-based position among the token-bearing chunks
+    kind: Literal["reasoning", "answer"]
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a response, at ``at_ms`` after the request was received."""
+
+    at_ms: float
+    kind: Literal["chunk", "drop", "error", "finish"]
+    chunk: Chunk | None = None
+
+
+def build_chunks(s: Scenario) -> list[Chunk]:
+    """Reasoning chunks first; a chunk never mixes reasoning and answer tokens."""
+    chunks: list[Chunk] = []
+    for kind, word, total in (("reasoning", "think", s.reasoning), ("answer", "tok", s.n)):
+        for start in range(1, total + 1, s.chunk):
+            stop = min(start + s.chunk, total + 1)
+            text = "".join(f"{word}{i} " for i in range(start, stop))
+            chunks.append(Chunk(len(chunks), kind, text, stop - start))  # type: ignore[arg-type]
+    return chunks
+
+
+def timeline(s: Scenario) -> list[Event]:
+    """Every event of the response with its scheduled offset from receipt.
+
+    Chunk j is due at ttft + j*itl. The finish comes right after the last chunk (at ttft
+    when there are no chunks). drop/error/stall=k act at the slot of chunk k; k beyond the
+    last chunk means "instead of / before the finish". A stall shifts everything after it
+    by stall_ms, so the schedule stays absolute. On a tie drop wins over error.
+    """
+    chunks = build_chunks(s)
+    count = len(chunks)
+    events: list[Event] = []
+    shift = 0.0
+    for j in range(count + 1):
+        if s.stall is not None and min(s.stall, count) == j:
+            shift = s.stall_ms
+        at = s.ttft + (j if j < count else max(count - 1, 0)) * s.itl + shift
+        for kind, k in (("drop", s.drop), ("error", s.error)):
+            if k is not None and min(k, count) == j:
+                events.append(Event(at, kind))  # type: ignore[arg-type]
+                return events
+        events.append(Event(at, "finish") if j == count else Event(at, "chunk", chunks[j]))
+    return events
+
+
+@dataclass
+class FlakyDecider:
+    """Seeded, per-model-name failure sequence: same seed, same failures, in every run.
+
+    Each distinct model name gets its own ``random.Random(f"{seed}:{model_name}")`` so the
+    pattern of one model does not depend on how requests to other models interleave.
+    """
+
+    seed: int = 0
+    _rngs: dict[str, random.Random] = field(default_factory=dict)
+    _counts: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def decide(self, model_name: str, scenario: Scenario) -> tuple[bool, int]:
+        """(fails, k): whether request number k (1-based) to this model name fails."""
+        if scenario.flaky <= 0:
+            return False, 0
+        seed = self.seed if scenario.seed is None else scenario.seed
+        with self._lock:
+            rng = self._rngs.get(model_name)
+            if rng is None:
+                rng = self._rngs[model_name] = random.Random(f"{seed}:{model_name}")
+            k = self._counts[model_name] = self._counts.get(model_name, 0) + 1
+            return rng.random() < scenario.flaky, k
