@@ -23,18 +23,32 @@ SLACK_MS = 120
 
 def _target(llmsim: str, fmt: str, model: str, *, key: str = "sk-test-123456") -> CallTarget:
     if fmt == "openai":
-        return CallTarget("custom_openai_compatible", model, "openai", f"openai/{model}",
-                          base_url=f"{llmsim}/v1", api_key=key)
+        return CallTarget(
+            "custom_openai_compatible",
+            model,
+            "openai",
+            f"openai/{model}",
+            base_url=f"{llmsim}/v1",
+            api_key=key,
+        )
     if fmt == "anthropic":
-        return CallTarget("anthropic", model, "litellm", f"anthropic/{model}",
-                          litellm_kwargs={"api_base": llmsim, "api_key": key})
-    return CallTarget("ollama", model, "litellm", f"ollama_chat/{model}",
-                      litellm_kwargs={"api_base": llmsim})
+        return CallTarget(
+            "anthropic",
+            model,
+            "litellm",
+            f"anthropic/{model}",
+            litellm_kwargs={"api_base": llmsim, "api_key": key},
+        )
+    return CallTarget(
+        "ollama", model, "litellm", f"ollama_chat/{model}", litellm_kwargs={"api_base": llmsim}
+    )
 
 
 def run(llmsim, fmt, model, *, timeouts=FAST, stream=True, max_tokens=100, key="sk-test-123456"):
     target = _target(llmsim, fmt, model, key=key)
-    return asyncio.run(measure(target, PROMPT, max_tokens=max_tokens, timeouts=timeouts, stream=stream))
+    return asyncio.run(
+        measure(target, PROMPT, max_tokens=max_tokens, timeouts=timeouts, stream=stream)
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -183,8 +197,13 @@ def test_connection_refused_is_a_connection_error():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    target = CallTarget("custom_openai_compatible", "m", "openai", "openai/m",
-                        base_url=f"http://127.0.0.1:{port}/v1")
+    target = CallTarget(
+        "custom_openai_compatible",
+        "m",
+        "openai",
+        "openai/m",
+        base_url=f"http://127.0.0.1:{port}/v1",
+    )
     s = asyncio.run(measure(target, PROMPT, max_tokens=5, timeouts=FAST))
     assert s.error_type == "connection"
     assert f"127.0.0.1:{port}" in s.error
@@ -232,24 +251,28 @@ def _collect(events: list[tuple[int, bytes]]) -> _Collector:
 
 
 def test_role_only_and_empty_chunks_are_not_token_bearing():
-    col = _collect([
-        (1_000_000, b'{"choices":[{"delta":{"role":"assistant","content":""}}]}'),
-        (2_000_000, b'{"choices":[{"delta":{"content":null}}]}'),
-        (5_000_000, b'{"choices":[{"delta":{"content":"Hi"}}]}'),
-        (9_000_000, b'{"choices":[{"delta":{},"finish_reason":"stop"}]}'),
-        (12_000_000, b'{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}'),
-    ])
+    col = _collect(
+        [
+            (1_000_000, b'{"choices":[{"delta":{"role":"assistant","content":""}}]}'),
+            (2_000_000, b'{"choices":[{"delta":{"content":null}}]}'),
+            (5_000_000, b'{"choices":[{"delta":{"content":"Hi"}}]}'),
+            (9_000_000, b'{"choices":[{"delta":{},"finish_reason":"stop"}]}'),
+            (12_000_000, b'{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}'),
+        ]
+    )
     assert (col.first_token_ns, col.last_token_ns, col.chunks) == (5_000_000, 5_000_000, 1)
     assert col.usage["completion_tokens"] == 1
 
 
 def test_a_usage_only_trailing_chunk_does_not_extend_latency():
     target = CallTarget("openai", "m", "openai", "m")
-    col = _collect([
-        (4_000_000, b'{"choices":[{"delta":{"content":"a"}}]}'),
-        (6_000_000, b'{"choices":[{"delta":{"content":"b"}}]}'),
-        (50_000_000, b'{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}'),
-    ])
+    col = _collect(
+        [
+            (4_000_000, b'{"choices":[{"delta":{"content":"a"}}]}'),
+            (6_000_000, b'{"choices":[{"delta":{"content":"b"}}]}'),
+            (50_000_000, b'{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}'),
+        ]
+    )
     s = col.sample(target, PROMPT, streamed=True)
     assert (s.ttft_ms, s.latency_ms, s.output_tokens) == (4.0, 6.0, 2)
     assert s.tps_excluding_ttft == pytest.approx(1 / 0.002)
@@ -258,10 +281,12 @@ def test_a_usage_only_trailing_chunk_does_not_extend_latency():
 
 def test_single_token_answers_have_no_decode_rate():
     target = CallTarget("openai", "m", "openai", "m")
-    col = _collect([
-        (4_000_000, b'{"choices":[{"delta":{"content":"ok"}}]}'),
-        (5_000_000, b'{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}'),
-    ])
+    col = _collect(
+        [
+            (4_000_000, b'{"choices":[{"delta":{"content":"ok"}}]}'),
+            (5_000_000, b'{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}'),
+        ]
+    )
     s = col.sample(target, PROMPT, streamed=True)
     assert s.tps == pytest.approx(250.0)
     assert s.tps_excluding_ttft is None and s.tpot_ms is None
