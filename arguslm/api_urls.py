@@ -2,6 +2,12 @@
 
 from rest_framework.routers import SimpleRouter
 
+from monitoring.api import MonitoringViewSet
+from providers.api import ModelViewSet, ProviderViewSet
+
 router = SimpleRouter(trailing_slash=False)
+router.register("providers", ProviderViewSet, basename="provider")
+router.register("models", ModelViewSet, basename="model")
+router.register("monitoring", MonitoringViewSet, basename="monitoring")
 
 urlpatterns = [*router.urls]

@@ -9,6 +9,7 @@ class ArgusLMConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from arguslm import schema  # noqa: F401 (registers the OpenAPI auth extensions)
         from arguslm.keys import ensure_encryption_canary
 
         # After migrate, the canary exists (created with the current key) or is verified.

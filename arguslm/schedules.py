@@ -69,7 +69,11 @@ def reconcile() -> dict[str, list[str]]:
             continue
         fields = {"func": item.func, "minutes": item.minutes, "schedule_type": Schedule.MINUTES}
         dirty = [k for k, v in fields.items() if getattr(schedule, k) != v]
-        if item.next_run is not None and schedule.next_run != item.next_run:
+        # Only ever move the next run earlier (a shorter interval takes effect at once);
+        # django-q2 itself advances it after each run.
+        if item.next_run is not None and (
+            schedule.next_run is None or schedule.next_run > item.next_run
+        ):
             dirty.append("next_run")
             schedule.next_run = item.next_run
         if dirty:

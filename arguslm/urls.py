@@ -20,4 +20,5 @@ urlpatterns = [
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard", views.dashboard, name="dashboard"),
     path("settings", views.settings_page, name="settings"),
+    path("", include("providers.urls")),
 ]

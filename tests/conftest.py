@@ -42,3 +42,15 @@ def llmsim():
     url, stop = start_in_thread(host="127.0.0.1", port=0, seed=0)
     yield url
     stop()
+
+
+@pytest.fixture(scope="session")
+def live(llmsim, tmp_path_factory):
+    """A real ArgusLM (daphne + qcluster processes) on its own database, for the session."""
+    from tests.live_server import SDK_PYTHON, LiveServer
+
+    if not SDK_PYTHON.exists():
+        pytest.skip("the arguslm SDK venv is missing: run `make sdk-venv` (make test does)")
+    server = LiveServer(tmp_path_factory.mktemp("live"), llmsim_url=llmsim).start()
+    yield server
+    server.stop()

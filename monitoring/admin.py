@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+
+
+@admin.register(MonitoringConfig)
+class MonitoringConfigAdmin(admin.ModelAdmin):
+    list_display = ("interval_minutes", "prompt_pack", "enabled", "last_run_at")
+    readonly_fields = ("last_run_at", "created_at", "updated_at")
+
+
+@admin.register(MonitoringRun)
+class MonitoringRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "status", "trigger", "created_at", "total", "up", "degraded", "down")
+    list_filter = ("status", "trigger")
+    readonly_fields = [f.name for f in MonitoringRun._meta.fields]
+
+
+@admin.register(UptimeCheck)
+class UptimeCheckAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "model",
+        "status",
+        "ttft_ms",
+        "latency_ms",
+        "tps_excluding_ttft",
+        "error_type",
+    )
+    list_filter = ("status", "error_type")
+    list_select_related = ("model__provider_account",)
+    raw_id_fields = ("model", "run")
+    show_full_result_count = False  # the table grows by millions of rows
+    readonly_fields = [f.name for f in UptimeCheck._meta.fields]

@@ -1,0 +1,138 @@
+"""REST API: /api/v1/monitoring (config, runs, uptime history, exports, prompt packs)."""
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from arguslm.api import parse_uuid, validate_query
+from arguslm.schedules import reconcile
+from monitoring import exports, services
+from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.prompts import PACKS
+from monitoring.serializers import (
+    ExportQuerySerializer,
+    MonitoringConfigSerializer,
+    MonitoringRunListSerializer,
+    MonitoringRunResponseSerializer,
+    MonitoringRunSerializer,
+    PromptPackSerializer,
+    RunsQuerySerializer,
+    UptimeCheckSerializer,
+    UptimeHistorySerializer,
+    UptimeQuerySerializer,
+)
+
+
+def uptime_queryset(query: dict):
+    checks = UptimeCheck.objects.select_related("model__provider_account").order_by("-created_at")
+    if query.get("model_id"):
+        checks = checks.filter(model_id=query["model_id"])
+    if query.get("status"):
+        checks = checks.filter(status=query["status"])
+    if query.get("since"):
+        checks = checks.filter(created_at__gte=query["since"])
+    if query.get("enabled_only"):
+        checks = checks.filter(model__enabled_for_monitoring=True)
+    return checks
+
+
+class MonitoringViewSet(viewsets.ViewSet):
+    """Monitoring configuration, passes and their uptime checks."""
+
+    @extend_schema(methods=["GET"], responses=MonitoringConfigSerializer)
+    @extend_schema(
+        methods=["PATCH"], request=MonitoringConfigSerializer, responses=MonitoringConfigSerializer
+    )
+    @action(detail=False, methods=["get", "patch"])
+    def config(self, request):
+        config = MonitoringConfig.get()
+        if request.method == "PATCH":
+            serializer = MonitoringConfigSerializer(config, data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            serializer.save()
+            reconcile()  # interval and enabled take effect without a restart
+            config.refresh_from_db()
+        return Response(MonitoringConfigSerializer(config).data)
+
+    @extend_schema(request=None, responses=MonitoringRunResponseSerializer)
+    @action(detail=False, methods=["post"])
+    def run(self, request):
+        run = services.request_pass(trigger=MonitoringRun.Trigger.MANUAL)
+        return Response(
+            {
+                "run_id": str(run.id),
+                "status": "queued",
+                "message": "Monitoring run queued for execution",
+            }
+        )
+
+    @extend_schema(
+        operation_id="monitoring_runs_list",
+        parameters=[RunsQuerySerializer],
+        responses=MonitoringRunListSerializer,
+    )
+    @action(detail=False, methods=["get"])
+    def runs(self, request):
+        query = validate_query(RunsQuerySerializer, request)
+        runs = MonitoringRun.objects.order_by("-created_at")
+        if query.get("status"):
+            runs = runs.filter(status=query["status"])
+        limit, offset = query["limit"], query["offset"]
+        return Response(
+            {
+                "items": MonitoringRunSerializer(runs[offset : offset + limit], many=True).data,
+                "total": runs.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @extend_schema(
+        responses={200: MonitoringRunSerializer, 404: OpenApiResponse(description="Not found")}
+    )
+    @action(detail=False, methods=["get"], url_path=r"runs/(?P<run_id>[^/]+)")
+    def run_detail(self, request, run_id=None):
+        run = MonitoringRun.objects.filter(pk=parse_uuid(run_id, field="run_id")).first()
+        if run is None:
+            raise Http404(f"Monitoring run {run_id} not found")
+        return Response(MonitoringRunSerializer(run).data)
+
+    @extend_schema(parameters=[UptimeQuerySerializer], responses=UptimeHistorySerializer)
+    @action(detail=False, methods=["get"])
+    def uptime(self, request):
+        query = validate_query(UptimeQuerySerializer, request)
+        checks = uptime_queryset(query)
+        limit, offset = query["limit"], query["offset"]
+        return Response(
+            {
+                "items": UptimeCheckSerializer(checks[offset : offset + limit], many=True).data,
+                "total": checks.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @extend_schema(
+        parameters=[ExportQuerySerializer],
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
+    @action(detail=False, methods=["get"], url_path="uptime/export")
+    def uptime_export(self, request):
+        query = validate_query(ExportQuerySerializer, request)
+        checks = uptime_queryset(query)
+        if query.get("start_date"):
+            checks = checks.filter(created_at__gte=query["start_date"])
+        if query.get("end_date"):
+            checks = checks.filter(created_at__lte=query["end_date"])
+        return exports.uptime_response(checks, query["format"])
+
+    @extend_schema(responses=PromptPackSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="prompt-packs")
+    def prompt_packs(self, request):
+        return Response([pack.as_dict() for pack in PACKS], status=status.HTTP_200_OK)

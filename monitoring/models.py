@@ -1,0 +1,150 @@
+"""Monitoring: the global config, each pass (run) and every probe's uptime check."""
+
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from providers.models import LLMModel
+
+
+class MonitoringConfig(models.Model):
+    """The one monitoring configuration row (``MonitoringConfig.get()``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    interval_minutes = models.PositiveIntegerField(default=5, validators=[MinValueValidator(1)])
+    prompt_pack = models.CharField(max_length=100, default="health_check")
+    enabled = models.BooleanField(default=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    # Degraded thresholds (metrics.md "Status of a monitoring check"); None = off.
+    degraded_ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    degraded_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    max_tokens = models.PositiveIntegerField(
+        default=100, validators=[MinValueValidator(1), MaxValueValidator(4096)]
+    )
+    timeout_seconds = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(600)]
+    )
+    concurrency_per_account = models.PositiveIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(256)]
+    )
+    retention_days = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"Monitoring every {self.interval_minutes} min ({state})"
+
+    @classmethod
+    def get(cls) -> "MonitoringConfig":
+        config = cls.objects.order_by("created_at").first()
+        return config if config is not None else cls.objects.create()
+
+    def status_for(self, sample, model: LLMModel) -> str:
+        """up / degraded / down for one probe's sample (metrics.md)."""
+        if sample.error_type == "rate_limited":
+            return UptimeCheck.Status.DEGRADED
+        if sample.error_type is not None:
+            return UptimeCheck.Status.DOWN
+        ttft_limit = model.degraded_ttft_ms or self.degraded_ttft_ms
+        latency_limit = model.degraded_latency_ms or self.degraded_latency_ms
+        if ttft_limit and sample.ttft_ms is not None and sample.ttft_ms > ttft_limit:
+            return UptimeCheck.Status.DEGRADED
+        if latency_limit and sample.latency_ms is not None and sample.latency_ms > latency_limit:
+            return UptimeCheck.Status.DEGRADED
+        return UptimeCheck.Status.UP
+
+
+class MonitoringRun(models.Model):
+    """One monitoring pass: queued → running → completed / failed, or skipped (overlap)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        MANUAL = "manual"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.MANUAL)
+    prompt_pack = models.CharField(max_length=100, default="health_check")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Liveness of the workers executing the pass: a running pass whose heartbeat stops is
+    # closed as failed by the next pass (the worker was killed).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    shards_total = models.PositiveIntegerField(default=0)
+    shards_done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    up = models.PositiveIntegerField(default=0)
+    degraded = models.PositiveIntegerField(default=0)
+    down = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Overlap guard and stale-run detection look up active runs.
+            models.Index(fields=["status", "created_at"], name="run_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Monitoring run {self.id} ({self.status})"
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds() * 1000
+        return None
+
+
+class UptimeCheck(models.Model):
+    """One probe of one model: its status and measurements (metrics.md fields)."""
+
+    class Status(models.TextChoices):
+        UP = "up"
+        DEGRADED = "degraded"
+        DOWN = "down"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="uptime_checks")
+    run = models.ForeignKey(
+        MonitoringRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="checks"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices)
+    ttft_ms = models.FloatField(null=True, blank=True)
+    ttfat_ms = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    tps = models.FloatField(null=True, blank=True)
+    tps_excluding_ttft = models.FloatField(null=True, blank=True)
+    tpot_ms = models.FloatField(null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
+    token_source = models.CharField(max_length=10, null=True, blank=True)
+    chunks = models.PositiveIntegerField(default=0)
+    queue_ms = models.FloatField(default=0)
+    error_type = models.CharField(max_length=20, null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # GET /monitoring/uptime (newest first), exports by date, the retention prune.
+            models.Index(fields=["-created_at"], name="check_created_idx"),
+            # Per-model history: uptime?model_id=, dashboard cards, alert evaluation.
+            models.Index(fields=["model", "-created_at"], name="check_model_created_idx"),
+            # uptime?status= filters.
+            models.Index(fields=["status", "-created_at"], name="check_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.status} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,162 @@
+"""Request and response shapes of the monitoring API (SDK wire format, metrics.md fields)."""
+
+from rest_framework import serializers
+
+from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.prompts import BY_ID
+
+
+class MonitoringConfigSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MonitoringConfig
+        fields = [
+            "id",
+            "interval_minutes",
+            "prompt_pack",
+            "enabled",
+            "last_run_at",
+            "degraded_ttft_ms",
+            "degraded_latency_ms",
+            "max_tokens",
+            "timeout_seconds",
+            "concurrency_per_account",
+            "retention_days",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "last_run_at", "created_at", "updated_at"]
+        extra_kwargs = {
+            "interval_minutes": {"min_value": 1, "max_value": 10080},
+            "max_tokens": {"min_value": 1, "max_value": 4096},
+            "timeout_seconds": {"min_value": 1, "max_value": 600},
+            "concurrency_per_account": {"min_value": 1, "max_value": 256},
+            "retention_days": {"min_value": 1, "max_value": 3650},
+            "degraded_ttft_ms": {"min_value": 1, "max_value": 3_600_000},
+            "degraded_latency_ms": {"min_value": 1, "max_value": 3_600_000},
+        }
+
+    def validate_prompt_pack(self, value: str) -> str:
+        if value not in BY_ID:
+            raise serializers.ValidationError(
+                f"Unknown prompt pack '{value}'. Must be one of: {', '.join(sorted(BY_ID))}."
+            )
+        return value
+
+
+class MonitoringRunResponseSerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    status = serializers.CharField()
+    message = serializers.CharField()
+
+
+class MonitoringRunSerializer(serializers.ModelSerializer):
+    duration_ms = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = MonitoringRun
+        fields = [
+            "id",
+            "status",
+            "trigger",
+            "prompt_pack",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "total",
+            "up",
+            "degraded",
+            "down",
+            "shards_total",
+            "shards_done",
+            "message",
+        ]
+        read_only_fields = fields
+
+
+class MonitoringRunListSerializer(serializers.Serializer):
+    items = MonitoringRunSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+class RunsQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=MonitoringRun.Status.choices, required=False)
+    limit = serializers.IntegerField(default=20, min_value=1, max_value=500)
+    offset = serializers.IntegerField(default=0, min_value=0)
+
+
+class UptimeCheckSerializer(serializers.ModelSerializer):
+    model_id = serializers.UUIDField(source="model.id", read_only=True)
+    model_name = serializers.CharField(source="model.display_name", read_only=True)
+    provider_type = serializers.CharField(
+        source="model.provider_account.provider_type", read_only=True
+    )
+    provider_name = serializers.CharField(
+        source="model.provider_account.display_name", read_only=True
+    )
+    run_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = UptimeCheck
+        fields = [
+            "id",
+            "model_id",
+            "model_name",
+            "provider_type",
+            "provider_name",
+            "run_id",
+            "status",
+            "ttft_ms",
+            "ttfat_ms",
+            "latency_ms",
+            "tps",
+            "tps_excluding_ttft",
+            "tpot_ms",
+            "input_tokens",
+            "output_tokens",
+            "reasoning_tokens",
+            "token_source",
+            "chunks",
+            "error_type",
+            "error",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class UptimeHistorySerializer(serializers.Serializer):
+    items = UptimeCheckSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+class UptimeQuerySerializer(serializers.Serializer):
+    model_id = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=UptimeCheck.Status.choices, required=False)
+    since = serializers.DateTimeField(required=False)
+    enabled_only = serializers.BooleanField(required=False, default=False)
+    limit = serializers.IntegerField(default=100, min_value=1, max_value=10000)
+    offset = serializers.IntegerField(default=0, min_value=0)
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["json", "csv"], default="json")
+    model_id = serializers.UUIDField(required=False)
+    start_date = serializers.DateTimeField(required=False)
+    end_date = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        start, end = attrs.get("start_date"), attrs.get("end_date")
+        if start and end and start > end:
+            raise serializers.ValidationError({"end_date": ["end_date is before start_date."]})
+        return attrs
+
+
+class PromptPackSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    prompt = serializers.CharField()
+    expected_tokens = serializers.IntegerField()

@@ -1,0 +1,292 @@
+"""Monitoring passes: claiming, sharding, probing concurrently, storing checks in bulk.
+
+A pass is a ``MonitoringRun``. ``start_pass`` (in a worker) closes runs left behind by killed
+workers, refuses to overlap a running pass (the new run is recorded as skipped), and splits
+the monitored models into shards that django-q2 hands to any worker process or machine.
+``probe_shard`` probes one shard concurrently (bounded per provider account, paced per
+process) and writes its checks in one bulk insert; the shard that finishes last closes the run.
+"""
+
+import asyncio
+import gc
+import logging
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from arguslm.llm import catalog
+from arguslm.llm.measure import measure, new_http_client
+from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
+from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.prompts import get_pack
+from providers.models import LLMModel
+
+log = logging.getLogger(__name__)
+
+SHARD_SIZE = 250
+# One process stays at or below this many probe starts per minute (the gateway's accuracy
+# target holds there); more load is spread over more worker processes.
+PROBE_RATE_PER_MIN = getattr(settings, "ARGUSLM_PROBE_RATE", 2000)
+HEARTBEAT_EVERY_S = 10
+QUEUED_GIVE_UP = timedelta(hours=1)
+
+
+def monitored_models():
+    """Models that monitoring probes: monitoring on, account enabled."""
+    return LLMModel.objects.filter(
+        enabled_for_monitoring=True, provider_account__enabled=True
+    ).select_related("provider_account")
+
+
+def request_pass(*, trigger: str = MonitoringRun.Trigger.MANUAL) -> MonitoringRun:
+    """Record a queued pass and hand it to the workers."""
+    from django_q.tasks import async_task
+
+    config = MonitoringConfig.get()
+    run = MonitoringRun.objects.create(trigger=trigger, prompt_pack=config.prompt_pack)
+    async_task("monitoring.tasks.start_pass", str(run.id), task_name=f"monitoring-pass-{run.id}")
+    return run
+
+
+def stale_after(config: MonitoringConfig) -> timedelta:
+    """How long a running pass may go without a heartbeat before it is declared dead."""
+    return timedelta(seconds=2 * config.timeout_seconds + 3 * HEARTBEAT_EVERY_S + 60)
+
+
+def close_stale_runs(*, now=None) -> int:
+    """Close passes whose workers died (no heartbeat) or that never started."""
+    now = now or timezone.now()
+    config = MonitoringConfig.get()
+    dead = MonitoringRun.objects.filter(
+        status=MonitoringRun.Status.RUNNING, heartbeat_at__lt=now - stale_after(config)
+    ).update(
+        status=MonitoringRun.Status.FAILED,
+        finished_at=now,
+        message="Closed: the worker running this pass stopped responding (killed or crashed). "
+        "Checks it had stored are kept.",
+    )
+    never = MonitoringRun.objects.filter(
+        status=MonitoringRun.Status.QUEUED, created_at__lt=now - QUEUED_GIVE_UP
+    ).update(
+        status=MonitoringRun.Status.FAILED,
+        finished_at=now,
+        message="Closed: no worker picked this pass up within an hour (is qcluster running?).",
+    )
+    return dead + never
+
+
+def start_pass(*, run_id) -> MonitoringRun:
+    """Claim a queued run, or record it as skipped when another pass is still running."""
+    from django_q.tasks import async_task
+
+    close_stale_runs()
+    now = timezone.now()
+    with transaction.atomic():
+        # The config row is the lock: two starts never both see "nothing running".
+        config = MonitoringConfig.objects.select_for_update().get(pk=MonitoringConfig.get().pk)
+        run = MonitoringRun.objects.get(pk=run_id)
+        if run.status != MonitoringRun.Status.QUEUED:
+            return run
+        busy = MonitoringRun.objects.filter(status=MonitoringRun.Status.RUNNING).first()
+        if busy is not None:
+            run.status = MonitoringRun.Status.SKIPPED
+            run.finished_at = now
+            run.message = f"Skipped: pass {busy.id} was still running."
+            run.save()
+            return run
+        ids = list(
+            monitored_models().order_by("provider_account_id", "id").values_list("id", flat=True)
+        )
+        shards = [ids[i : i + SHARD_SIZE] for i in range(0, len(ids), SHARD_SIZE)]
+        run.status = MonitoringRun.Status.RUNNING
+        run.started_at = run.heartbeat_at = now
+        run.prompt_pack = config.prompt_pack
+        run.total = len(ids)
+        run.shards_total = len(shards)
+        run.save()
+    if not shards:
+        _finish(run.id, config=config)
+        run.refresh_from_db()
+        return run
+    for shard in shards:
+        async_task(
+            "monitoring.tasks.probe_shard",
+            str(run.id),
+            [str(i) for i in shard],
+            task_name=f"monitoring-shard-{run.id}",
+        )
+    return run
+
+
+def probe_shard(*, run_id, model_ids: list) -> int:
+    """Probe one shard of a running pass and store its checks; returns the number stored."""
+    run = MonitoringRun.objects.filter(pk=run_id).first()
+    if run is None or run.status != MonitoringRun.Status.RUNNING:
+        return 0
+    config = MonitoringConfig.get()
+    pack = get_pack(run.prompt_pack) or get_pack("health_check")
+    models = list(monitored_models().filter(pk__in=model_ids))
+    _freeze_gc_once()
+    results = asyncio.run(_probe_all(models, config=config, pack=pack, run_id=run.id))
+    checks = [
+        _check(run.id, model, sample, created_at, config) for model, sample, created_at in results
+    ]
+    close_old_connections()
+    UptimeCheck.objects.bulk_create(checks, batch_size=500)
+    counts = {s: sum(1 for c in checks if c.status == s) for s in UptimeCheck.Status.values}
+    MonitoringRun.objects.filter(pk=run.id).update(
+        shards_done=F("shards_done") + 1,
+        up=F("up") + counts["up"],
+        degraded=F("degraded") + counts["degraded"],
+        down=F("down") + counts["down"],
+        heartbeat_at=timezone.now(),
+    )
+    _finish(run.id, config=config)
+    return len(checks)
+
+
+def _finish(run_id, *, config: MonitoringConfig) -> bool:
+    """Close the run if every shard is done (exactly one caller wins), then follow up."""
+    now = timezone.now()
+    closed = MonitoringRun.objects.filter(
+        pk=run_id, status=MonitoringRun.Status.RUNNING, shards_done__gte=F("shards_total")
+    ).update(status=MonitoringRun.Status.COMPLETED, finished_at=now)
+    if closed != 1:
+        return False
+    MonitoringConfig.objects.filter(pk=config.pk).update(last_run_at=now)
+    after_pass(run_id=run_id)
+    return True
+
+
+def after_pass(*, run_id) -> None:
+    """Work that follows a completed pass, queued so it never slows the pass down."""
+    from django.apps import apps
+    from django_q.tasks import async_task
+
+    if apps.is_installed("alerts") and _has_module("alerts.tasks"):
+        async_task("alerts.tasks.evaluate_run", str(run_id), task_name=f"alerts-{run_id}")
+
+
+def _has_module(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(name) is not None
+
+
+_gc_frozen = False
+
+
+def _freeze_gc_once() -> None:
+    """Move the worker's long-lived objects out of the GC's way (GC pauses hurt TTFT)."""
+    global _gc_frozen
+    if not _gc_frozen:
+        gc.collect()
+        gc.freeze()
+        _gc_frozen = True
+
+
+def _check(run_id, model: LLMModel, sample: Sample, created_at, config) -> UptimeCheck:
+    return UptimeCheck(
+        model=model,
+        run_id=run_id,
+        status=config.status_for(sample, model),
+        ttft_ms=sample.ttft_ms,
+        ttfat_ms=sample.ttfat_ms,
+        latency_ms=sample.latency_ms,
+        tps=sample.tps,
+        tps_excluding_ttft=sample.tps_excluding_ttft,
+        tpot_ms=sample.tpot_ms,
+        input_tokens=sample.input_tokens,
+        output_tokens=sample.output_tokens,
+        reasoning_tokens=sample.reasoning_tokens,
+        token_source=sample.token_source,
+        chunks=sample.chunks,
+        queue_ms=sample.queue_ms,
+        error_type=sample.error_type,
+        error=sample.error,
+        created_at=created_at,
+    )
+
+
+async def _probe_all(models, *, config: MonitoringConfig, pack, run_id) -> list:
+    """Probe every model concurrently: paced per process, bounded per provider account."""
+    timeout = float(config.timeout_seconds)
+    timeouts = Timeouts(
+        connect=min(10.0, timeout), first_token=timeout, between_tokens=timeout, total=timeout
+    )
+    limits: dict = {}
+    loop = asyncio.get_running_loop()
+    interval = 60 / PROBE_RATE_PER_MIN
+    beat = asyncio.create_task(_heartbeat(run_id))
+    async with new_http_client(timeouts) as client:
+        tasks = []
+        start = loop.time()
+        for index, model in enumerate(models):
+            delay = start + index * interval - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            limit = limits.setdefault(
+                model.provider_account_id, asyncio.Semaphore(config.concurrency_per_account)
+            )
+            tasks.append(
+                asyncio.create_task(
+                    _probe_one(
+                        model, limit, client=client, timeouts=timeouts, pack=pack, config=config
+                    )
+                )
+            )
+        results = await asyncio.gather(*tasks)
+    beat.cancel()
+    return results
+
+
+async def _probe_one(model: LLMModel, limit, *, client, timeouts, pack, config):
+    waited = time.perf_counter()
+    async with limit:
+        queue_ms = (time.perf_counter() - waited) * 1000
+        created_at = timezone.now()
+        account = model.provider_account
+        try:
+            target = catalog.build_target(
+                account.provider_type, account.credentials, model.model_id
+            )
+        except GatewayError as exc:
+            sample = Sample(error_type=ErrorType.BAD_REQUEST, error=exc.message)
+        else:
+            messages = pack.messages(nonce=uuid.uuid4().hex[:8])
+            sample = await measure(
+                target, messages, max_tokens=config.max_tokens, timeouts=timeouts, client=client
+            )
+        sample.queue_ms = queue_ms
+    return model, sample, created_at
+
+
+async def _heartbeat(run_id) -> None:
+    """Keep the run's heartbeat fresh while a long shard is probing."""
+
+    def beat():
+        MonitoringRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
+        close_old_connections()
+
+    while True:
+        await asyncio.sleep(HEARTBEAT_EVERY_S)
+        await asyncio.to_thread(beat)
+
+
+def prune_checks(*, now=None, batch: int = 10_000) -> int:
+    """Delete raw checks older than the retention setting, in batches (returns rows deleted)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=MonitoringConfig.get().retention_days)
+    deleted = 0
+    while True:
+        ids = list(
+            UptimeCheck.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += UptimeCheck.objects.filter(id__in=ids).delete()[0]

@@ -1,0 +1,84 @@
+from django.contrib import admin, messages
+
+from arguslm.llm.types import GatewayError
+from providers import services
+from providers.models import LLMModel, ProviderAccount
+
+
+class LLMModelInline(admin.TabularInline):
+    model = LLMModel
+    fields = (
+        "model_id",
+        "custom_name",
+        "source",
+        "enabled_for_monitoring",
+        "enabled_for_benchmark",
+        "available",
+    )
+    readonly_fields = ("source", "available")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(ProviderAccount)
+class ProviderAccountAdmin(admin.ModelAdmin):
+    """Accounts with credentials masked: only which keys are set is shown."""
+
+    list_display = ("display_name", "provider_type", "enabled", "credential_summary", "created_at")
+    list_filter = ("provider_type", "enabled")
+    search_fields = ("display_name", "provider_type")
+    fields = (
+        "provider_type",
+        "display_name",
+        "enabled",
+        "is_demo",
+        "credential_summary",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = ("credential_summary", "created_at", "updated_at")
+    inlines = [LLMModelInline]
+    actions = ["test_connection", "refresh_models"]
+
+    @admin.display(description="Credentials")
+    def credential_summary(self, obj: ProviderAccount) -> str:
+        keys = obj.credential_keys
+        return ", ".join(f"{k}: set" for k in keys) if keys else "none"
+
+    @admin.action(description="Test connection")
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            result = services.test_connection(
+                provider_type=account.provider_type, credentials=account.credentials
+            )
+            level = messages.SUCCESS if result["success"] else messages.ERROR
+            self.message_user(request, f"{account}: {result['message']}", level)
+
+    @admin.action(description="Refresh models")
+    def refresh_models(self, request, queryset):
+        for account in queryset:
+            try:
+                result = services.refresh_models(account=account)
+            except GatewayError as exc:
+                self.message_user(
+                    request, f"{account}: discovery failed: {exc.message}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{account}: {result.message}", messages.SUCCESS)
+
+
+@admin.register(LLMModel)
+class LLMModelAdmin(admin.ModelAdmin):
+    list_display = (
+        "model_id",
+        "custom_name",
+        "provider_account",
+        "source",
+        "enabled_for_monitoring",
+        "enabled_for_benchmark",
+        "available",
+    )
+    list_filter = ("enabled_for_monitoring", "enabled_for_benchmark", "available", "source")
+    search_fields = ("model_id", "custom_name")
+    list_select_related = ("provider_account",)
+    list_editable = ("enabled_for_monitoring", "enabled_for_benchmark")

@@ -1,0 +1,268 @@
+"""REST API: /api/v1/providers and /api/v1/models."""
+
+from django.db.models import Count, Q
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from arguslm.api import BadGateway, Conflict, Unprocessable, UUIDLookupMixin, validate_query
+from arguslm.llm import catalog
+from arguslm.llm.types import GatewayError
+from providers import services
+from providers.models import LLMModel, ProviderAccount
+from providers.serializers import (
+    CatalogSerializer,
+    ModelBulkResultSerializer,
+    ModelBulkUpdateSerializer,
+    ModelCreateSerializer,
+    ModelListSerializer,
+    ModelQuerySerializer,
+    ModelSerializer,
+    ModelUpdateSerializer,
+    ProviderCreateSerializer,
+    ProviderListSerializer,
+    ProviderRefreshSerializer,
+    ProviderSerializer,
+    ProviderTestSerializer,
+    ProviderUpdateSerializer,
+)
+
+NOT_FOUND = {404: OpenApiResponse(description="Not found")}
+
+
+def _valid(serializer_class, request, **context):
+    serializer = serializer_class(data=request.data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ProviderViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
+    """Provider accounts. Credentials are write-only: responses say which keys are set."""
+
+    serializer_class = ProviderSerializer
+    not_found_message = "Provider account {id} not found"
+
+    def get_queryset(self):
+        return ProviderAccount.objects.annotate(model_count=Count("models")).order_by(
+            "created_at", "id"
+        )
+
+    @extend_schema(responses=ProviderListSerializer)
+    def list(self, request):
+        accounts = list(self.get_queryset())
+        return Response(
+            {"providers": ProviderSerializer(accounts, many=True).data, "total": len(accounts)}
+        )
+
+    @extend_schema(request=ProviderCreateSerializer, responses={201: ProviderSerializer})
+    def create(self, request):
+        data = _valid(ProviderCreateSerializer, request)
+        account = ProviderAccount(
+            provider_type=data["provider_type"],
+            display_name=data["display_name"],
+            enabled=data["enabled"],
+        )
+        account.credentials = data["credentials"]
+        account.save()
+        return Response(
+            ProviderSerializer(self.get_object_for(account)).data, status=status.HTTP_201_CREATED
+        )
+
+    def get_object_for(self, account):
+        return self.get_queryset().get(pk=account.pk)
+
+    @extend_schema(responses={200: ProviderSerializer, **NOT_FOUND})
+    def retrieve(self, request, pk=None):
+        return Response(ProviderSerializer(self.get_object()).data)
+
+    @extend_schema(
+        request=ProviderUpdateSerializer, responses={200: ProviderSerializer, **NOT_FOUND}
+    )
+    def partial_update(self, request, pk=None):
+        account = self.get_object()
+        data = _valid(ProviderUpdateSerializer, request, account=account)
+        if "display_name" in data:
+            account.display_name = data["display_name"]
+        if "enabled" in data:
+            account.enabled = data["enabled"]
+        if "credentials" in data:
+            account.merge_credentials(data["credentials"])
+        account.save()
+        return Response(ProviderSerializer(self.get_object_for(account)).data)
+
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(description="Has benchmark history"),
+            **NOT_FOUND,
+        }
+    )
+    def destroy(self, request, pk=None):
+        account = self.get_object()
+        if services.has_benchmark_history(account=account):
+            raise Conflict("Cannot delete provider with models that have benchmark history")
+        account.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=CatalogSerializer)
+    @action(detail=False, methods=["get"])
+    def catalog(self, request):
+        specs = catalog.all_specs()
+        return Response(
+            {
+                "providers": {key: spec.to_dict() for key, spec in specs.items()},
+                "total": len(specs),
+                "tested_count": catalog.TESTED_COUNT,
+            }
+        )
+
+    @extend_schema(request=ProviderCreateSerializer, responses=ProviderTestSerializer)
+    @action(detail=False, methods=["post"], url_path="test-connection")
+    def test_connection(self, request):
+        data = _valid(ProviderCreateSerializer, request)
+        result = services.test_connection(
+            provider_type=data["provider_type"], credentials=data["credentials"]
+        )
+        return Response(result)
+
+    @extend_schema(request=None, responses={200: ProviderTestSerializer, **NOT_FOUND})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        account = self.get_object()
+        result = services.test_connection(
+            provider_type=account.provider_type, credentials=account.credentials
+        )
+        return Response(result)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ProviderRefreshSerializer,
+            502: OpenApiResponse(description="Discovery failed"),
+            **NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="refresh-models")
+    def refresh_models(self, request, pk=None):
+        account = self.get_object()
+        try:
+            result = services.refresh_models(account=account)
+        except GatewayError as exc:
+            if exc.error_type == "bad_request" and exc.status is None:
+                # Not supported for this type (or missing prerequisites): the request was wrong.
+                return Response({"detail": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+            raise BadGateway(f"Model discovery failed ({exc.error_type}): {exc.message}") from None
+        return Response(
+            {
+                "success": True,
+                "models_discovered": result.discovered,
+                "added": result.added,
+                "updated": result.updated,
+                "unavailable": result.unavailable,
+                "message": result.message,
+            }
+        )
+
+
+class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
+    """Models of provider accounts, with their monitoring and benchmark switches."""
+
+    serializer_class = ModelSerializer
+    not_found_message = "Model not found"
+
+    def get_queryset(self):
+        return LLMModel.objects.select_related("provider_account").order_by("created_at", "id")
+
+    @extend_schema(parameters=[ModelQuerySerializer], responses=ModelListSerializer)
+    def list(self, request):
+        query = validate_query(ModelQuerySerializer, request)
+        models = self.get_queryset()
+        account_id = query.get("provider_id") or query.get("provider_account_id")
+        if account_id:
+            models = models.filter(provider_account_id=account_id)
+        for flag in ("enabled_for_monitoring", "enabled_for_benchmark"):
+            if query.get(flag) is not None:
+                models = models.filter(**{flag: query[flag]})
+        if query.get("search"):
+            term = query["search"]
+            models = models.filter(Q(model_id__icontains=term) | Q(custom_name__icontains=term))
+        total = models.count()
+        limit, offset = query["limit"], query["offset"]
+        items = list(models[offset : offset + limit])
+        return Response(
+            {
+                "items": ModelSerializer(items, many=True).data,
+                "total": total,
+                "has_more": offset + len(items) < total,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @extend_schema(
+        request=ModelCreateSerializer,
+        responses={201: ModelSerializer, 409: OpenApiResponse(description="Duplicate model id")},
+    )
+    def create(self, request):
+        data = _valid(ModelCreateSerializer, request)
+        account_id = data["provider_account_id"]
+        if LLMModel.objects.filter(
+            provider_account_id=account_id, model_id=data["model_id"]
+        ).exists():
+            raise Conflict(f"Model '{data['model_id']}' already exists for this provider account")
+        model = LLMModel.objects.create(
+            provider_account_id=account_id,
+            model_id=data["model_id"],
+            custom_name=data["custom_name"],
+            source=LLMModel.Source.MANUAL,
+            model_metadata=data["metadata"],
+            enabled_for_monitoring=data["enabled_for_monitoring"],
+            enabled_for_benchmark=data["enabled_for_benchmark"],
+        )
+        return Response(
+            ModelSerializer(self.get_queryset().get(pk=model.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(responses={200: ModelSerializer, **NOT_FOUND})
+    def retrieve(self, request, pk=None):
+        return Response(ModelSerializer(self.get_object()).data)
+
+    @extend_schema(request=ModelUpdateSerializer, responses={200: ModelSerializer, **NOT_FOUND})
+    def partial_update(self, request, pk=None):
+        model = self.get_object()
+        data = _valid(ModelUpdateSerializer, request)
+        if "custom_name" in data:  # present, even null, clears the name
+            model.custom_name = data["custom_name"]
+        for flag in ("enabled_for_monitoring", "enabled_for_benchmark"):
+            if data.get(flag) is not None:
+                setattr(model, flag, data[flag])
+        model.save()
+        return Response(ModelSerializer(model).data)
+
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(description="Has benchmark history"),
+            **NOT_FOUND,
+        }
+    )
+    def destroy(self, request, pk=None):
+        model = self.get_object()
+        if services.has_benchmark_history(model=model):
+            raise Conflict("Cannot delete a model that has benchmark history")
+        model.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=ModelBulkUpdateSerializer, responses=ModelBulkResultSerializer)
+    @action(detail=False, methods=["post"], url_path="bulk-update")
+    def bulk_update(self, request):
+        data = _valid(ModelBulkUpdateSerializer, request)
+        account_id = data.pop("provider_account_id")
+        if not ProviderAccount.objects.filter(pk=account_id).exists():
+            raise Unprocessable(
+                {"provider_account_id": [f"Provider account {account_id} does not exist."]}
+            )
+        updated = LLMModel.objects.filter(provider_account_id=account_id).update(**data)
+        return Response({"updated": updated})

@@ -1,0 +1,253 @@
+"""Request and response shapes of the providers and models API (SDK wire format)."""
+
+import re
+
+from rest_framework import serializers
+
+from arguslm.llm import catalog
+from providers.models import LLMModel, ProviderAccount
+
+# Real model ids: `gpt-4.1`, `llama3:8b`, `anthropic.claude-3-haiku-20240307-v1:0`,
+# `meta-llama/llama-3-8b-instruct`, `claude-3-5-haiku@20241022`. Only whitespace and
+# control characters are refused (they are never part of a provider's id).
+MODEL_ID_RE = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
+
+
+class ProviderSerializer(serializers.ModelSerializer):
+    base_url = serializers.CharField(read_only=True, allow_null=True)
+    region = serializers.CharField(read_only=True, allow_null=True)
+    credential_keys = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="Which credentials are set."
+    )
+    model_count = serializers.SerializerMethodField()
+    provider_label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProviderAccount
+        fields = [
+            "id",
+            "provider_type",
+            "provider_label",
+            "display_name",
+            "enabled",
+            "base_url",
+            "region",
+            "credential_keys",
+            "model_count",
+            "is_demo",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_model_count(self, obj: ProviderAccount) -> int:
+        count = getattr(obj, "model_count", None)
+        return count if count is not None else obj.models.count()
+
+    def get_provider_label(self, obj: ProviderAccount) -> str:
+        spec = catalog.get_spec(obj.provider_type)
+        return spec.label if spec else obj.provider_type
+
+
+class ProviderListSerializer(serializers.Serializer):
+    providers = ProviderSerializer(many=True)
+    total = serializers.IntegerField()
+
+
+def _check_credentials(provider_type: str, credentials: dict) -> None:
+    problems = catalog.validate_credentials(provider_type, credentials)
+    if problems:
+        errors: dict = {}
+        for key, message in problems.items():
+            if key == "provider_type":
+                errors["provider_type"] = [message]
+            else:
+                errors.setdefault("credentials", {})[key] = [message]
+        raise serializers.ValidationError(errors)
+
+
+class ProviderCreateSerializer(serializers.Serializer):
+    provider_type = serializers.CharField(max_length=50)
+    display_name = serializers.CharField(max_length=255)
+    credentials = serializers.DictField(required=False, default=dict)
+    enabled = serializers.BooleanField(required=False, default=True)
+
+    def validate_display_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+    def validate_provider_type(self, value: str) -> str:
+        if catalog.get_spec(value) is None:
+            raise serializers.ValidationError(
+                f"Unknown provider type '{value}'. See GET /api/v1/providers/catalog."
+            )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        credentials = {k: v for k, v in attrs["credentials"].items() if v not in (None, "")}
+        _check_credentials(attrs["provider_type"], credentials)
+        attrs["credentials"] = credentials
+        return attrs
+
+
+class ProviderUpdateSerializer(serializers.Serializer):
+    display_name = serializers.CharField(max_length=255, required=False)
+    credentials = serializers.DictField(
+        required=False,
+        help_text="Merged into the stored credentials; a key set to null is removed.",
+    )
+    enabled = serializers.BooleanField(required=False)
+
+    def validate_display_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+    def validate(self, attrs: dict) -> dict:
+        account: ProviderAccount = self.context["account"]
+        if "credentials" in attrs:
+            merged = account.credentials
+            for key, value in attrs["credentials"].items():
+                if value in (None, ""):
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            _check_credentials(account.provider_type, merged)
+        return attrs
+
+
+class ProviderTestSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    details = serializers.DictField(allow_null=True)
+
+
+class ProviderRefreshSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    models_discovered = serializers.IntegerField()
+    added = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unavailable = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class CatalogSerializer(serializers.Serializer):
+    providers = serializers.DictField(child=serializers.DictField())
+    total = serializers.IntegerField()
+    tested_count = serializers.IntegerField()
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    provider_account_id = serializers.UUIDField(read_only=True)
+    provider_name = serializers.SerializerMethodField()
+    provider_type = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LLMModel
+        fields = [
+            "id",
+            "provider_account_id",
+            "provider_name",
+            "provider_type",
+            "model_id",
+            "custom_name",
+            "display_name",
+            "source",
+            "enabled_for_monitoring",
+            "enabled_for_benchmark",
+            "available",
+            "model_metadata",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_provider_name(self, obj: LLMModel) -> str:
+        account = obj.provider_account
+        return account.display_name or account.provider_type
+
+    def get_provider_type(self, obj: LLMModel) -> str:
+        return obj.provider_account.provider_type
+
+
+class ModelListSerializer(serializers.Serializer):
+    items = ModelSerializer(many=True)
+    total = serializers.IntegerField()
+    has_more = serializers.BooleanField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+class ModelQuerySerializer(serializers.Serializer):
+    provider_id = serializers.UUIDField(required=False)
+    provider_account_id = serializers.UUIDField(
+        required=False, help_text="Alias of provider_id (what the arguslm SDK sends)."
+    )
+    enabled_for_monitoring = serializers.BooleanField(required=False, allow_null=True, default=None)
+    enabled_for_benchmark = serializers.BooleanField(required=False, allow_null=True, default=None)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
+    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+class ModelCreateSerializer(serializers.Serializer):
+    provider_account_id = serializers.UUIDField()
+    model_id = serializers.CharField(max_length=255)
+    custom_name = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True, default=None
+    )
+    metadata = serializers.DictField(required=False, default=dict)
+    enabled_for_monitoring = serializers.BooleanField(required=False, default=False)
+    enabled_for_benchmark = serializers.BooleanField(required=False, default=True)
+
+    def validate_model_id(self, value: str) -> str:
+        value = value.strip()
+        if not MODEL_ID_RE.match(value):
+            raise serializers.ValidationError(
+                "A model id may not be empty or contain whitespace or control characters."
+            )
+        return value
+
+    def validate_custom_name(self, value):
+        return _blank_to_none(value)
+
+    def validate_provider_account_id(self, value):
+        if not ProviderAccount.objects.filter(pk=value).exists():
+            raise serializers.ValidationError(f"Provider account {value} does not exist.")
+        return value
+
+
+class ModelUpdateSerializer(serializers.Serializer):
+    custom_name = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+    enabled_for_monitoring = serializers.BooleanField(required=False, allow_null=True)
+    enabled_for_benchmark = serializers.BooleanField(required=False, allow_null=True)
+
+    def validate_custom_name(self, value):
+        return _blank_to_none(value)
+
+
+class ModelBulkUpdateSerializer(serializers.Serializer):
+    provider_account_id = serializers.UUIDField()
+    enabled_for_monitoring = serializers.BooleanField(required=False)
+    enabled_for_benchmark = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        if "enabled_for_monitoring" not in attrs and "enabled_for_benchmark" not in attrs:
+            raise serializers.ValidationError(
+                "Give enabled_for_monitoring and/or enabled_for_benchmark."
+            )
+        return attrs
+
+
+class ModelBulkResultSerializer(serializers.Serializer):
+    updated = serializers.IntegerField()

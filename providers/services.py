@@ -1,0 +1,104 @@
+"""Provider workflows that call out or span models: discovery merge, tests, deletion, demo."""
+
+import asyncio
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db import transaction
+
+from arguslm.llm import connection, discovery
+from providers.models import LLMModel, ProviderAccount
+
+DEMO_NAME = "Local simulator"
+DEMO_MONITORED = ["fast-small", "balanced-medium", "slow-large", "reasoner", "flaky"]
+
+
+@dataclass
+class RefreshResult:
+    """What a discovery merge changed."""
+
+    discovered: int
+    added: int
+    updated: int
+    unavailable: int
+
+    @property
+    def message(self) -> str:
+        return (
+            f"Discovered {self.discovered} models: {self.added} new, {self.updated} updated, "
+            f"{self.unavailable} no longer listed."
+        )
+
+
+def refresh_models(*, account: ProviderAccount) -> RefreshResult:
+    """Discover the account's models and merge them (raises GatewayError on failure).
+
+    New ids are added (``source=discovered``); known ones get fresh metadata and are marked
+    available; ids no longer listed are marked unavailable, never deleted (history stays).
+    """
+    found = asyncio.run(discovery.discover(account.provider_type, account.credentials))
+    by_id = {m.model_id: m for m in found}
+    added = updated = 0
+    with transaction.atomic():
+        existing = {m.model_id: m for m in account.models.select_for_update()}
+        for model_id, item in by_id.items():
+            model = existing.get(model_id)
+            if model is None:
+                LLMModel.objects.create(
+                    provider_account=account,
+                    model_id=model_id,
+                    source=LLMModel.Source.DISCOVERED,
+                    model_metadata=item.metadata,
+                )
+                added += 1
+            elif model.model_metadata != item.metadata or not model.available:
+                model.model_metadata = item.metadata
+                model.available = True
+                model.save(update_fields=["model_metadata", "available", "updated_at"])
+                updated += 1
+        gone = [
+            m.pk
+            for m in existing.values()
+            if m.model_id not in by_id and m.source == LLMModel.Source.DISCOVERED and m.available
+        ]
+        LLMModel.objects.filter(pk__in=gone).update(available=False)
+    return RefreshResult(len(found), added, updated, len(gone))
+
+
+def test_connection(*, provider_type: str, credentials: dict) -> dict:
+    """``{success, message, details}`` for the cheapest real check of these credentials."""
+    return asyncio.run(connection.test_connection(provider_type, credentials))
+
+
+def has_benchmark_history(
+    *, account: ProviderAccount | None = None, model: LLMModel | None = None
+) -> bool:
+    """Whether any benchmark result refers to the account's models (or to one model)."""
+    try:
+        result_model = apps.get_model("benchmarks", "BenchmarkResult")
+    except LookupError:
+        return False
+    results = result_model.objects.all()
+    if model is not None:
+        return results.filter(model=model).exists()
+    return results.filter(model__provider_account=account).exists()
+
+
+def ensure_demo_provider(*, base_url: str) -> ProviderAccount | None:
+    """Create the "Local simulator" account once, with its models and monitoring on."""
+    if ProviderAccount.objects.filter(is_demo=True).exists():
+        return ProviderAccount.objects.filter(is_demo=True).first()
+    account = ProviderAccount(
+        provider_type="custom_openai_compatible", display_name=DEMO_NAME, is_demo=True
+    )
+    account.credentials = {"base_url": base_url.rstrip("/") + "/v1", "api_key": "not-needed"}
+    account.save()
+    for model_id in [*DEMO_MONITORED, "rate-limited", "down"]:
+        LLMModel.objects.create(
+            provider_account=account,
+            model_id=model_id,
+            source=LLMModel.Source.MANUAL,
+            enabled_for_monitoring=model_id in DEMO_MONITORED,
+            model_metadata={"note": "Scripted model of the built-in LLM simulator."},
+        )
+    return account

@@ -1,0 +1,208 @@
+"""The monitoring API: config, schedule reconciliation, runs, uptime history, exports."""
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from tests.factories import make_account, make_model
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/v1/monitoring"
+
+
+def test_every_endpoint_needs_authentication(anon):
+    for path in ("config", "uptime", "uptime/export", "prompt-packs", "runs"):
+        assert anon.get(f"{BASE}/{path}").status_code == 401
+    assert anon.post(f"{BASE}/run").status_code == 401
+
+
+def test_the_config_is_created_with_defaults(api):
+    data = api.get(f"{BASE}/config").json()
+    assert data["interval_minutes"] == 5 and data["prompt_pack"] == "health_check"
+    assert data["enabled"] is True and data["last_run_at"] is None
+    assert data["degraded_ttft_ms"] is None and data["retention_days"] == 30
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"interval_minutes": 0}, "interval_minutes"),
+        ({"interval_minutes": -5}, "interval_minutes"),
+        ({"interval_minutes": "often"}, "interval_minutes"),
+        ({"prompt_pack": "nope"}, "prompt_pack"),
+        ({"enabled": "maybe"}, "enabled"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"timeout_seconds": 10_000}, "timeout_seconds"),
+        ({"degraded_ttft_ms": -1}, "degraded_ttft_ms"),
+    ],
+)
+def test_bad_config_values_are_422_naming_the_field(api, body, field):
+    response = api.patch(f"{BASE}/config", body, format="json")
+    assert response.status_code == 422
+    assert [field] == response.json()["detail"][0]["loc"][1:]
+
+
+def test_changing_the_config_reconciles_the_schedule(api):
+    api.patch(f"{BASE}/config", {"interval_minutes": 7}, format="json")
+    schedule = Schedule.objects.get(name="arguslm.monitoring-pass")
+    assert schedule.minutes == 7
+    assert schedule.func == "monitoring.tasks.scheduled_pass"
+    assert schedule.next_run <= timezone.now() + timedelta(seconds=5)  # first pass soon
+
+    api.patch(f"{BASE}/config", {"enabled": False}, format="json")
+    assert not Schedule.objects.filter(name="arguslm.monitoring-pass").exists()
+    assert Schedule.objects.filter(name="arguslm.monitoring-prune").exists()
+
+    api.patch(f"{BASE}/config", {"enabled": True, "interval_minutes": 2}, format="json")
+    assert Schedule.objects.get(name="arguslm.monitoring-pass").minutes == 2
+
+
+def test_a_shorter_interval_brings_the_next_pass_forward(api):
+    config = MonitoringConfig.get()
+    config.last_run_at = timezone.now()
+    config.interval_minutes = 60
+    config.save()
+    api.patch(f"{BASE}/config", {"interval_minutes": 60}, format="json")
+    first = Schedule.objects.get(name="arguslm.monitoring-pass").next_run
+    api.patch(f"{BASE}/config", {"interval_minutes": 1}, format="json")
+    second = Schedule.objects.get(name="arguslm.monitoring-pass").next_run
+    assert second < first and second <= timezone.now() + timedelta(minutes=1, seconds=5)
+
+
+def test_run_queues_a_stored_pass(api, monkeypatch):
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **kw: queued.append(a))
+    response = api.post(f"{BASE}/run")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "queued" and body["message"]
+    run = MonitoringRun.objects.get(pk=body["run_id"])
+    assert run.status == "queued" and run.trigger == "manual"
+    assert queued == [("monitoring.tasks.start_pass", body["run_id"])]
+    detail = api.get(f"{BASE}/runs/{body['run_id']}").json()
+    assert detail["status"] == "queued" and detail["total"] == 0
+    assert api.get(f"{BASE}/runs").json()["total"] == 1
+
+
+def test_run_lookups_reject_bad_ids(api):
+    assert api.get(f"{BASE}/runs/not-a-uuid").status_code == 422
+    missing = api.get(f"{BASE}/runs/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"]
+    assert api.get(f"{BASE}/runs?status=bogus").status_code == 422
+
+
+def _checks():
+    account = make_account(display_name="Acct")
+    a = make_model(account, model_id="a-model", custom_name="Model A")
+    b = make_model(account, model_id="b-model", enabled_for_monitoring=False)
+    now = timezone.now()
+    rows = [
+        UptimeCheck(
+            model=a,
+            status="up",
+            ttft_ms=100,
+            latency_ms=300,
+            tps=50.0,
+            output_tokens=10,
+            token_source="usage",
+            created_at=now - timedelta(minutes=1),
+        ),
+        UptimeCheck(
+            model=a,
+            status="down",
+            error_type="timeout",
+            error="Timed out",
+            created_at=now - timedelta(minutes=2),
+        ),
+        UptimeCheck(
+            model=b,
+            status="degraded",
+            error_type="rate_limited",
+            created_at=now - timedelta(days=2),
+        ),
+    ]
+    UptimeCheck.objects.bulk_create(rows)
+    return a, b, now
+
+
+def test_uptime_history_filters_and_pages_newest_first(api):
+    _, b, now = _checks()
+    data = api.get(f"{BASE}/uptime").json()
+    assert data["total"] == 3 and data["limit"] == 100 and data["offset"] == 0
+    assert [i["status"] for i in data["items"]] == ["up", "down", "degraded"]
+    first = data["items"][0]
+    assert first["model_name"] == "Model A" and first["provider_type"] == "custom_openai_compatible"
+    assert first["ttft_ms"] == 100 and first["token_source"] == "usage"
+    assert api.get(f"{BASE}/uptime?model_id={b.id}").json()["total"] == 1
+    assert api.get(f"{BASE}/uptime?status=down").json()["total"] == 1
+    since = (now - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    assert api.get(f"{BASE}/uptime", {"since": since}).json()["total"] == 2
+    assert api.get(f"{BASE}/uptime?enabled_only=true").json()["total"] == 2
+    page = api.get(f"{BASE}/uptime?limit=1&offset=1").json()
+    assert page["total"] == 3 and [i["status"] for i in page["items"]] == ["down"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=10001",
+        "offset=-1",
+        "status=sideways",
+        "since=yesterday",
+        "model_id=123",
+        "enabled_only=perhaps",
+    ],
+)
+def test_bad_uptime_queries_are_422(api, query):
+    assert api.get(f"{BASE}/uptime?{query}").status_code == 422
+
+
+def test_the_json_export_includes_the_measurements(api):
+    _checks()
+    response = api.get(f"{BASE}/uptime/export?format=json")
+    assert response["Content-Disposition"] == 'attachment; filename="uptime_history.json"'
+    data = json.loads(b"".join(response.streaming_content))
+    assert len(data["checks"]) == 3
+    first = data["checks"][0]
+    assert (first["model_name"], first["provider"], first["status"]) == (
+        "Model A",
+        "custom_openai_compatible",
+        "up",
+    )
+    assert first["ttft_ms"] == 100 and first["tps"] == 50.0 and first["output_tokens"] == 10
+
+
+def test_the_csv_export_filters_by_model_and_date(api):
+    a, _, now = _checks()
+    start = (now - timedelta(hours=1)).isoformat()
+    response = api.get(
+        f"{BASE}/uptime/export",
+        {"format": "csv", "model_id": str(a.id), "start_date": start},
+        HTTP_ACCEPT="text/csv",
+    )
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:6] == ["model_name", "provider", "status", "latency_ms", "error", "timestamp"]
+    assert [r[2] for r in rows[1:]] == ["up", "down"]
+    assert rows[2][4] == "Timed out" and rows[1][3] == "300.0"
+
+
+@pytest.mark.parametrize(
+    "query", ["format=xml", "start_date=nope", "end_date=2026-01-01&start_date=2026-02-01"]
+)
+def test_bad_export_queries_are_422(api, query):
+    assert api.get(f"{BASE}/uptime/export?{query}").status_code == 422
+
+
+def test_prompt_packs_are_a_bare_array_with_the_liveness_pack(api):
+    packs = api.get(f"{BASE}/prompt-packs").json()
+    assert isinstance(packs, list) and len(packs) == 8
+    assert {"id", "name", "prompt", "expected_tokens"} <= set(packs[0])
+    assert "liveness" in {p["id"] for p in packs}
