@@ -3,8 +3,8 @@
 import asyncio
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.db import transaction
+from django.utils import timezone
 
 from arguslm.llm import connection, discovery
 from providers.models import LLMModel, ProviderAccount
@@ -61,7 +61,8 @@ def refresh_models(*, account: ProviderAccount) -> RefreshResult:
             for m in existing.values()
             if m.model_id not in by_id and m.source == LLMModel.Source.DISCOVERED and m.available
         ]
-        LLMModel.objects.filter(pk__in=gone).update(available=False)
+        # QuerySet.update() skips auto_now: set updated_at explicitly.
+        LLMModel.objects.filter(pk__in=gone).update(available=False, updated_at=timezone.now())
     return RefreshResult(len(found), added, updated, len(gone))
 
 
@@ -74,11 +75,9 @@ def has_benchmark_history(
     *, account: ProviderAccount | None = None, model: LLMModel | None = None
 ) -> bool:
     """Whether any benchmark result refers to the account's models (or to one model)."""
-    try:
-        result_model = apps.get_model("benchmarks", "BenchmarkResult")
-    except LookupError:
-        return False
-    results = result_model.objects.all()
+    from benchmarks.models import BenchmarkResult  # benchmarks build on providers
+
+    results = BenchmarkResult.objects.all()
     if model is not None:
         return results.filter(model=model).exists()
     return results.filter(model__provider_account=account).exists()

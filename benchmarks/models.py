@@ -1,0 +1,99 @@
+"""Benchmark runs and their per-request results (one row per measured request)."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from providers.models import LLMModel
+
+
+class BenchmarkRun(models.Model):
+    """One benchmark: pending → running → completed / failed / cancelled."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    model_ids = models.JSONField(default=list)  # as requested, in order (UUID strings)
+    prompt_pack = models.CharField(max_length=100)
+    max_tokens = models.PositiveIntegerField(default=200)
+    num_runs = models.PositiveIntegerField(default=3)
+    concurrency = models.PositiveIntegerField(default=1)
+    warmup_runs = models.PositiveIntegerField(default=1)
+    triggered_by = models.CharField(max_length=20, default="user")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # The engine refreshes this while it works; a running run whose heartbeat stops had its
+    # worker killed and is closed as failed.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # GET /benchmarks?status= (newest first) and stale-run detection.
+            models.Index(fields=["status", "-created_at"], name="bench_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    @property
+    def total_requests(self) -> int:
+        return len(self.model_ids) * self.num_runs
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+class BenchmarkResult(models.Model):
+    """One measured request of a run (warm-ups are not stored); fields per metrics.md."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(BenchmarkRun, on_delete=models.CASCADE, related_name="results")
+    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="benchmark_results")
+    # Order of completion within the run: WebSocket clients resume after the last one they saw.
+    seq = models.PositiveIntegerField()
+    ttft_ms = models.FloatField(null=True, blank=True)
+    ttfat_ms = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    tps = models.FloatField(null=True, blank=True)
+    tps_excluding_ttft = models.FloatField(null=True, blank=True)
+    tpot_ms = models.FloatField(null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
+    token_source = models.CharField(max_length=10, null=True, blank=True)
+    chunks = models.PositiveIntegerField(default=0)
+    queue_ms = models.FloatField(default=0)
+    estimated_cost = models.FloatField(null=True, blank=True)
+    error_type = models.CharField(max_length=20, null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_result_seq")]
+        indexes = [
+            # The model detail page lists benchmark results involving a model.
+            models.Index(fields=["model", "-created_at"], name="result_model_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Result {self.seq} of {self.run_id}"

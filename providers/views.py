@@ -1,0 +1,597 @@
+"""Server-rendered Providers and Models pages (htmx partials for the per-row actions).
+
+Every action is a plain POST form that htmx enhances: with htmx the view answers with the
+partial to swap in; without it the view redirects back with a django message, so the pages also
+work with JavaScript off. Bad input is answered with status 200 and the form with its messages
+(Django's form convention; htmx swaps no 4xx body, and browsers log a 4xx page as an error).
+Stored secrets never reach a template: secret fields are rendered empty with a "set" hint.
+"""
+
+import uuid
+from urllib.parse import urlencode, urlsplit
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from arguslm.llm import catalog
+from arguslm.llm.types import GatewayError
+from providers import services
+from providers.models import LLMModel, ProviderAccount
+from providers.serializers import (
+    ModelCreateSerializer,
+    ModelUpdateSerializer,
+    ProviderCreateSerializer,
+    ProviderUpdateSerializer,
+)
+
+MODELS_PER_PAGE = 25
+# The service-account JSON (the only textarea) holds a private key: treat it like a secret.
+SECRET_KINDS = {"secret", "textarea"}
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+SECRET_SET_PLACEHOLDER = "set — leave empty to keep"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _back(request: HttpRequest, name: str) -> HttpResponse:
+    """Redirect to the page the form was posted from (keeps filters), else to ``name``."""
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(referer)
+    return redirect(name)
+
+
+def _flatten_errors(errors: dict) -> dict[str, str]:
+    """DRF serializer errors as {field: message}; credential problems keyed by credential name."""
+    flat: dict[str, str] = {}
+    for key, value in errors.items():
+        if key == "credentials" and isinstance(value, dict):
+            for cred, messages_ in value.items():
+                flat[cred] = " ".join(str(m) for m in messages_)
+        elif key in ("non_field_errors", "credentials"):
+            flat["form"] = " ".join(str(m) for m in value)
+        else:
+            flat[key] = " ".join(str(m) for m in value) if isinstance(value, list) else str(value)
+    return flat
+
+
+def _parse_bool(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "on", "yes")
+
+
+def _spec_label(provider_type: str) -> str:
+    spec = catalog.get_spec(provider_type)
+    return spec.label if spec else provider_type
+
+
+def _is_local(url: str | None) -> bool:
+    return bool(url) and urlsplit(url).hostname in LOCAL_HOSTS
+
+
+def _field_rows(
+    spec: catalog.ProviderSpec | None,
+    *,
+    account: ProviderAccount | None = None,
+    data: dict | None = None,
+    errors: dict | None = None,
+) -> list[dict]:
+    """The spec's credential fields ready to render: value, placeholder, "is set", error.
+
+    ``account`` is the stored account being edited (secrets stay empty, other fields show the
+    stored value); ``data`` is a submitted form being re-rendered (secrets are not echoed).
+    """
+    if spec is None:
+        return []
+    stored = account.credentials if account is not None else {}
+    errors = errors or {}
+    rows = []
+    for f in spec.fields:
+        name, kind = f["name"], f["kind"]
+        secret = kind in SECRET_KINDS
+        is_set = name in stored
+        if data is not None:
+            value = "" if secret else data.get(f"cred_{name}", "")
+        elif account is not None:
+            value = "" if secret else str(stored.get(name, ""))
+        elif name == "base_url" and _is_local(spec.default_base_url):
+            value = spec.default_base_url  # a local server usually runs on its default port
+        else:
+            value = ""
+        if secret and is_set:
+            placeholder = SECRET_SET_PLACEHOLDER
+        elif secret and account is not None:
+            placeholder = "not set"
+        elif name == "base_url" and spec.default_base_url:
+            placeholder = spec.default_base_url
+        else:
+            placeholder = ""
+        rows.append(
+            {
+                **f,
+                "input_name": f"cred_{name}",
+                "secret": secret,
+                "is_set": is_set,
+                "value": value,
+                "placeholder": placeholder,
+                "removable": secret and is_set,
+                "remove_checked": data is not None and _parse_bool(data.get(f"remove_{name}")),
+                "error": errors.get(name, ""),
+            }
+        )
+    return rows
+
+
+def _new_credentials(spec: catalog.ProviderSpec | None, post) -> dict:
+    """The credentials typed into the Add form (blank fields left out)."""
+    if spec is None:
+        return {}
+    creds = {}
+    for f in spec.fields:
+        value = post.get(f"cred_{f['name']}", "")
+        if f["kind"] not in SECRET_KINDS:
+            value = value.strip()
+        if value.strip():
+            creds[f["name"]] = value
+    return creds
+
+
+def _credential_patch(spec: catalog.ProviderSpec | None, post) -> dict:
+    """The Edit form as a merge patch: empty secrets keep, "remove" deletes, others replace."""
+    if spec is None:
+        return {}
+    patch: dict = {}
+    for f in spec.fields:
+        name = f["name"]
+        value = post.get(f"cred_{name}", "")
+        if f["kind"] in SECRET_KINDS:
+            if _parse_bool(post.get(f"remove_{name}")):
+                patch[name] = None
+            elif value.strip():
+                patch[name] = value
+        else:
+            patch[name] = value.strip() or None
+    return patch
+
+
+# --- providers page -----------------------------------------------------------------------------
+
+
+def _accounts():
+    return ProviderAccount.objects.annotate(
+        model_total=Count("models"),
+        model_monitored=Count("models", filter=Q(models__enabled_for_monitoring=True)),
+    ).order_by("created_at", "id")
+
+
+def _decorate(account: ProviderAccount, *, edit_data=None, edit_errors=None) -> ProviderAccount:
+    """Attach what the card shows: type label, credential labels, the edit form's fields."""
+    spec = catalog.get_spec(account.provider_type)
+    labels = {f["name"]: f["label"] for f in spec.fields} if spec else {}
+    account.spec = spec
+    account.type_label = spec.label if spec else account.provider_type
+    account.credential_labels = [labels.get(k, k) for k in account.credential_keys]
+    account.edit_fields = _field_rows(spec, account=account, data=edit_data, errors=edit_errors)
+    account.edit_errors = edit_errors or {}
+    account.edit_name = (edit_data or {}).get("display_name", account.display_name)
+    return account
+
+
+def _provider_types() -> tuple[list, list]:
+    specs = catalog.all_specs().values()
+    return [s for s in specs if s.tested], [s for s in specs if not s.tested]
+
+
+def _render_providers(request: HttpRequest, *, add_data=None, add_errors=None) -> HttpResponse:
+    tested, other = _provider_types()
+    add_data = add_data or {}
+    add_type = add_data.get("provider_type", "")
+    spec = catalog.get_spec(add_type) if add_type else None
+    context = {
+        "page": "providers",
+        "accounts": [_decorate(a) for a in _accounts()],
+        "tested_types": tested,
+        "other_types": other,
+        "add_data": add_data,
+        "add_errors": add_errors or {},
+        "add_spec": spec,
+        "add_fields": _field_rows(spec, data=add_data or None, errors=add_errors),
+    }
+    return render(request, "providers.html", context)
+
+
+def _card(request: HttpRequest, account_id, *, notice=None, **edit) -> HttpResponse:
+    account = _decorate(get_object_or_404(_accounts(), pk=account_id), **edit)
+    return render(request, "providers_card.html", {"account": account, "notice": notice})
+
+
+def _card_or_back(
+    request: HttpRequest, account: ProviderAccount, level: str, text: str
+) -> HttpResponse:
+    """htmx: the re-rendered card with a notice; plain POST: a message and back to the page."""
+    if request.htmx:
+        return _card(request, account.pk, notice={"level": level, "text": text})
+    getattr(messages, level)(request, text)
+    return redirect("providers")
+
+
+@login_required
+@require_GET
+def providers_page(request: HttpRequest) -> HttpResponse:
+    return _render_providers(request)
+
+
+@login_required
+@require_GET
+def provider_fields(request: HttpRequest) -> HttpResponse:
+    """The Add form's credential fields for one provider type (swapped in by htmx)."""
+    spec = catalog.get_spec(request.GET.get("provider_type", ""))
+    return render(request, "providers_fields.html", {"spec": spec, "fields": _field_rows(spec)})
+
+
+def _result(request: HttpRequest, result: dict) -> HttpResponse:
+    return render(request, "providers_result.html", {"result": result})
+
+
+@login_required
+@require_POST
+def provider_test_new(request: HttpRequest) -> HttpResponse:
+    """Test the Add form's unsaved credentials."""
+    provider_type = request.POST.get("provider_type", "")
+    spec = catalog.get_spec(provider_type)
+    serializer = ProviderCreateSerializer(
+        data={
+            "provider_type": provider_type,
+            # The name does not matter for a test; do not make people type it first.
+            "display_name": request.POST.get("display_name", "").strip() or "test",
+            "credentials": _new_credentials(spec, request.POST),
+        }
+    )
+    if not serializer.is_valid():
+        problems = _flatten_errors(serializer.errors)
+        return _result(
+            request,
+            {"success": False, "message": "Fix the form first.", "problems": problems.values()},
+        )
+    data = serializer.validated_data
+    result = services.test_connection(
+        provider_type=data["provider_type"], credentials=data["credentials"]
+    )
+    return _result(request, result)
+
+
+@login_required
+@require_POST
+def provider_add(request: HttpRequest) -> HttpResponse:
+    """Create an account from the Add form, then discover its models once."""
+    post = request.POST
+    provider_type = post.get("provider_type", "")
+    spec = catalog.get_spec(provider_type)
+    display_name = post.get("display_name", "").strip() or (spec.label if spec else "")
+    serializer = ProviderCreateSerializer(
+        data={
+            "provider_type": provider_type,
+            "display_name": display_name,
+            "credentials": _new_credentials(spec, post),
+            "enabled": True,
+        }
+    )
+    if not serializer.is_valid():
+        errors = _flatten_errors(serializer.errors)
+        if not provider_type:
+            errors["provider_type"] = "Choose a provider type."
+        return _render_providers(request, add_data=post, add_errors=errors)
+    data = serializer.validated_data
+    account = ProviderAccount(
+        provider_type=data["provider_type"], display_name=data["display_name"], enabled=True
+    )
+    account.credentials = data["credentials"]
+    account.save()
+    try:
+        result = services.refresh_models(account=account)
+    except GatewayError as exc:
+        messages.warning(
+            request,
+            f"Added “{account.display_name}”, but model discovery failed: {exc.message} "
+            "Add models by hand on the Models page, or fix the account and refresh.",
+        )
+    else:
+        messages.success(request, f"Added “{account.display_name}”. {result.message}")
+    return redirect(f"{reverse('providers')}#provider-{account.pk}")
+
+
+@login_required
+@require_POST
+def provider_test(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
+    account = get_object_or_404(ProviderAccount, pk=account_id)
+    result = services.test_connection(
+        provider_type=account.provider_type, credentials=account.credentials
+    )
+    if request.htmx:
+        return _result(request, result)
+    level = "success" if result["success"] else "error"
+    getattr(messages, level)(request, f"{account.display_name}: {result['message']}")
+    return redirect("providers")
+
+
+@login_required
+@require_POST
+def provider_refresh(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
+    account = get_object_or_404(ProviderAccount, pk=account_id)
+    try:
+        result = services.refresh_models(account=account)
+    except GatewayError as exc:
+        return _card_or_back(request, account, "error", f"Model discovery failed: {exc.message}")
+    return _card_or_back(request, account, "success", result.message)
+
+
+@login_required
+@require_POST
+def provider_toggle(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
+    account = get_object_or_404(ProviderAccount, pk=account_id)
+    account.enabled = _parse_bool(request.POST.get("enabled"))
+    account.save(update_fields=["enabled", "updated_at"])
+    state = "enabled" if account.enabled else "disabled (its models are not probed)"
+    return _card_or_back(request, account, "success", f"Account {state}.")
+
+
+@login_required
+@require_POST
+def provider_monitor(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
+    """Turn monitoring on or off for every model of the account."""
+    account = get_object_or_404(ProviderAccount, pk=account_id)
+    enabled = _parse_bool(request.POST.get("enabled"))
+    count = account.models.update(enabled_for_monitoring=enabled)
+    verb = "Monitoring" if enabled else "Stopped monitoring"
+    return _card_or_back(request, account, "success", f"{verb} {count} model(s).")
+
+
+@login_required
+@require_POST
+def provider_edit(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
+    """Rename and/or patch credentials; the merged credentials must validate before saving."""
+    account = get_object_or_404(ProviderAccount, pk=account_id)
+    spec = catalog.get_spec(account.provider_type)
+    patch = _credential_patch(spec, request.POST)
+    payload: dict = {"display_name": request.POST.get("display_name", "")}
+    if spec is not None:
+        payload["credentials"] = patch
+    serializer = ProviderUpdateSerializer(data=payload, context={"account": account})
+    if not serializer.is_valid():
+        errors = _flatten_errors(serializer.errors)
+        if request.htmx:
+            return _card(
+                request,
+                account.pk,
+                notice={"level": "error", "text": "Not saved: fix the highlighted fields."},
+                edit_data=request.POST,
+                edit_errors=errors,
+            )
+        messages.error(request, "Not saved: " + " ".join(errors.values()))
+        return redirect("providers")
+    account.display_name = serializer.validated_data["display_name"]
+    if spec is not None:
+        account.merge_credentials(patch)
+    account.save()
+    return _card_or_back(request, account, "success", "Saved.")
+
+
+@login_required
+@require_POST
+def provider_delete(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
+    account = get_object_or_404(ProviderAccount, pk=account_id)
+    if services.has_benchmark_history(account=account):
+        return _card_or_back(
+            request,
+            account,
+            "error",
+            "Cannot delete: some of its models have benchmark results. "
+            "Disable the account instead, or delete those benchmark runs first.",
+        )
+    name = account.display_name
+    account.delete()
+    text = f"Deleted “{name}” and its models."
+    if request.htmx:
+        return render(request, "providers_deleted.html", {"text": text})
+    messages.success(request, text)
+    return redirect("providers")
+
+
+# --- models page --------------------------------------------------------------------------------
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None
+
+
+def _models_context(request: HttpRequest) -> dict:
+    q = request.GET.get("q", "").strip()
+    provider_id = _uuid_or_none(request.GET.get("provider"))
+    models = LLMModel.objects.select_related("provider_account").order_by(
+        "provider_account__created_at", "provider_account_id", "model_id"
+    )
+    if provider_id:
+        models = models.filter(provider_account_id=provider_id)
+    if q:
+        models = models.filter(Q(model_id__icontains=q) | Q(custom_name__icontains=q))
+    page = Paginator(models, MODELS_PER_PAGE).get_page(request.GET.get("page"))
+    filters = {k: v for k, v in (("q", q), ("provider", provider_id or "")) if v}
+
+    def page_url(number: int) -> str:
+        return "?" + urlencode({**filters, "page": number})
+
+    return {
+        "page": "models",
+        "q": q,
+        "provider_id": provider_id,
+        "page_obj": page,
+        "prev_url": page_url(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
+        "filtered": bool(filters),
+    }
+
+
+def _render_models(request: HttpRequest, *, add_data=None, add_errors=None) -> HttpResponse:
+    context = _models_context(request)
+    if request.htmx and request.htmx.target == "models-table":
+        return render(request, "models_table.html", context)
+    accounts = list(ProviderAccount.objects.order_by("created_at", "id"))
+    add_data = add_data or {}
+    context.update(
+        accounts=accounts,
+        add_data=add_data,
+        add_errors=add_errors or {},
+        # A fresh form defaults to: benchmark on, monitoring off (the model's defaults).
+        add_benchmark=_parse_bool(add_data.get("enabled_for_benchmark")) if add_data else True,
+        add_monitoring=_parse_bool(add_data.get("enabled_for_monitoring")),
+        add_provider=add_data.get("provider_account_id") or str(context["provider_id"] or ""),
+    )
+    return render(request, "models.html", context)
+
+
+def _row(request: HttpRequest, model: LLMModel, *, notice=None) -> HttpResponse:
+    return render(request, "models_row.html", {"m": model, "notice": notice})
+
+
+@login_required
+@require_GET
+def models_page(request: HttpRequest) -> HttpResponse:
+    response = _render_models(request)
+    # The same URL answers with the page or, for htmx, the table alone (with hx-push-url the
+    # browser must not serve one from its cache in place of the other).
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+@login_required
+@require_POST
+def model_add(request: HttpRequest) -> HttpResponse:
+    post = request.POST
+    serializer = ModelCreateSerializer(
+        data={
+            "provider_account_id": post.get("provider_account_id", ""),
+            "model_id": post.get("model_id", ""),
+            "custom_name": post.get("custom_name", ""),
+            # An unchecked box is absent from the POST: say False, not "use the default".
+            "enabled_for_monitoring": _parse_bool(post.get("enabled_for_monitoring")),
+            "enabled_for_benchmark": _parse_bool(post.get("enabled_for_benchmark")),
+        }
+    )
+    errors: dict[str, str] = {}
+    if not serializer.is_valid():
+        errors = _flatten_errors(serializer.errors)
+    else:
+        data = serializer.validated_data
+        try:
+            # Its own savepoint: a duplicate must not break the request's transaction.
+            with transaction.atomic():
+                LLMModel.objects.create(
+                    provider_account_id=data["provider_account_id"],
+                    model_id=data["model_id"],
+                    custom_name=data["custom_name"],
+                    source=LLMModel.Source.MANUAL,
+                    enabled_for_monitoring=data["enabled_for_monitoring"],
+                    enabled_for_benchmark=data["enabled_for_benchmark"],
+                )
+        except IntegrityError:
+            errors["model_id"] = (
+                f"Model “{data['model_id']}” already exists for this provider account."
+            )
+        else:
+            messages.success(request, f"Added model “{data['model_id']}”.")
+            query = urlencode({"provider": data["provider_account_id"], "q": data["model_id"]})
+            return redirect(f"{reverse('models')}?{query}")
+    return _render_models(request, add_data=post, add_errors=errors)
+
+
+@login_required
+@require_POST
+def models_bulk(request: HttpRequest) -> HttpResponse:
+    """Monitoring on/off for every model of one provider account."""
+    account_id = _uuid_or_none(request.POST.get("provider_account_id"))
+    account = ProviderAccount.objects.filter(pk=account_id).first() if account_id else None
+    if account is None:
+        messages.error(request, "Choose a provider account for the bulk change.")
+        return _back(request, "models")
+    enabled = _parse_bool(request.POST.get("enabled"))
+    count = account.models.update(enabled_for_monitoring=enabled)
+    verb = "Monitoring" if enabled else "Stopped monitoring"
+    messages.success(request, f"{verb} all {count} model(s) of “{account.display_name}”.")
+    return _back(request, "models")
+
+
+def _model(model_id: uuid.UUID) -> LLMModel:
+    return get_object_or_404(LLMModel.objects.select_related("provider_account"), pk=model_id)
+
+
+@login_required
+@require_POST
+def model_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
+    """Set monitoring or benchmark on or off (the posted state, so a double click is harmless)."""
+    model = _model(model_id)
+    flag = {"monitoring": "enabled_for_monitoring", "benchmark": "enabled_for_benchmark"}.get(
+        request.POST.get("field", "")
+    )
+    if flag is None:
+        notice = {"level": "error", "text": "Unknown switch."}
+    else:
+        setattr(model, flag, _parse_bool(request.POST.get("enabled")))
+        model.save(update_fields=[flag, "updated_at"])
+        notice = None
+    if request.htmx:
+        return _row(request, model, notice=notice)
+    if notice:
+        messages.error(request, notice["text"])
+    return _back(request, "models")
+
+
+@login_required
+@require_POST
+def model_rename(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
+    """Set the custom name; a blank name clears it (the model id is shown instead)."""
+    model = _model(model_id)
+    serializer = ModelUpdateSerializer(data={"custom_name": request.POST.get("custom_name", "")})
+    if serializer.is_valid():
+        model.custom_name = serializer.validated_data["custom_name"]
+        model.save(update_fields=["custom_name", "updated_at"])
+        notice = None
+    else:
+        problems = _flatten_errors(serializer.errors)
+        notice = {"level": "error", "text": "Not renamed: " + " ".join(problems.values())}
+    if request.htmx:
+        return _row(request, model, notice=notice)
+    if notice:
+        messages.error(request, notice["text"])
+    return _back(request, "models")
+
+
+@login_required
+@require_POST
+def model_delete(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
+    model = _model(model_id)
+    if services.has_benchmark_history(model=model):
+        text = "Cannot delete: this model has benchmark results. Turn it off instead."
+        if request.htmx:
+            return _row(request, model, notice={"level": "error", "text": text})
+        messages.error(request, text)
+        return _back(request, "models")
+    name = model.display_name
+    model.delete()
+    if request.htmx:
+        return render(request, "models_deleted.html", {"text": f"Deleted “{name}”."})
+    messages.success(request, f"Deleted “{name}”.")
+    return _back(request, "models")
