@@ -2,6 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
+from benchmarks.api import BenchmarkViewSet
 from monitoring.api import MonitoringViewSet
 from providers.api import ModelViewSet, ProviderViewSet
 
@@ -9,5 +10,6 @@ router = SimpleRouter(trailing_slash=False)
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("models", ModelViewSet, basename="model")
 router.register("monitoring", MonitoringViewSet, basename="monitoring")
+router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
 
 urlpatterns = [*router.urls]

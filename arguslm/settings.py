@@ -102,6 +102,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # Tests use a file, not shared-cache memory: worker threads (the benchmark engine,
+            # monitoring heartbeats) then wait on locks instead of failing with "table locked".
+            "TEST": {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -177,7 +180,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "MonitoringRunStatusEnum": "monitoring.models.MonitoringRun.Status",
+        "UptimeCheckStatusEnum": "monitoring.models.UptimeCheck.Status",
+        "BenchmarkRunStatusEnum": "benchmarks.models.BenchmarkRun.Status",
+    },
 }
 
 # --- Credentials encryption -----------------------------------------------------------------

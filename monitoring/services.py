@@ -15,10 +15,11 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from arguslm.db import refresh_connection
 from arguslm.llm import catalog
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
@@ -136,7 +137,7 @@ def probe_shard(*, run_id, model_ids: list) -> int:
     checks = [
         _check(run.id, model, sample, created_at, config) for model, sample, created_at in results
     ]
-    close_old_connections()
+    refresh_connection()
     UptimeCheck.objects.bulk_create(checks, batch_size=500)
     counts = {s: sum(1 for c in checks if c.status == s) for s in UptimeCheck.Status.values}
     MonitoringRun.objects.filter(pk=run.id).update(
@@ -271,7 +272,7 @@ async def _heartbeat(run_id) -> None:
 
     def beat():
         MonitoringRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
-        close_old_connections()
+        refresh_connection()
 
     while True:
         await asyncio.sleep(HEARTBEAT_EVERY_S)

@@ -1,6 +1,8 @@
 """REST API: /api/v1/providers and /api/v1/models."""
 
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -211,15 +213,21 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
             provider_account_id=account_id, model_id=data["model_id"]
         ).exists():
             raise Conflict(f"Model '{data['model_id']}' already exists for this provider account")
-        model = LLMModel.objects.create(
-            provider_account_id=account_id,
-            model_id=data["model_id"],
-            custom_name=data["custom_name"],
-            source=LLMModel.Source.MANUAL,
-            model_metadata=data["metadata"],
-            enabled_for_monitoring=data["enabled_for_monitoring"],
-            enabled_for_benchmark=data["enabled_for_benchmark"],
-        )
+        try:
+            with transaction.atomic():
+                model = LLMModel.objects.create(
+                    provider_account_id=account_id,
+                    model_id=data["model_id"],
+                    custom_name=data["custom_name"],
+                    source=LLMModel.Source.MANUAL,
+                    model_metadata=data["metadata"],
+                    enabled_for_monitoring=data["enabled_for_monitoring"],
+                    enabled_for_benchmark=data["enabled_for_benchmark"],
+                )
+        except IntegrityError:  # a concurrent request added the same id first
+            raise Conflict(
+                f"Model '{data['model_id']}' already exists for this provider account"
+            ) from None
         return Response(
             ModelSerializer(self.get_queryset().get(pk=model.pk)).data,
             status=status.HTTP_201_CREATED,
@@ -264,5 +272,8 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
             raise Unprocessable(
                 {"provider_account_id": [f"Provider account {account_id} does not exist."]}
             )
-        updated = LLMModel.objects.filter(provider_account_id=account_id).update(**data)
+        # QuerySet.update() skips auto_now: set updated_at explicitly.
+        updated = LLMModel.objects.filter(provider_account_id=account_id).update(
+            **data, updated_at=timezone.now()
+        )
         return Response({"updated": updated})

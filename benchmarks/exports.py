@@ -1,0 +1,94 @@
+"""Benchmark exports (JSON and CSV), with statistics."""
+
+import csv
+import io
+import json
+
+from django.http import HttpResponse
+
+RESULT_COLUMNS = [
+    "model_name",
+    "provider",
+    "ttft_ms",
+    "tps",
+    "tps_excluding_ttft",
+    "total_latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "error",
+    "timestamp",
+    "ttfat_ms",
+    "tpot_ms",
+    "token_source",
+    "error_type",
+    "seq",
+    "model_id",
+]
+STAT_COLUMNS = ["model_name", "model_id", "n", "errors"]
+STAT_METRICS = ["ttft_ms", "latency_ms", "tps", "tps_excluding_ttft"]
+STAT_FIELDS = ["p50", "p95", "p99", "mean", "min", "max"]
+
+
+def _result_row(r) -> dict:
+    return {
+        "model_name": r.model.display_name,
+        "provider": r.model.provider_account.provider_type,
+        "ttft_ms": r.ttft_ms or 0.0,
+        "tps": r.tps or 0.0,
+        "tps_excluding_ttft": r.tps_excluding_ttft or 0.0,
+        "total_latency_ms": r.latency_ms or 0.0,
+        "input_tokens": r.input_tokens or 0,
+        "output_tokens": r.output_tokens or 0,
+        "error": r.error,
+        "timestamp": r.created_at.isoformat(),
+        "ttfat_ms": r.ttfat_ms,
+        "tpot_ms": r.tpot_ms,
+        "token_source": r.token_source,
+        "error_type": r.error_type,
+        "seq": r.seq,
+        "model_id": str(r.model_id),
+    }
+
+
+def export(run, results, pooled: dict, per_model: list[dict], fmt: str, table: str) -> HttpResponse:
+    name = f"benchmark_{run.id}"
+    if fmt == "json":
+        body = {
+            "run_id": str(run.id),
+            "run_name": run.name,
+            "prompt_pack": run.prompt_pack,
+            "status": run.status,
+            "settings": {
+                "max_tokens": run.max_tokens,
+                "num_runs": run.num_runs,
+                "concurrency": run.concurrency,
+                "warmup_runs": run.warmup_runs,
+            },
+            "started_at": (run.started_at or run.created_at).isoformat(),
+            "completed_at": run.completed_at.isoformat() if run.completed_at else None,
+            "statistics": pooled,
+            "model_statistics": per_model,
+            "results": [_result_row(r) for r in results],
+        }
+        response = HttpResponse(json.dumps(body, indent=2), content_type="application/json")
+        filename = f"{name}.json"
+    else:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        if table == "statistics":
+            header = STAT_COLUMNS + [f"{m}_{f}" for m in STAT_METRICS for f in STAT_FIELDS]
+            writer.writerow(header)
+            for row in per_model:
+                values = [row["model_name"], row["model_id"], row["n"], row["errors"]]
+                values += [row[m][f] for m in STAT_METRICS for f in STAT_FIELDS]
+                writer.writerow(["" if v is None else v for v in values])
+            filename = f"{name}_statistics.csv"
+        else:
+            writer.writerow(RESULT_COLUMNS)
+            for r in results:
+                row = _result_row(r)
+                writer.writerow(["" if row[c] is None else row[c] for c in RESULT_COLUMNS])
+            filename = f"{name}.csv"
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

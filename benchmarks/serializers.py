@@ -1,0 +1,213 @@
+"""Request and response shapes of the benchmarks API (SDK wire format, metrics.md fields)."""
+
+from datetime import datetime
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from benchmarks.models import BenchmarkResult, BenchmarkRun
+from monitoring.prompts import BY_ID
+from providers.models import LLMModel
+
+
+class BenchmarkCreateSerializer(serializers.Serializer):
+    model_ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=50)
+    prompt_pack = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
+    max_tokens = serializers.IntegerField(min_value=1, max_value=4096, default=200)
+    num_runs = serializers.IntegerField(min_value=1, max_value=10, default=3)
+    concurrency = serializers.IntegerField(
+        min_value=1, max_value=10, default=1, help_text="Concurrent requests per model."
+    )
+    warmup_runs = serializers.IntegerField(
+        min_value=0, max_value=5, default=1, help_text="Discarded requests per model, run first."
+    )
+
+    def validate_prompt_pack(self, value: str) -> str:
+        if value not in BY_ID:
+            raise serializers.ValidationError(
+                f"Unknown prompt pack '{value}'. Must be one of: {', '.join(sorted(BY_ID))}."
+            )
+        return value
+
+    def validate_model_ids(self, value: list) -> list:
+        seen, dupes = set(), []
+        for item in value:
+            if item in seen:
+                dupes.append(str(item))
+            seen.add(item)
+        if dupes:
+            raise serializers.ValidationError(f"Duplicate model ids: {', '.join(dupes)}.")
+        found = {
+            m.id: m
+            for m in LLMModel.objects.select_related("provider_account").filter(pk__in=value)
+        }
+        problems = []
+        for item in value:
+            model = found.get(item)
+            if model is None:
+                problems.append(f"{item} does not exist")
+            elif not model.enabled_for_benchmark:
+                problems.append(f"{model.display_name} ({item}) is not enabled for benchmarks")
+            elif not model.provider_account.enabled:
+                problems.append(
+                    f"{model.display_name} ({item}) belongs to a disabled provider account"
+                )
+        if problems:
+            raise serializers.ValidationError("; ".join(problems) + ".")
+        return [str(item) for item in value]
+
+    def validate_name(self, value):
+        value = (value or "").strip()
+        return value or f"Benchmark {timezone.now():%Y-%m-%d %H:%M}"
+
+    def validate(self, attrs):
+        attrs.setdefault("name", f"Benchmark {timezone.now():%Y-%m-%d %H:%M}")
+        return attrs
+
+
+class BenchmarkStartSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    message = serializers.CharField()
+
+
+class BenchmarkRunSerializer(serializers.ModelSerializer):
+    started_at = serializers.SerializerMethodField()
+    result_count = serializers.SerializerMethodField()
+    total_requests = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = BenchmarkRun
+        fields = [
+            "id",
+            "name",
+            "status",
+            "model_ids",
+            "prompt_pack",
+            "max_tokens",
+            "num_runs",
+            "concurrency",
+            "warmup_runs",
+            "triggered_by",
+            "started_at",
+            "completed_at",
+            "result_count",
+            "total_requests",
+            "error",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_started_at(self, obj: BenchmarkRun) -> datetime:
+        # The SDK requires started_at; before the worker starts, it is the creation time.
+        return serializers.DateTimeField().to_representation(obj.started_at or obj.created_at)
+
+    def get_result_count(self, obj: BenchmarkRun) -> int:
+        count = getattr(obj, "result_count", None)
+        return count if count is not None else obj.results.count()
+
+
+class BenchmarkListSerializer(serializers.Serializer):
+    runs = BenchmarkRunSerializer(many=True)
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    per_page = serializers.IntegerField()
+
+
+class BenchmarkListQuerySerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, default=1)
+    per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    status = serializers.ChoiceField(choices=BenchmarkRun.Status.choices, required=False)
+
+
+class BenchmarkResultSerializer(serializers.ModelSerializer):
+    """Numbers the SDK requires are never null: a failed request reports 0 and ``error``."""
+
+    model_id = serializers.UUIDField(read_only=True)
+    model_name = serializers.CharField(source="model.display_name", read_only=True)
+    ttft_ms = serializers.SerializerMethodField()
+    tps = serializers.SerializerMethodField()
+    tps_excluding_ttft = serializers.SerializerMethodField()
+    total_latency_ms = serializers.SerializerMethodField()
+    input_tokens = serializers.SerializerMethodField()
+    output_tokens = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BenchmarkResult
+        fields = [
+            "id",
+            "seq",
+            "model_id",
+            "model_name",
+            "ttft_ms",
+            "ttfat_ms",
+            "tps",
+            "tps_excluding_ttft",
+            "tpot_ms",
+            "total_latency_ms",
+            "input_tokens",
+            "output_tokens",
+            "reasoning_tokens",
+            "token_source",
+            "chunks",
+            "queue_ms",
+            "estimated_cost",
+            "error_type",
+            "error",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_ttft_ms(self, obj) -> float:
+        return obj.ttft_ms or 0.0
+
+    def get_tps(self, obj) -> float:
+        return obj.tps or 0.0
+
+    def get_tps_excluding_ttft(self, obj) -> float:
+        return obj.tps_excluding_ttft or 0.0
+
+    def get_total_latency_ms(self, obj) -> float:
+        return obj.latency_ms or 0.0
+
+    def get_input_tokens(self, obj) -> int:
+        return obj.input_tokens or 0
+
+    def get_output_tokens(self, obj) -> int:
+        return obj.output_tokens or 0
+
+
+class StatisticsSerializer(serializers.Serializer):
+    ttft_p50 = serializers.FloatField()
+    ttft_p95 = serializers.FloatField()
+    ttft_p99 = serializers.FloatField()
+    tps_p50 = serializers.FloatField()
+    tps_p95 = serializers.FloatField()
+    tps_p99 = serializers.FloatField()
+    n = serializers.IntegerField()
+
+
+class BenchmarkDetailSerializer(BenchmarkRunSerializer):
+    results = BenchmarkResultSerializer(many=True, read_only=True)
+    statistics = StatisticsSerializer(read_only=True)
+    model_statistics = serializers.ListField(child=serializers.DictField(), read_only=True)
+
+    class Meta(BenchmarkRunSerializer.Meta):
+        fields = [*BenchmarkRunSerializer.Meta.fields, "results", "statistics", "model_statistics"]
+        read_only_fields = fields
+
+
+class BenchmarkResultListSerializer(serializers.Serializer):
+    results = BenchmarkResultSerializer(many=True)
+    total = serializers.IntegerField()
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["json", "csv"], default="json")
+    table = serializers.ChoiceField(
+        choices=["results", "statistics"],
+        default="results",
+        help_text="CSV only: the per-request results or the per-model statistics.",
+    )

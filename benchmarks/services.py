@@ -1,0 +1,48 @@
+"""Benchmark workflows: start, cancel, and the statistics of a run."""
+
+from django.db.models import Count
+from django.utils import timezone
+
+from benchmarks import live, stats
+from benchmarks.models import BenchmarkResult, BenchmarkRun
+
+
+def start(*, data: dict, user=None) -> BenchmarkRun:
+    """Store a pending run and hand it to the workers."""
+    from django_q.tasks import async_task
+
+    run = BenchmarkRun.objects.create(
+        created_by=user if user is not None and user.is_authenticated else None, **data
+    )
+    async_task(
+        "benchmarks.tasks.execute", str(run.id), task_name=f"benchmark-{run.id}", timeout=3600
+    )
+    return run
+
+
+def cancel(*, run: BenchmarkRun) -> BenchmarkRun:
+    """Cancel a pending run at once; ask a running engine to stop (it does within ~1 s)."""
+    now = timezone.now()
+    if BenchmarkRun.objects.filter(pk=run.pk, status=BenchmarkRun.Status.PENDING).update(
+        status=BenchmarkRun.Status.CANCELLED, completed_at=now, error="Cancelled by request."
+    ):
+        live.announce(run.pk)
+    else:
+        BenchmarkRun.objects.filter(pk=run.pk, status=BenchmarkRun.Status.RUNNING).update(
+            cancel_requested=True
+        )
+    run.refresh_from_db()
+    return run
+
+
+def runs_with_counts():
+    return BenchmarkRun.objects.annotate(result_count=Count("results"))
+
+
+def results_of(run: BenchmarkRun) -> list[BenchmarkResult]:
+    return list(run.results.select_related("model__provider_account").order_by("seq"))
+
+
+def statistics_of(results: list[BenchmarkResult]) -> tuple[dict, list[dict]]:
+    names = {r.model_id: r.model.display_name for r in results}
+    return stats.pooled(results), stats.per_model(results, names)
