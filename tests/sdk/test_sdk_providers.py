@@ -15,6 +15,7 @@ from arguslm.schemas import ProviderCreate, ProviderUpdate, ModelCreate, ModelUp
 
 out = {{}}
 with ArgusLMClient() as c:
+    before = c.list_providers().total
     catalog = c.get_provider_catalog()
     out["catalog"] = [catalog.total, catalog.tested_count]
     creds = {{"base_url": "{llmsim}/v1", "api_key": "sk-sdk-secret"}}
@@ -23,7 +24,7 @@ with ArgusLMClient() as c:
     out["test_new"] = c.test_provider_connection(body).success
     p = c.create_provider(body)
     out["base_url"] = p.base_url
-    out["list"] = c.list_providers().total
+    out["list"] = c.list_providers().total - before
     out["get"] = c.get_provider(p.id).display_name
     out["renamed"] = c.update_provider(p.id, ProviderUpdate(display_name="Sim 2")).display_name
     out["test"] = c.test_existing_provider(p.id).success
@@ -38,7 +39,7 @@ with ArgusLMClient() as c:
     u = c.update_model(m.id, ModelUpdate(enabled_for_monitoring=True))
     out["updated"] = [u.enabled_for_monitoring, u.provider_name]
     c.delete_provider(p.id)
-    out["after_delete"] = c.list_providers().total
+    out["after_delete"] = c.list_providers().total - before
 print(json.dumps(out))
 """
     out = json.loads(live.sdk(script).strip().splitlines()[-1])
