@@ -11,7 +11,6 @@ import uuid
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -31,6 +30,11 @@ class Unprocessable(exceptions.ValidationError):
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict."
+
+
+class QueueUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The task queue is unavailable; try again shortly."
 
 
 class BadGateway(exceptions.APIException):
@@ -113,16 +117,3 @@ class UUIDLookupMixin:
             raise Http404(self.not_found_message.format(id=pk))
         self.check_object_permissions(self.request, obj)
         return obj
-
-
-class FirstRendererNegotiation(BaseContentNegotiation):
-    """Always answer with the view's first renderer (JSON): exports set their own types.
-
-    DRF would otherwise answer 406 to a client sending ``Accept: text/csv`` to an export.
-    """
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return (renderers[0], renderers[0].media_type)

@@ -2,6 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
+from alerts.api import AlertRuleViewSet, AlertViewSet
 from benchmarks.api import BenchmarkViewSet
 from monitoring.api import MonitoringViewSet
 from providers.api import ModelViewSet, ProviderViewSet
@@ -11,5 +12,8 @@ router.register("providers", ProviderViewSet, basename="provider")
 router.register("models", ModelViewSet, basename="model")
 router.register("monitoring", MonitoringViewSet, basename="monitoring")
 router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
+# alerts/rules before alerts, so "rules" is never read as an alert id.
+router.register("alerts/rules", AlertRuleViewSet, basename="alert-rule")
+router.register("alerts", AlertViewSet, basename="alert")
 
 urlpatterns = [*router.urls]

@@ -166,7 +166,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "arguslm.api.exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "arguslm.api.FirstRendererNegotiation",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "arguslm.negotiation.FirstRendererNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -6,6 +6,8 @@ import json
 
 from django.http import HttpResponse
 
+from benchmarks.stats import is_failed
+
 RESULT_COLUMNS = [
     "model_name",
     "provider",
@@ -30,15 +32,16 @@ STAT_FIELDS = ["p50", "p95", "p99", "mean", "min", "max"]
 
 
 def _result_row(r) -> dict:
+    failed = is_failed(r)  # reported as 0, like the API (partial timings may be stored)
     return {
         "model_name": r.model.display_name,
         "provider": r.model.provider_account.provider_type,
-        "ttft_ms": r.ttft_ms or 0.0,
-        "tps": r.tps or 0.0,
-        "tps_excluding_ttft": r.tps_excluding_ttft or 0.0,
-        "total_latency_ms": r.latency_ms or 0.0,
-        "input_tokens": r.input_tokens or 0,
-        "output_tokens": r.output_tokens or 0,
+        "ttft_ms": 0.0 if failed else r.ttft_ms or 0.0,
+        "tps": 0.0 if failed else r.tps or 0.0,
+        "tps_excluding_ttft": 0.0 if failed else r.tps_excluding_ttft or 0.0,
+        "total_latency_ms": 0.0 if failed else r.latency_ms or 0.0,
+        "input_tokens": 0 if failed else r.input_tokens or 0,
+        "output_tokens": 0 if failed else r.output_tokens or 0,
         "error": r.error,
         "timestamp": r.created_at.isoformat(),
         "ttfat_ms": r.ttfat_ms,

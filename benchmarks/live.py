@@ -48,7 +48,29 @@ async def aannounce(run_id) -> None:
 
 
 def result_message(result, model_name: str) -> dict:
-    """The ``result`` message for one saved result (numbers never null, as the SDK needs)."""
+    """The ``result`` message for one saved result (numbers never null, as the SDK needs).
+
+    A failed request reports 0 for its figures and ``error`` (metrics.md wire compatibility).
+    """
+    from benchmarks.stats import is_failed
+
+    if is_failed(result):
+        return {
+            "type": "result",
+            "data": {
+                "seq": result.seq,
+                "model_id": str(result.model_id),
+                "model_name": model_name,
+                "ttft_ms": 0.0,
+                "tps": 0.0,
+                "tps_excluding_ttft": 0.0,
+                "total_latency_ms": 0.0,
+                "output_tokens": 0,
+                "error_type": result.error_type,
+                "error": result.error or result.error_type,
+                "saved_at": result.created_at.isoformat(),
+            },
+        }
     return {
         "type": "result",
         "data": {

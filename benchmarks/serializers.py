@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from benchmarks.models import BenchmarkResult, BenchmarkRun
+from benchmarks.stats import is_failed
 from monitoring.prompts import BY_ID
 from providers.models import LLMModel
 
@@ -117,7 +118,8 @@ class BenchmarkListSerializer(serializers.Serializer):
 
 
 class BenchmarkListQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
+    # Bounded so that the OFFSET fits the database's 64-bit integer (a huge page was a 500).
+    page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     per_page = serializers.IntegerField(min_value=1, max_value=100, default=20)
     status = serializers.ChoiceField(choices=BenchmarkRun.Status.choices, required=False)
 
@@ -160,23 +162,25 @@ class BenchmarkResultSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # A failed request reports 0 (metrics.md), even when timings observed before the failure
+    # (e.g. the TTFT of a stream that broke) or a prompt-token estimate were stored.
     def get_ttft_ms(self, obj) -> float:
-        return obj.ttft_ms or 0.0
+        return 0.0 if is_failed(obj) else obj.ttft_ms or 0.0
 
     def get_tps(self, obj) -> float:
-        return obj.tps or 0.0
+        return 0.0 if is_failed(obj) else obj.tps or 0.0
 
     def get_tps_excluding_ttft(self, obj) -> float:
-        return obj.tps_excluding_ttft or 0.0
+        return 0.0 if is_failed(obj) else obj.tps_excluding_ttft or 0.0
 
     def get_total_latency_ms(self, obj) -> float:
-        return obj.latency_ms or 0.0
+        return 0.0 if is_failed(obj) else obj.latency_ms or 0.0
 
     def get_input_tokens(self, obj) -> int:
-        return obj.input_tokens or 0
+        return 0 if is_failed(obj) else obj.input_tokens or 0
 
     def get_output_tokens(self, obj) -> int:
-        return obj.output_tokens or 0
+        return 0 if is_failed(obj) else obj.output_tokens or 0
 
 
 class StatisticsSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 from django.db.models import Count
 from django.utils import timezone
 
+from arguslm.api import QueueUnavailable
 from benchmarks import live, stats
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 
@@ -14,9 +15,15 @@ def start(*, data: dict, user=None) -> BenchmarkRun:
     run = BenchmarkRun.objects.create(
         created_by=user if user is not None and user.is_authenticated else None, **data
     )
-    async_task(
-        "benchmarks.tasks.execute", str(run.id), task_name=f"benchmark-{run.id}", timeout=3600
-    )
+    try:
+        async_task(
+            "benchmarks.tasks.execute", str(run.id), task_name=f"benchmark-{run.id}", timeout=3600
+        )
+    except Exception as exc:  # the broker is down: say so, and leave no run pending forever
+        run.status, run.completed_at = BenchmarkRun.Status.FAILED, timezone.now()
+        run.error = f"Could not queue the benchmark: {type(exc).__name__}: {exc}"
+        run.save()
+        raise QueueUnavailable(run.error) from exc
     return run
 
 

@@ -5,9 +5,14 @@ from arguslm.stats import percentile, summary
 METRICS = ("ttft_ms", "latency_ms", "tps", "tps_excluding_ttft")
 
 
+def is_failed(result) -> bool:
+    """A failed request: the API reports 0 for its numbers and statistics skip it."""
+    return result.error_type is not None or bool(result.error)
+
+
 def pooled(results) -> dict:
     """p50/p95/p99 of TTFT and end-to-end tps over the run's successful results (0.0 if none)."""
-    ok = [r for r in results if r.error_type is None]
+    ok = [r for r in results if not is_failed(r)]
     ttft = [r.ttft_ms for r in ok if r.ttft_ms is not None]
     tps = [r.tps for r in ok if r.tps is not None]
     out = {}
@@ -26,7 +31,7 @@ def per_model(results, names: dict) -> list[dict]:
         grouped.setdefault(r.model_id, []).append(r)
     rows = []
     for model_id, items in grouped.items():
-        ok = [r for r in items if r.error_type is None]
+        ok = [r for r in items if not is_failed(r)]
         row = {
             "model_id": str(model_id),
             "model_name": names.get(model_id, str(model_id)),

@@ -148,3 +148,59 @@ class UptimeCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_id} {self.status} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ModelStatus(models.Model):
+    """The latest check of each model, kept beside it so pages never scan the checks table."""
+
+    model = models.OneToOneField(
+        LLMModel, on_delete=models.CASCADE, primary_key=True, related_name="status"
+    )
+    status = models.CharField(max_length=10, choices=UptimeCheck.Status.choices)
+    checked_at = models.DateTimeField()
+    ttft_ms = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    tps_excluding_ttft = models.FloatField(null=True, blank=True)
+    error_type = models.CharField(max_length=20, null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.model_id}: {self.status}"
+
+
+class CheckRollup(models.Model):
+    """Checks of one model in one hour or day: exact counts, mergeable quantile summaries.
+
+    Maintained as checks are stored (monitoring.rollups), kept longer than raw checks, and
+    read by every chart: a 30-day chart reads 30 rows per model, never 8,640 raw checks.
+    """
+
+    class Resolution(models.TextChoices):
+        HOUR = "hour"
+        DAY = "day"
+
+    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="rollups")
+    resolution = models.CharField(max_length=4, choices=Resolution.choices)
+    bucket = models.DateTimeField()
+    n = models.PositiveIntegerField(default=0)
+    up = models.PositiveIntegerField(default=0)
+    degraded = models.PositiveIntegerField(default=0)
+    down = models.PositiveIntegerField(default=0)
+    ttft = models.JSONField(default=dict)  # monitoring.sketch summaries of successful checks
+    latency = models.JSONField(default=dict)
+    tps = models.JSONField(default=dict)  # tps_excluding_ttft (the dashboard's "tok/s")
+    latency_p50 = models.FloatField(null=True, blank=True)  # for sparklines
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "resolution", "bucket"], name="one_rollup_per_bucket"
+            )
+        ]
+        indexes = [
+            # Charts: every model's buckets of one resolution in a time range.
+            models.Index(fields=["resolution", "bucket"], name="rollup_resolution_bucket_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.resolution} {self.bucket:%Y-%m-%d %H:%M}"

@@ -19,10 +19,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from arguslm.api import QueueUnavailable
 from arguslm.db import refresh_connection
 from arguslm.llm import catalog
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
+from monitoring import rollups
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.prompts import get_pack
 from providers.models import LLMModel
@@ -50,7 +52,15 @@ def request_pass(*, trigger: str = MonitoringRun.Trigger.MANUAL) -> MonitoringRu
 
     config = MonitoringConfig.get()
     run = MonitoringRun.objects.create(trigger=trigger, prompt_pack=config.prompt_pack)
-    async_task("monitoring.tasks.start_pass", str(run.id), task_name=f"monitoring-pass-{run.id}")
+    try:
+        async_task(
+            "monitoring.tasks.start_pass", str(run.id), task_name=f"monitoring-pass-{run.id}"
+        )
+    except Exception as exc:  # the broker is down: record it, never leave the run queued
+        run.status, run.finished_at = MonitoringRun.Status.FAILED, timezone.now()
+        run.message = f"Could not queue the pass: {type(exc).__name__}: {exc}"
+        run.save()
+        raise QueueUnavailable(run.message) from exc
     return run
 
 
@@ -139,6 +149,7 @@ def probe_shard(*, run_id, model_ids: list) -> int:
     ]
     refresh_connection()
     UptimeCheck.objects.bulk_create(checks, batch_size=500)
+    rollups.record(checks)
     counts = {s: sum(1 for c in checks if c.status == s) for s in UptimeCheck.Status.values}
     MonitoringRun.objects.filter(pk=run.id).update(
         shards_done=F("shards_done") + 1,

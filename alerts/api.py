@@ -1,0 +1,156 @@
+"""REST API: /api/v1/alerts (alerts, the bell's counts) and /api/v1/alerts/rules."""
+
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from alerts import notifications
+from alerts.models import Alert, AlertEvent, AlertRule, Incident, Notification
+from alerts.serializers import (
+    AlertListSerializer,
+    AlertQuerySerializer,
+    AlertRuleSerializer,
+    AlertSerializer,
+    CountSerializer,
+    IncidentQuerySerializer,
+    IncidentSerializer,
+    NotificationSerializer,
+    PageQuerySerializer,
+    RecentAlertsSerializer,
+    RecentQuerySerializer,
+)
+from arguslm.api import UUIDLookupMixin, validate_query
+
+NOT_FOUND = {404: OpenApiResponse(description="Not found")}
+
+
+class AlertRuleViewSet(
+    UUIDLookupMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Alert rules. The list is a bare JSON array (as the SDK expects)."""
+
+    serializer_class = AlertRuleSerializer
+    not_found_message = "Alert rule not found"
+    http_method_names = ["get", "post", "patch", "delete"]
+
+    def get_queryset(self):
+        return AlertRule.objects.order_by("-created_at")
+
+    @extend_schema(responses=AlertRuleSerializer(many=True))
+    def list(self, request):
+        return Response(AlertRuleSerializer(self.get_queryset(), many=True).data)
+
+    @extend_schema(request=None, responses={202: AlertSerializer, **NOT_FOUND})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Queue a test notification on every channel of the rule (delivered by the worker)."""
+        alert = notifications.send_test(rule=self.get_object())
+        return Response(AlertSerializer(alert).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _alerts():
+    return Alert.objects.select_related("rule", "model").order_by("-created_at")
+
+
+class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
+    """Raised alerts, their acknowledgement, incidents and the delivery log."""
+
+    serializer_class = AlertSerializer
+    not_found_message = "Alert not found"
+
+    def get_queryset(self):
+        return _alerts()
+
+    @extend_schema(parameters=[AlertQuerySerializer], responses=AlertListSerializer)
+    def list(self, request):
+        query = validate_query(AlertQuerySerializer, request)
+        alerts = self.get_queryset()
+        scope = Q()
+        if query.get("rule_id"):
+            scope &= Q(rule_id=query["rule_id"])
+        if query.get("since"):
+            scope &= Q(created_at__gte=query["since"])
+        alerts = alerts.filter(scope)
+        unacknowledged = alerts.filter(acknowledged=False).count()
+        if query.get("acknowledged") is not None:
+            alerts = alerts.filter(acknowledged=query["acknowledged"])
+        limit, offset = query["limit"], query["offset"]
+        return Response(
+            {
+                "items": AlertSerializer(alerts[offset : offset + limit], many=True).data,
+                "total": alerts.count(),
+                "unacknowledged_count": unacknowledged,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @extend_schema(request=None, responses={200: AlertSerializer, **NOT_FOUND})
+    @action(detail=True, methods=["patch", "post"])
+    def acknowledge(self, request, pk=None):
+        alert = self.get_object()
+        if not alert.acknowledged:
+            alert.acknowledged, alert.acknowledged_at = True, timezone.now()
+            alert.save(update_fields=["acknowledged", "acknowledged_at"])
+            if alert.incident_id:
+                AlertEvent.objects.create(
+                    incident_id=alert.incident_id,
+                    event=AlertEvent.Event.ACKNOWLEDGED,
+                    detail=f"by {request.user}" if request.user.is_authenticated else "",
+                )
+        return Response(AlertSerializer(alert).data)
+
+    @extend_schema(request=None, responses=CountSerializer)
+    @action(detail=False, methods=["post"], url_path="acknowledge-all")
+    def acknowledge_all(self, request):
+        count = Alert.objects.filter(acknowledged=False).update(
+            acknowledged=True, acknowledged_at=timezone.now()
+        )
+        return Response({"count": count})
+
+    @extend_schema(responses=CountSerializer)
+    @action(detail=False, methods=["get"], url_path="unread-count")
+    def unread_count(self, request):
+        return Response({"count": Alert.objects.filter(acknowledged=False).count()})
+
+    @extend_schema(parameters=[RecentQuerySerializer], responses=RecentAlertsSerializer)
+    @action(detail=False, methods=["get"])
+    def recent(self, request):
+        query = validate_query(RecentQuerySerializer, request)
+        items = self.get_queryset()[: query["limit"]]
+        return Response(
+            {
+                "items": AlertSerializer(items, many=True).data,
+                "total_unread": Alert.objects.filter(acknowledged=False).count(),
+            }
+        )
+
+    @extend_schema(parameters=[IncidentQuerySerializer], responses=IncidentSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def incidents(self, request):
+        query = validate_query(IncidentQuerySerializer, request)
+        incidents = Incident.objects.select_related("rule").order_by("-opened_at")
+        if query.get("open") is not None:
+            incidents = incidents.filter(resolved_at__isnull=query["open"])
+        limit, offset = query["limit"], query["offset"]
+        return Response(IncidentSerializer(incidents[offset : offset + limit], many=True).data)
+
+    @extend_schema(parameters=[PageQuerySerializer], responses=NotificationSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def deliveries(self, request):
+        query = validate_query(PageQuerySerializer, request)
+        rows = (
+            Notification.objects.select_related("alert")
+            .prefetch_related("log")
+            .order_by("-created_at")
+        )
+        limit, offset = query["limit"], query["offset"]
+        return Response(NotificationSerializer(rows[offset : offset + limit], many=True).data)

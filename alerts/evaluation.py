@@ -1,0 +1,220 @@
+"""Rule evaluation after a monitoring pass: conditions → streaks → incidents → alerts.
+
+Each enabled rule yields, for this pass, a verdict per subject (a model id, or "*" for the
+cross-model rule): failing, healthy, or no verdict (not observed / too few samples). Streaks
+of consecutive verdicts open an incident after ``consecutive_failures`` failing passes and
+resolve it after ``consecutive_recoveries`` healthy ones, so a flapping model does not page
+anyone twice a minute. One open incident per (rule, subject): an ongoing outage raises one
+alert however many passes it lasts, acknowledged or not.
+"""
+
+import statistics
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alerts.models import Alert, AlertEvent, AlertRule, Incident, RuleState
+from monitoring.models import UptimeCheck
+
+METRIC_FIELDS = {"ttft": "ttft_ms", "latency": "latency_ms", "tps": "tps_excluding_ttft"}
+METRIC_UNITS = {"ttft": "ms", "latency": "ms", "tps": "tok/s", "error_rate": ""}
+
+
+@dataclass
+class Verdict:
+    subject: str
+    model: object | None
+    failing: bool
+    reason: str
+
+
+def evaluate_run(run_id) -> list[Alert]:
+    """Evaluate every enabled rule against one pass's checks; returns the alerts raised."""
+    checks = list(UptimeCheck.objects.filter(run_id=run_id).select_related("model"))
+    raised: list[Alert] = []
+    for rule in AlertRule.objects.filter(enabled=True).select_related("target_model"):
+        for verdict in verdicts(rule, checks):
+            alert = apply(rule, verdict)
+            if alert is not None:
+                raised.append(alert)
+    if raised:
+        from alerts import notifications
+
+        notifications.queue_for(raised)
+    return raised
+
+
+def verdicts(rule: AlertRule, checks: list[UptimeCheck]) -> list[Verdict]:
+    kind = AlertRule.RuleType
+    if rule.rule_type == kind.ANY_MODEL_DOWN:
+        return [_down(c) for c in checks]
+    if rule.rule_type == kind.SPECIFIC_MODEL_DOWN:
+        return [_down(c) for c in checks if c.model_id == rule.target_model_id]
+    if rule.rule_type == kind.MODEL_UNAVAILABLE_EVERYWHERE:
+        pattern = (rule.target_model_name or "").lower()
+        matching = [c for c in checks if pattern and pattern in c.model.model_id.lower()]
+        if not matching:
+            return []
+        down = [c for c in matching if c.status == UptimeCheck.Status.DOWN]
+        failing = len(down) == len(matching)
+        reason = (
+            f"Model '{rule.target_model_name}' is unavailable across all {len(matching)} "
+            f"monitored deployment(s)"
+            if failing
+            else f"Model '{rule.target_model_name}' is available again on "
+            f"{len(matching) - len(down)} of {len(matching)} deployment(s)"
+        )
+        return [Verdict("*", None, failing, reason)]
+    if rule.rule_type == kind.PERFORMANCE_DEGRADATION:
+        return _performance(rule, checks)
+    return []
+
+
+def _down(check: UptimeCheck) -> Verdict:
+    failing = check.status == UptimeCheck.Status.DOWN
+    name = check.model.display_name
+    if failing:
+        reason = f"Model {name} is down: {check.error or check.error_type or 'health check failed'}"
+    else:
+        reason = f"Model {name} is {check.status} again"
+    return Verdict(str(check.model_id), check.model, failing, reason)
+
+
+def _performance(rule: AlertRule, checks: list[UptimeCheck]) -> list[Verdict]:
+    config = rule.threshold_config or {}
+    metric = config.get("metric", "latency")
+    window = timedelta(minutes=int(config.get("window_minutes", 15)))
+    min_samples = int(config.get("min_samples", 3))
+    now = timezone.now()
+    models = {c.model_id: c.model for c in checks}
+    if rule.target_model_id:
+        models = {k: v for k, v in models.items() if k == rule.target_model_id}
+    out = []
+    for model_id, model in models.items():
+        recent = list(UptimeCheck.objects.filter(model_id=model_id, created_at__gte=now - window))
+        value, n = _metric_value(metric, recent)
+        if value is None or n < min_samples:
+            continue  # not enough evidence either way: streaks stay as they are
+        limit, worse = _limit(rule, config, metric, model_id, now - window)
+        if limit is None:
+            continue
+        failing = value > limit if worse == "higher" else value < limit
+        unit = METRIC_UNITS[metric]
+        label = (
+            "error rate"
+            if metric == "error_rate"
+            else metric.upper()
+            if metric != "tps"
+            else "tok/s"
+        )
+        shown = f"{value:.0%}" if metric == "error_rate" else f"{value:.0f} {unit}"
+        bound = f"{limit:.0%}" if metric == "error_rate" else f"{limit:.0f} {unit}"
+        if failing:
+            reason = f"{model.display_name}: {label} {shown} over {n} checks is past {bound}"
+        else:
+            reason = f"{model.display_name}: {label} back to {shown} (limit {bound})"
+        out.append(Verdict(str(model_id), model, failing, reason))
+    return out
+
+
+def _metric_value(metric: str, checks: list[UptimeCheck]) -> tuple[float | None, int]:
+    if metric == "error_rate":
+        if not checks:
+            return None, 0
+        bad = sum(1 for c in checks if c.status != UptimeCheck.Status.UP)
+        return bad / len(checks), len(checks)
+    values = [getattr(c, METRIC_FIELDS[metric]) for c in checks if c.error_type is None]
+    values = [v for v in values if v is not None]
+    return (statistics.median(values) if values else None), len(values)
+
+
+def _limit(rule, config: dict, metric: str, model_id, window_start) -> tuple[float | None, str]:
+    """The bound a value must not cross, and which direction is worse."""
+    worse = "lower" if metric == "tps" else "higher"
+    if config.get("comparison", "absolute") == "absolute":
+        return float(config["threshold"]), worse
+    # Baseline: the model's own median over the preceding hours, times a factor.
+    hours = int(config.get("baseline_hours", 24))
+    history = list(
+        UptimeCheck.objects.filter(
+            model_id=model_id,
+            created_at__lt=window_start,
+            created_at__gte=window_start - timedelta(hours=hours),
+        )
+    )
+    baseline, n = _metric_value(metric, history)
+    if baseline is None or n < int(config.get("min_samples", 3)):
+        return None, worse
+    factor = float(config.get("factor", 1.5))
+    if metric == "error_rate":
+        return max(baseline * factor, float(config.get("threshold", 0.1))), worse
+    return (baseline / factor if worse == "lower" else baseline * factor), worse
+
+
+@transaction.atomic
+def apply(rule: AlertRule, verdict: Verdict) -> Alert | None:
+    """Update the subject's streaks; open or resolve its incident when they cross the limits."""
+    state, _ = RuleState.objects.select_for_update().get_or_create(
+        rule=rule, subject=verdict.subject
+    )
+    if verdict.failing:
+        state.fail_streak, state.ok_streak = state.fail_streak + 1, 0
+    else:
+        state.fail_streak, state.ok_streak = 0, state.ok_streak + 1
+    state.save()
+    incident = Incident.objects.filter(
+        rule=rule, subject=verdict.subject, resolved_at__isnull=True
+    ).first()
+    now = timezone.now()
+    if verdict.failing and incident is None and state.fail_streak >= rule.consecutive_failures:
+        try:
+            with transaction.atomic():
+                incident = Incident.objects.create(
+                    rule=rule,
+                    model=verdict.model,
+                    subject=verdict.subject,
+                    summary=verdict.reason,
+                    opened_at=now,
+                )
+        except IntegrityError:  # opened concurrently by another evaluation: one incident
+            return None
+        AlertEvent.objects.create(
+            incident=incident, event=AlertEvent.Event.OPENED, detail=verdict.reason
+        )
+        return Alert.objects.create(
+            rule=rule,
+            model=verdict.model,
+            incident=incident,
+            kind=Alert.Kind.FIRED,
+            message=verdict.reason,
+        )
+    if (
+        not verdict.failing
+        and incident is not None
+        and state.ok_streak >= rule.consecutive_recoveries
+    ):
+        incident.resolved_at = now
+        incident.save(update_fields=["resolved_at"])
+        AlertEvent.objects.create(
+            incident=incident, event=AlertEvent.Event.RESOLVED, detail=verdict.reason
+        )
+        duration = _duration(now - incident.opened_at)
+        return Alert.objects.create(
+            rule=rule,
+            model=verdict.model,
+            incident=incident,
+            kind=Alert.Kind.RECOVERED,
+            message=f"Recovered after {duration}: {verdict.reason}",
+        )
+    return None
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"

@@ -1,0 +1,262 @@
+"""Request and response shapes of the alerts API (SDK wire format)."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from rest_framework import serializers
+
+from alerts.models import Alert, AlertRule, DeliveryAttempt, Incident, Notification
+from providers.models import LLMModel
+
+METRICS = ("ttft", "latency", "tps", "error_rate")
+COMPARISONS = ("absolute", "baseline")
+
+
+class ThresholdConfigSerializer(serializers.Serializer):
+    """``threshold_config`` of a performance_degradation rule."""
+
+    metric = serializers.ChoiceField(choices=METRICS)
+    comparison = serializers.ChoiceField(choices=COMPARISONS, default="absolute")
+    threshold = serializers.FloatField(
+        required=False,
+        min_value=0,
+        help_text="absolute: ms for ttft/latency, tok/s for tps, a 0–1 fraction for error_rate",
+    )
+    factor = serializers.FloatField(
+        required=False,
+        min_value=1.01,
+        max_value=100,
+        default=1.5,
+        help_text="baseline: how many times worse than the model's own median counts as degraded",
+    )
+    window_minutes = serializers.IntegerField(min_value=1, max_value=1440, default=15)
+    baseline_hours = serializers.IntegerField(min_value=1, max_value=720, default=24)
+    min_samples = serializers.IntegerField(min_value=1, max_value=1000, default=3)
+    target_model_id = serializers.UUIDField(required=False)
+
+    def validate(self, attrs):
+        if attrs["comparison"] == "absolute" and "threshold" not in attrs:
+            raise serializers.ValidationError(
+                {"threshold": ["Required for an absolute comparison."]}
+            )
+        if attrs["metric"] == "error_rate" and attrs.get("threshold", 0) > 1:
+            raise serializers.ValidationError(
+                {"threshold": ["An error rate is a fraction from 0 to 1."]}
+            )
+        if "target_model_id" in attrs:
+            attrs["target_model_id"] = str(attrs["target_model_id"])
+        return attrs
+
+
+class AlertRuleSerializer(serializers.ModelSerializer):
+    target_model_id = serializers.PrimaryKeyRelatedField(
+        source="target_model",
+        queryset=LLMModel.objects.all(),
+        required=False,
+        allow_null=True,
+        pk_field=serializers.UUIDField(),
+    )
+    threshold_config = serializers.JSONField(required=False, allow_null=True)
+    rule_type = serializers.ChoiceField(choices=AlertRule.RuleType.choices)
+    consecutive_failures = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    consecutive_recoveries = serializers.IntegerField(min_value=1, max_value=100, required=False)
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "id",
+            "name",
+            "rule_type",
+            "enabled",
+            "target_model_id",
+            "target_model_name",
+            "threshold_config",
+            "consecutive_failures",
+            "consecutive_recoveries",
+            "notify_in_app",
+            "notify_email",
+            "email_to",
+            "notify_webhook",
+            "webhook_url",
+            "webhook_format",
+            "webhook_secret",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "webhook_secret", "created_at", "updated_at"]
+        extra_kwargs = {"name": {"min_length": 1, "max_length": 255}}
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+    def validate_email_to(self, value: str) -> str:
+        addresses = [a.strip() for a in (value or "").split(",") if a.strip()]
+        for address in addresses:
+            try:
+                validate_email(address)
+            except DjangoValidationError:
+                raise serializers.ValidationError(f"'{address}' is not an email address.") from None
+        return ", ".join(addresses)
+
+    def validate(self, attrs):
+        current = self.instance
+        merged = {
+            field: attrs.get(field, getattr(current, field, None))
+            for field in (
+                "rule_type",
+                "target_model",
+                "target_model_name",
+                "threshold_config",
+                "notify_webhook",
+                "webhook_url",
+            )
+        }
+        kind = merged["rule_type"]
+        errors: dict = {}
+        if kind == AlertRule.RuleType.SPECIFIC_MODEL_DOWN and merged["target_model"] is None:
+            errors["target_model_id"] = ["specific_model_down rule requires target_model_id."]
+        if (
+            kind == AlertRule.RuleType.MODEL_UNAVAILABLE_EVERYWHERE
+            and not (merged["target_model_name"] or "").strip()
+        ):
+            errors["target_model_name"] = [
+                "model_unavailable_everywhere rule requires target_model_name."
+            ]
+        if kind == AlertRule.RuleType.PERFORMANCE_DEGRADATION:
+            config = ThresholdConfigSerializer(data=merged["threshold_config"] or {})
+            if not config.is_valid():
+                errors["threshold_config"] = config.errors
+            else:
+                attrs["threshold_config"] = config.validated_data
+                target = config.validated_data.get("target_model_id")
+                if target and not LLMModel.objects.filter(pk=target).exists():
+                    errors["threshold_config"] = {
+                        "target_model_id": [f"Model {target} does not exist."]
+                    }
+        if merged["notify_webhook"] and not merged["webhook_url"]:
+            errors["webhook_url"] = ["A webhook URL is required when notify_webhook is true."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    rule_id = serializers.UUIDField(read_only=True)
+    rule_name = serializers.CharField(source="rule.name", read_only=True)
+    model_id = serializers.UUIDField(read_only=True, allow_null=True)
+    model_name = serializers.SerializerMethodField()
+    incident_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "rule_id",
+            "rule_name",
+            "model_id",
+            "model_name",
+            "incident_id",
+            "kind",
+            "message",
+            "acknowledged",
+            "acknowledged_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_model_name(self, obj: Alert) -> str | None:
+        return obj.model.display_name if obj.model_id else None
+
+
+class AlertListSerializer(serializers.Serializer):
+    items = AlertSerializer(many=True)
+    total = serializers.IntegerField()
+    unacknowledged_count = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+class AlertQuerySerializer(serializers.Serializer):
+    rule_id = serializers.UUIDField(required=False)
+    acknowledged = serializers.BooleanField(required=False, allow_null=True, default=None)
+    since = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(default=50, min_value=1, max_value=500)
+    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+
+
+class RecentQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(default=10, min_value=1, max_value=50)
+
+
+class RecentAlertsSerializer(serializers.Serializer):
+    items = AlertSerializer(many=True)
+    total_unread = serializers.IntegerField()
+
+
+class CountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    rule_id = serializers.UUIDField(read_only=True)
+    rule_name = serializers.CharField(source="rule.name", read_only=True)
+    model_id = serializers.UUIDField(read_only=True, allow_null=True)
+    is_open = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "rule_id",
+            "rule_name",
+            "model_id",
+            "subject",
+            "summary",
+            "opened_at",
+            "resolved_at",
+            "is_open",
+        ]
+        read_only_fields = fields
+
+
+class IncidentQuerySerializer(serializers.Serializer):
+    open = serializers.BooleanField(required=False, allow_null=True, default=None)
+    limit = serializers.IntegerField(default=50, min_value=1, max_value=500)
+    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["number", "ok", "status_code", "error", "duration_ms", "created_at"]
+        read_only_fields = fields
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    alert_id = serializers.UUIDField(read_only=True)
+    message = serializers.CharField(source="alert.message", read_only=True)
+    log = DeliveryAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "alert_id",
+            "message",
+            "channel",
+            "target",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "sent_at",
+            "last_error",
+            "created_at",
+            "log",
+        ]
+        read_only_fields = fields
+
+
+class PageQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(default=50, min_value=1, max_value=500)
+    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
