@@ -183,6 +183,9 @@ class Email(Transport):
         invalid = [a for a in recipients if not _is_email(a)]
         if not recipients or invalid:
             return Outcome(ok=False, error=f"invalid address: {', '.join(invalid) or '(none)'}")
+        if settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
+            # Without EMAIL_HOST the message would only be printed: never report that as sent.
+            return Outcome(ok=False, error="Email is not configured: set EMAIL_HOST (see README).")
         context = message_context(notification)
         # A header cannot span lines (Django raises BadHeaderError): collapse the subject.
         subject = " ".join(render_to_string("alerts/notification_subject.txt", context).split())

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the app and node_modules (no collectstatic step needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -206,7 +208,10 @@ DEMO = env_bool("ARGUSLM_DEMO", True)
 # --- Static files, i18n, logging ------------------------------------------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+STATIC_ROOT = DATA_DIR / "static"  # collectstatic target; WhiteNoise also serves from finders
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 if (BASE_DIR / "node_modules").is_dir():
     STATICFILES_DIRS.append(("vendor", BASE_DIR / "node_modules"))

@@ -21,4 +21,8 @@ urlpatterns = [
     path("dashboard", views.dashboard, name="dashboard"),
     path("settings", views.settings_page, name="settings"),
     path("", include("providers.urls")),
+    path("", include("benchmarks.urls")),
+    path("", include("alerts.urls")),
+    path("", include("monitoring.page_urls")),
+    path("", include("monitoring.urls")),
 ]

@@ -1,0 +1,261 @@
+"""Server-rendered Benchmarks pages: the start form and history, and one run's detail page.
+
+Actions are plain POST forms answered with a redirect and a django message (the pages work
+with JavaScript off). Bad input re-renders the form with status 200 and its messages (Django's
+form convention, as on the Providers pages). While a run is live, benchmarks.js follows it over
+the WebSocket (benchmarks.live) and falls back to polling ``benchmark-progress`` when the socket
+cannot be opened (a WSGI server, a proxy without WebSocket support).
+"""
+
+import uuid
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from benchmarks import engine, live, services
+from benchmarks.models import BenchmarkRun
+from benchmarks.serializers import BenchmarkCreateSerializer
+from monitoring.prompts import BY_ID, PACKS
+from providers.models import LLMModel
+
+RUNS_PER_PAGE = 20
+# The start form's fields and their defaults (BenchmarkCreateSerializer holds the limits).
+DEFAULTS = {
+    "prompt_pack": "shakespeare",
+    "num_runs": 3,
+    "max_tokens": 200,
+    "concurrency": 1,
+    "warmup_runs": 1,
+    "name": "",
+}
+SETTINGS = ("prompt_pack", "max_tokens", "num_runs", "concurrency", "warmup_runs")
+
+
+def _flatten_errors(errors: dict) -> dict[str, str]:
+    """DRF serializer errors as {field: message} (list-item errors joined into one line)."""
+    flat: dict[str, str] = {}
+    for key, value in errors.items():
+        if isinstance(value, dict):  # ListField: {index: [messages]}
+            value = [m for item in value.values() for m in item]
+        text = " ".join(str(m) for m in value) if isinstance(value, list) else str(value)
+        flat["form" if key == "non_field_errors" else key] = text
+    return flat
+
+
+def _pack_label(pack_id: str) -> str:
+    pack = BY_ID.get(pack_id)
+    return f"{pack.name} (≈{pack.expected_tokens} tokens)" if pack else pack_id
+
+
+# --- benchmarks page ----------------------------------------------------------------------------
+
+
+def _model_groups() -> list[dict]:
+    """Models offered for benchmarks (enabled ones of enabled accounts), per provider account."""
+    models = (
+        LLMModel.objects.filter(enabled_for_benchmark=True, provider_account__enabled=True)
+        .select_related("provider_account")
+        .order_by("provider_account__display_name", "provider_account_id", "model_id")
+    )
+    groups: dict = {}
+    for model in models:
+        account = model.provider_account
+        group = groups.setdefault(account.pk, {"account": account, "models": []})
+        group["models"].append(model)
+    return list(groups.values())
+
+
+def _history(request: HttpRequest) -> dict:
+    runs = services.runs_with_counts().order_by("-created_at")
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    for run in page:
+        run.pack_name = BY_ID[run.prompt_pack].name if run.prompt_pack in BY_ID else run.prompt_pack
+
+    def page_url(number: int) -> str:
+        return "?" + urlencode({"page": number})
+
+    return {
+        "page_obj": page,
+        "prev_url": page_url(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
+        # The table re-renders itself every few seconds while one of its runs is live.
+        "history_live": any(not run.is_finished for run in page),
+        "history_url": request.path + (page_url(page.number) if page.number > 1 else ""),
+    }
+
+
+def _render_benchmarks(request: HttpRequest, *, form=None, errors=None) -> HttpResponse:
+    context = {"page": "benchmarks", **_history(request)}
+    if request.htmx and request.htmx.target == "benchmarks-history":
+        return render(request, "benchmarks_history.html", context)
+    form = form or {**DEFAULTS, "model_ids": []}
+    context.update(
+        groups=_model_groups(),
+        packs=[{"id": p.id, "label": _pack_label(p.id)} for p in PACKS],
+        form=form,
+        selected={str(m) for m in form["model_ids"]},
+        errors=errors or {},
+    )
+    return render(request, "benchmarks.html", context)
+
+
+@login_required
+@require_GET
+def benchmarks_page(request: HttpRequest) -> HttpResponse:
+    engine.close_stale_runs()
+    response = _render_benchmarks(request)
+    # The same URL answers with the page or, for htmx, the history table alone.
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+@login_required
+@require_POST
+def benchmark_start(request: HttpRequest) -> HttpResponse:
+    """Validate the form with the API's serializer, start the run, go to its page."""
+    post = request.POST
+    form = {key: post.get(key, "").strip() for key in DEFAULTS}
+    form["model_ids"] = post.getlist("model_ids")
+    serializer = BenchmarkCreateSerializer(data=form)
+    if not serializer.is_valid():
+        errors = _flatten_errors(serializer.errors)
+        if not form["model_ids"]:
+            errors["model_ids"] = "Choose at least one model."
+        return _render_benchmarks(request, form=form, errors=errors)
+    run = services.start(data=serializer.validated_data, user=request.user)
+    messages.success(request, f"Started “{run.name}”.")
+    return redirect("benchmark-detail", run_id=run.pk)
+
+
+# --- run detail page ----------------------------------------------------------------------------
+
+
+def _chart_data(results, per_model: list[dict]) -> dict:
+    """Every successful sample's TTFT and decode speed per model, for the strip charts."""
+    samples: dict = {}
+    for r in results:
+        if r.error_type is None:
+            entry = samples.setdefault(str(r.model_id), {"ttft": [], "tps": []})
+            if r.ttft_ms is not None:
+                entry["ttft"].append({"v": r.ttft_ms, "seq": r.seq})
+            if r.tps_excluding_ttft is not None:
+                entry["tps"].append({"v": r.tps_excluding_ttft, "seq": r.seq})
+    return {
+        "models": [
+            {
+                "name": row["model_name"],
+                "ttft": samples.get(row["model_id"], {}).get("ttft", []),
+                "tps": samples.get(row["model_id"], {}).get("tps", []),
+                "ttft_p50": row["ttft_ms"]["p50"],
+                "tps_p50": row["tps_excluding_ttft"]["p50"],
+            }
+            for row in per_model
+        ]
+    }
+
+
+def _run_models(run: BenchmarkRun) -> list[str]:
+    names = {
+        str(m.pk): m.display_name
+        for m in LLMModel.objects.filter(pk__in=run.model_ids).only("model_id", "custom_name")
+    }
+    return [names.get(str(i), f"deleted model {i}") for i in run.model_ids]
+
+
+@login_required
+@require_GET
+def benchmark_detail(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
+    engine.close_stale_runs()
+    run = get_object_or_404(BenchmarkRun, pk=run_id)
+    results = services.results_of(run)
+    pooled, per_model = services.statistics_of(results)
+    duration = None
+    if run.started_at and run.completed_at:
+        duration = (run.completed_at - run.started_at).total_seconds()
+    context = {
+        "page": "benchmarks",
+        "run": run,
+        "results": results,
+        "last_seq": results[-1].seq if results else 0,
+        "pooled": pooled,
+        "per_model": per_model,
+        "chart_data": _chart_data(results, per_model),
+        "pack_label": _pack_label(run.prompt_pack),
+        "run_models": _run_models(run),
+        "duration": duration,
+        "percent": round(100 * len(results) / run.total_requests) if run.total_requests else 0,
+    }
+    return render(request, "benchmark_detail.html", context)
+
+
+@login_required
+@require_GET
+def benchmark_progress(request: HttpRequest, run_id: uuid.UUID) -> JsonResponse:
+    """Polling fallback of the WebSocket: progress and the results after ``?after=<seq>``."""
+    engine.close_stale_runs()
+    run = get_object_or_404(BenchmarkRun, pk=run_id)
+    after = request.GET.get("after", "")
+    after = int(after) if after.isdigit() else 0
+    new = run.results.filter(seq__gt=after).select_related("model").order_by("seq")
+    return JsonResponse(
+        {
+            "status": run.status,
+            "finished": run.is_finished,
+            "completed": run.results.count(),
+            "total": run.total_requests,
+            "error": run.error,
+            "results": [live.result_message(r, r.model.display_name)["data"] for r in new],
+        }
+    )
+
+
+@login_required
+@require_POST
+def benchmark_cancel(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
+    run = get_object_or_404(BenchmarkRun, pk=run_id)
+    if run.is_finished:
+        messages.error(request, f"The benchmark has already finished ({run.status}).")
+    else:
+        run = services.cancel(run=run)
+        if run.status == BenchmarkRun.Status.CANCELLED:
+            messages.success(request, "Benchmark cancelled.")
+        else:
+            messages.success(request, "Cancel requested: the run stops within a few seconds.")
+    return redirect("benchmark-detail", run_id=run.pk)
+
+
+@login_required
+@require_POST
+def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
+    """A new run with the same models and settings (validated again: models may have changed)."""
+    run = get_object_or_404(BenchmarkRun, pk=run_id)
+    data = {key: getattr(run, key) for key in SETTINGS}
+    serializer = BenchmarkCreateSerializer(
+        data={**data, "model_ids": run.model_ids, "name": run.name}
+    )
+    if not serializer.is_valid():
+        problems = " ".join(_flatten_errors(serializer.errors).values())
+        messages.error(request, f"Cannot re-run: {problems}")
+        return redirect("benchmark-detail", run_id=run.pk)
+    new = services.start(data=serializer.validated_data, user=request.user)
+    messages.success(request, f"Started a re-run of “{run.name}”.")
+    return redirect("benchmark-detail", run_id=new.pk)
+
+
+@login_required
+@require_POST
+def benchmark_delete(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
+    run = get_object_or_404(BenchmarkRun, pk=run_id)
+    if not run.is_finished:
+        messages.error(request, f"Cancel the benchmark before deleting it (it is {run.status}).")
+        return redirect("benchmark-detail", run_id=run.pk)
+    name = run.name
+    run.delete()
+    messages.success(request, f"Deleted “{name}” and its results.")
+    return redirect("benchmarks")
