@@ -83,10 +83,11 @@ def has_benchmark_history(
     return results.filter(model__provider_account=account).exists()
 
 
-def ensure_demo_provider(*, base_url: str) -> ProviderAccount | None:
+def ensure_demo_provider(*, base_url: str) -> ProviderAccount:
     """Create the "Local simulator" account once, with its models and monitoring on."""
-    if ProviderAccount.objects.filter(is_demo=True).exists():
-        return ProviderAccount.objects.filter(is_demo=True).first()
+    existing = ProviderAccount.objects.filter(is_demo=True).first()
+    if existing is not None:
+        return existing
     account = ProviderAccount(
         provider_type="custom_openai_compatible", display_name=DEMO_NAME, is_demo=True
     )

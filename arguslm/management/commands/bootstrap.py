@@ -35,12 +35,19 @@ class Command(BaseCommand):
 
         if not settings.DEMO:
             return
-        try:
-            from providers.services import ensure_demo_provider
-        except ImportError:
-            return
+        from providers.services import ensure_demo_provider
+
+        from alerts.models import AlertRule
+        from providers.models import ProviderAccount
+
+        first_time = not ProviderAccount.objects.filter(is_demo=True).exists()
         account = ensure_demo_provider(base_url=settings.LLMSIM_URL)
-        if account is not None:
-            self.stdout.write(
-                f"Demo provider ready: {account.display_name} ({settings.LLMSIM_URL})"
+        if first_time:
+            AlertRule.objects.get_or_create(
+                name="Any monitored model down",
+                defaults={
+                    "rule_type": AlertRule.RuleType.ANY_MODEL_DOWN,
+                    "consecutive_failures": 2,
+                },
             )
+        self.stdout.write(f"Demo provider ready: {account.display_name} ({settings.LLMSIM_URL})")

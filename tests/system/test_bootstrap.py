@@ -1,0 +1,44 @@
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from alerts.models import AlertRule
+from providers.models import ProviderAccount
+
+pytestmark = pytest.mark.django_db
+
+
+def bootstrap() -> str:
+    out = StringIO()
+    call_command("bootstrap", stdout=out)
+    return out.getvalue()
+
+
+def test_the_first_run_creates_an_admin_and_prints_its_password_and_token_once(monkeypatch):
+    monkeypatch.setenv("ARGUSLM_ADMIN_PASSWORD", "chosen-pw-123")
+    first = bootstrap()
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password("chosen-pw-123")
+    assert "chosen-pw-123" in first and Token.objects.get(user=admin).key in first
+    second = bootstrap()
+    assert "password" not in second and get_user_model().objects.count() == 1
+
+
+def test_the_demo_account_and_rule_are_created_once(settings):
+    settings.DEMO, settings.LLMSIM_URL = True, "http://127.0.0.1:8100"
+    bootstrap()
+    bootstrap()
+    account = ProviderAccount.objects.get(is_demo=True)
+    assert account.display_name == "Local simulator"
+    assert account.base_url == "http://127.0.0.1:8100/v1"
+    assert account.models.filter(enabled_for_monitoring=True).count() == 5
+    assert AlertRule.objects.filter(rule_type="any_model_down").count() == 1
+
+
+def test_no_demo_data_when_the_demo_is_off(settings):
+    settings.DEMO = False
+    bootstrap()
+    assert not ProviderAccount.objects.exists()
