@@ -1,5 +1,6 @@
 """REST API: /api/v1/alerts (alerts, the bell's counts) and /api/v1/alerts/rules."""
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -56,6 +57,10 @@ class AlertRuleViewSet(
         return Response(AlertSerializer(alert).data, status=status.HTTP_202_ACCEPTED)
 
 
+def _by(request) -> str:
+    return f"by {request.user}" if request.user.is_authenticated else ""
+
+
 def _alerts():
     return Alert.objects.select_related("rule", "model").order_by("-created_at")
 
@@ -98,22 +103,32 @@ class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     def acknowledge(self, request, pk=None):
         alert = self.get_object()
         if not alert.acknowledged:
-            alert.acknowledged, alert.acknowledged_at = True, timezone.now()
-            alert.save(update_fields=["acknowledged", "acknowledged_at"])
-            if alert.incident_id:
-                AlertEvent.objects.create(
-                    incident_id=alert.incident_id,
-                    event=AlertEvent.Event.ACKNOWLEDGED,
-                    detail=f"by {request.user}" if request.user.is_authenticated else "",
+            with transaction.atomic():
+                # Conditional: of two concurrent acknowledgements only one records the event.
+                acknowledged = Alert.objects.filter(pk=alert.pk, acknowledged=False).update(
+                    acknowledged=True, acknowledged_at=timezone.now()
                 )
+                if acknowledged and alert.incident_id:
+                    AlertEvent.objects.create(
+                        incident_id=alert.incident_id,
+                        event=AlertEvent.Event.ACKNOWLEDGED,
+                        detail=_by(request),
+                    )
+            alert.refresh_from_db(fields=["acknowledged", "acknowledged_at"])
         return Response(AlertSerializer(alert).data)
 
     @extend_schema(request=None, responses=CountSerializer)
     @action(detail=False, methods=["post"], url_path="acknowledge-all")
     def acknowledge_all(self, request):
-        count = Alert.objects.filter(acknowledged=False).update(
-            acknowledged=True, acknowledged_at=timezone.now()
-        )
+        with transaction.atomic():
+            unread = Alert.objects.filter(acknowledged=False)
+            incidents = set(unread.exclude(incident=None).values_list("incident_id", flat=True))
+            count = unread.update(acknowledged=True, acknowledged_at=timezone.now())
+            # The incidents' history records the acknowledgement, as a single acknowledge does.
+            AlertEvent.objects.bulk_create(
+                AlertEvent(incident_id=pk, event=AlertEvent.Event.ACKNOWLEDGED, detail=_by(request))
+                for pk in sorted(incidents, key=str)
+            )
         return Response({"count": count})
 
     @extend_schema(responses=CountSerializer)

@@ -89,8 +89,9 @@ def _performance(rule: AlertRule, checks: list[UptimeCheck]) -> list[Verdict]:
     min_samples = int(config.get("min_samples", 3))
     now = timezone.now()
     models = {c.model_id: c.model for c in checks}
-    if rule.target_model_id:
-        models = {k: v for k, v in models.items() if k == rule.target_model_id}
+    target = rule.target_model_id or config.get("target_model_id")
+    if target:
+        models = {k: v for k, v in models.items() if str(k) == str(target)}
     out = []
     for model_id, model in models.items():
         recent = list(UptimeCheck.objects.filter(model_id=model_id, created_at__gte=now - window))

@@ -1,5 +1,7 @@
 """Request and response shapes of the alerts API (SDK wire format)."""
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from rest_framework import serializers
@@ -97,7 +99,26 @@ class AlertRuleSerializer(serializers.ModelSerializer):
                 validate_email(address)
             except DjangoValidationError:
                 raise serializers.ValidationError(f"'{address}' is not an email address.") from None
-        return ", ".join(addresses)
+        joined = ", ".join(addresses)
+        # Joining with ", " can lengthen the input past the column (a DataError on PostgreSQL).
+        max_length = AlertRule._meta.get_field("email_to").max_length
+        if len(joined) > max_length:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {max_length} characters."
+            )
+        return joined
+
+    def validate_threshold_config(self, value):
+        # The SDK parses threshold_config as an object: anything else breaks its rule list.
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("Expected a JSON object.")
+        return value
+
+    def validate_webhook_url(self, value: str | None) -> str | None:
+        # Only HTTP(S) can be delivered: the URL validator would also accept ftp:// URLs.
+        if value and urlsplit(value).scheme.lower() not in ("http", "https"):
+            raise serializers.ValidationError("Enter an http:// or https:// URL.")
+        return value
 
     def validate(self, attrs):
         current = self.instance
