@@ -96,7 +96,7 @@ def message_context(notification: Notification) -> dict[str, Any]:
         "incident": alert.incident,
         "headline": HEADLINES.get(alert.kind, alert.kind.title()),
         "emoji": EMOJI.get(alert.kind, ""),
-        "link": settings.SITE_ROOT.rstrip("/") + reverse("dashboard"),
+        "link": settings.SITE_ROOT.rstrip("/") + reverse("alerts"),
     }
 
 

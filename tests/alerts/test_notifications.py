@@ -214,7 +214,7 @@ def test_it_posts_slack_text_with_an_emoji_and_escaped_markup(receiver):
     text = receiver.json()["text"]
     assert text.startswith("🚨 *Alert: Any model down*")
     assert "Latency &lt;p95&gt; &amp; TTFT up" in text
-    assert "<https://argus.example.com/dashboard|Open ArgusLM>" in text
+    assert "<https://argus.example.com/alerts|Open ArgusLM>" in text
 
 
 @pytest.mark.django_db
@@ -243,7 +243,7 @@ def test_it_emails_the_rules_addresses(mailoutbox):
     assert message.subject == "[ArgusLM] Alert: Any model down (gpt-x)"
     assert "Model gpt-x is down: HTTP 500" in message.body
     assert "gpt-x on Test account" in message.body
-    assert "https://argus.example.com/dashboard" in message.body
+    assert "https://argus.example.com/alerts" in message.body
     assert only().status == Status.SENT
 
 

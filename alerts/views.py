@@ -1,0 +1,667 @@
+"""Server-rendered Alerts page and the sidebar bell (htmx partials for the live parts).
+
+Same conventions as the Providers pages: every action is a plain POST form that htmx enhances;
+without htmx the view redirects back with a django message, so everything works with JavaScript
+off. Bad input re-renders the form with status 200 and its messages. The rule form is validated
+by the API's AlertRuleSerializer; its errors are mapped onto the form's fields.
+
+Live parts: the bell re-renders itself every 30 s. Actions that change alerts (acknowledge,
+send test, delete a rule) answer htmx with an ``alertsChanged`` event; the bell and the alert
+history listen for it and re-render themselves, wherever the action came from.
+"""
+
+import uuid
+from datetime import datetime, timedelta
+from functools import wraps
+from urllib.parse import urlencode, urlsplit
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.functional import SimpleLazyObject
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from alerts import notifications
+from alerts.models import Alert, AlertEvent, AlertRule, Incident, Notification
+from alerts.serializers import AlertRuleSerializer
+from providers.models import LLMModel
+
+ALERTS_PER_PAGE = 25
+BELL_ITEMS = 10
+RESOLVED_SHOWN = 10
+OPEN_SHOWN = 100
+DELIVERIES_SHOWN = 25
+# htmx events sent with responses (HX-Trigger): the bell and the alert history, and the delivery
+# log, re-render themselves when they hear theirs.
+ALERTS_CHANGED = "alertsChanged"
+DELIVERIES_CHANGED = "deliveriesChanged"
+SINCE = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+# timesince() with one unit, abbreviated: "5m", "3h", "2d".
+SHORT_TIME = {
+    "year": "%(num)dy",
+    "month": "%(num)dmo",
+    "week": "%(num)dw",
+    "day": "%(num)dd",
+    "hour": "%(num)dh",
+    "minute": "%(num)dm",
+}
+
+Type = AlertRule.RuleType
+RULE_TYPES = [
+    {
+        "value": Type.ANY_MODEL_DOWN,
+        "label": "Any model down",
+        "help": "Fires when a monitored model's check is down: any error other than rate "
+        "limiting (rate-limited or slow checks are “degraded”, see metrics.md statuses). "
+        "One incident per model.",
+    },
+    {
+        "value": Type.SPECIFIC_MODEL_DOWN,
+        "label": "Specific model down",
+        "help": "Fires when the chosen model's check is down (an error other than rate limiting).",
+    },
+    {
+        "value": Type.MODEL_UNAVAILABLE_EVERYWHERE,
+        "label": "Model unavailable everywhere",
+        "help": "Fires when every monitored model whose id contains the pattern "
+        "(case-insensitive, across all provider accounts) is down in the same pass, e.g. "
+        "“gpt-4o” down at OpenAI and Azure alike. One incident for the whole group.",
+    },
+    {
+        "value": Type.PERFORMANCE_DEGRADATION,
+        "label": "Performance degradation",
+        "help": "Fires when a model's median TTFT, latency or decode speed, or its error rate, "
+        "over the last window crosses a limit: a fixed threshold, or a factor worse than the "
+        "model's own median over the preceding hours. Windows with too few samples are "
+        "skipped.",
+    },
+]
+TYPE_LABELS = {t["value"]: t["label"] for t in RULE_TYPES}
+TYPE_SHORT = {
+    Type.ANY_MODEL_DOWN: "Any model down",
+    Type.SPECIFIC_MODEL_DOWN: "Model down",
+    Type.MODEL_UNAVAILABLE_EVERYWHERE: "Down everywhere",
+    Type.PERFORMANCE_DEGRADATION: "Performance",
+}
+METRICS = [
+    ("ttft", "Time to first token (ms)"),
+    ("latency", "Latency (ms)"),
+    ("tps", "Decode speed (tok/s)"),
+    ("error_rate", "Error rate (0–1)"),
+]
+METRIC_SHORT = {"ttft": "TTFT", "latency": "Latency", "tps": "Decode speed", "error_rate": "Errors"}
+METRIC_UNITS = {"ttft": " ms", "latency": " ms", "tps": " tok/s", "error_rate": ""}
+COMPARISONS = [("absolute", "Fixed threshold"), ("baseline", "Own baseline")]
+CHANNEL_LABELS = {"email": "Email", "webhook": "Webhook", "slack": "Slack", "discord": "Discord"}
+
+# The rule form: its fields, the defaults of a new rule, the threshold_config keys.
+CHECKBOXES = ("enabled", "notify_in_app", "notify_email", "notify_webhook")
+THRESHOLD_FIELDS = (
+    "metric",
+    "comparison",
+    "threshold",
+    "factor",
+    "window_minutes",
+    "baseline_hours",
+    "min_samples",
+)
+TEXT_FIELDS = (
+    "name",
+    "rule_type",
+    "target_model_id",
+    "target_model_name",
+    *THRESHOLD_FIELDS,
+    "perf_target_model_id",
+    "consecutive_failures",
+    "consecutive_recoveries",
+    "email_to",
+    "webhook_url",
+    "webhook_format",
+)
+NEW_RULE = {
+    **dict.fromkeys(TEXT_FIELDS, ""),
+    "rule_type": Type.ANY_MODEL_DOWN,
+    "metric": "latency",
+    "comparison": "absolute",
+    "factor": "1.5",
+    "window_minutes": "15",
+    "baseline_hours": "24",
+    "min_samples": "3",
+    "consecutive_failures": "1",
+    "consecutive_recoveries": "1",
+    "webhook_format": AlertRule.WebhookFormat.GENERIC,
+    "enabled": True,
+    "notify_in_app": True,
+    "notify_email": False,
+    "notify_webhook": False,
+}
+# Serializer errors on fields the form does not show are reported at the top of the form.
+FORM_FIELDS = set(TEXT_FIELDS)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _login_required(view):
+    """``login_required``; but an htmx request of a logged-out user (an expired session while
+    the bell polls) reloads the page, instead of swapping the login page into the bell."""
+    protected = login_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.htmx and not request.user.is_authenticated:
+            return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _changed(*events: str) -> HttpResponse:
+    """htmx: nothing to swap; the listed events make the live parts re-render themselves."""
+    return HttpResponse(status=204, headers={"HX-Trigger": ", ".join(events)})
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Redirect to the page the form was posted from (keeps filters), else to the Alerts page."""
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(referer)
+    return redirect("alerts")
+
+
+def _parse_bool(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "on", "yes")
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None
+
+
+def _ago(when: datetime, now: datetime | None = None) -> str:
+    """A short relative time: "just now", "5m ago", "3h ago", "2d ago"."""
+    short = timesince(when, now, time_strings=SHORT_TIME, depth=1)
+    return "just now" if short.startswith("0") else f"{short} ago"
+
+
+def _duration(start: datetime, end: datetime) -> str:
+    text = timesince(start, end)
+    return "under a minute" if text.startswith("0") else text
+
+
+def _url_origin(url: str | None) -> str:
+    """A URL reduced to scheme and host: Slack and Discord keep their secret in the path."""
+    parts = urlsplit(url or "")
+    if not parts.hostname:
+        return "(invalid URL)"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+# --- the bell -----------------------------------------------------------------------------------
+
+
+def bell_data() -> dict:
+    """The bell's badge and list in two queries: the unread count and the newest alerts."""
+    unread = Alert.objects.filter(acknowledged=False).count()
+    items = list(Alert.objects.select_related("model", "rule").order_by("-created_at")[:BELL_ITEMS])
+    now = timezone.now()
+    for alert in items:
+        alert.ago = _ago(alert.created_at, now)
+    return {"unread": unread, "badge": "99+" if unread > 99 else str(unread), "items": items}
+
+
+def bell_context(request: HttpRequest) -> dict:
+    """Template context processor (optional): the bell is rendered with the page instead of
+    being fetched right after it. Lazy: pages that do not show the bell run no query."""
+    return {"alerts_bell": SimpleLazyObject(bell_data)}
+
+
+@_login_required
+@require_GET
+def bell(request: HttpRequest) -> HttpResponse:
+    """The bell's badge and dropdown (polled by htmx every 30 s)."""
+    return render(request, "alerts_bell_menu.html", {"bell": bell_data()})
+
+
+# --- acknowledging ------------------------------------------------------------------------------
+
+
+def _acknowledge(alerts: QuerySet, user) -> int:
+    """Acknowledge the unacknowledged ones of ``alerts``, noting it in their incidents' history."""
+    now = timezone.now()
+    with transaction.atomic():
+        count = alerts.filter(acknowledged=False).update(acknowledged=True, acknowledged_at=now)
+        if count:
+            # The rows just updated are the ones stamped with this exact time.
+            incident_ids = (
+                Alert.objects.filter(acknowledged_at=now, incident__isnull=False)
+                .values_list("incident_id", flat=True)
+                .distinct()
+            )
+            AlertEvent.objects.bulk_create(
+                AlertEvent(
+                    incident_id=incident_id,
+                    event=AlertEvent.Event.ACKNOWLEDGED,
+                    detail=f"by {user.get_username()}",
+                )
+                for incident_id in incident_ids
+            )
+    return count
+
+
+@_login_required
+@require_POST
+def alert_acknowledge(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse:
+    alert = get_object_or_404(Alert, pk=alert_id)
+    _acknowledge(Alert.objects.filter(pk=alert.pk), request.user)
+    if request.htmx:
+        return _changed(ALERTS_CHANGED)
+    messages.success(request, "Alert acknowledged.")
+    return _back(request)
+
+
+@_login_required
+@require_POST
+def alerts_acknowledge_all(request: HttpRequest) -> HttpResponse:
+    count = _acknowledge(Alert.objects.all(), request.user)
+    if request.htmx:
+        return _changed(ALERTS_CHANGED)
+    messages.success(request, f"Acknowledged {count} alert{'' if count == 1 else 's'}.")
+    return _back(request)
+
+
+# --- the rule form ------------------------------------------------------------------------------
+
+
+def _form_from_post(post) -> dict:
+    form = {name: post.get(name, "").strip() for name in TEXT_FIELDS}
+    form.update({name: _parse_bool(post.get(name)) for name in CHECKBOXES})
+    return form
+
+
+def _form_from_rule(rule: AlertRule) -> dict:
+    """A stored rule as the form's values (the same shape as a posted form)."""
+    config = {**NEW_RULE, **(rule.threshold_config or {})}
+    model_id = str(rule.target_model_id) if rule.target_model_id else ""
+    is_perf = rule.rule_type == Type.PERFORMANCE_DEGRADATION
+    form = {
+        **{
+            name: "" if config.get(name) is None else str(config[name]) for name in THRESHOLD_FIELDS
+        },
+        "name": rule.name,
+        "rule_type": rule.rule_type,
+        "target_model_id": "" if is_perf else model_id,
+        "perf_target_model_id": model_id if is_perf else "",
+        "target_model_name": rule.target_model_name or "",
+        "consecutive_failures": str(rule.consecutive_failures),
+        "consecutive_recoveries": str(rule.consecutive_recoveries),
+        "email_to": rule.email_to,
+        "webhook_url": rule.webhook_url or "",
+        "webhook_format": rule.webhook_format,
+    }
+    form.update({name: getattr(rule, name) for name in CHECKBOXES})
+    return form
+
+
+def _payload(form: dict) -> dict:
+    """The form as AlertRuleSerializer data. Fields of other rule types are cleared, so that
+    changing a rule's type leaves nothing of the old one behind."""
+    kind = form["rule_type"]
+    payload = {
+        "name": form["name"],
+        "rule_type": kind,
+        "enabled": form["enabled"],
+        "target_model_id": None,
+        "target_model_name": None,
+        "threshold_config": None,
+        "consecutive_failures": form["consecutive_failures"] or 1,
+        "consecutive_recoveries": form["consecutive_recoveries"] or 1,
+        "notify_in_app": form["notify_in_app"],
+        "notify_email": form["notify_email"],
+        "email_to": form["email_to"],
+        "notify_webhook": form["notify_webhook"],
+        "webhook_url": form["webhook_url"] or None,
+        "webhook_format": form["webhook_format"] or AlertRule.WebhookFormat.GENERIC,
+    }
+    if kind == Type.SPECIFIC_MODEL_DOWN:
+        payload["target_model_id"] = form["target_model_id"] or None
+    elif kind == Type.MODEL_UNAVAILABLE_EVERYWHERE:
+        payload["target_model_name"] = form["target_model_name"] or None
+    elif kind == Type.PERFORMANCE_DEGRADATION:
+        # The evaluator scopes the rule by its target_model (not threshold_config's copy).
+        payload["target_model_id"] = form["perf_target_model_id"] or None
+        unused = ("factor", "baseline_hours") if form["comparison"] != "baseline" else ()
+        payload["threshold_config"] = {
+            key: form[key] for key in THRESHOLD_FIELDS if form[key] != "" and key not in unused
+        }
+    return payload
+
+
+def _text(value) -> str:
+    if isinstance(value, dict):
+        return " ".join(_text(v) for v in value.values())
+    if isinstance(value, list):
+        return " ".join(_text(v) for v in value)
+    return str(value)
+
+
+def _form_errors(errors: dict, form: dict) -> dict[str, str]:
+    """Serializer errors as {form field: message}; "form" holds those of no visible field."""
+    kind = form["rule_type"]
+    flat: dict[str, str] = {}
+    for key, value in errors.items():
+        if key == "threshold_config" and isinstance(value, dict):
+            for sub, problems in value.items():
+                name = {"target_model_id": "perf_target_model_id"}.get(sub, sub)
+                flat[name if name in FORM_FIELDS else "form"] = _text(problems)
+        elif key == "target_model_id" and kind == Type.PERFORMANCE_DEGRADATION:
+            flat["perf_target_model_id"] = _text(value)
+        elif key in FORM_FIELDS:
+            flat[key] = _text(value)
+        else:
+            flat["form"] = " ".join(filter(None, [flat.get("form", ""), _text(value)]))
+    # The API's wording names API fields; say it in the form's terms when a field was left empty.
+    if "target_model_id" in flat and not form["target_model_id"]:
+        flat["target_model_id"] = "Choose the model to watch."
+    if "target_model_name" in flat and not form["target_model_name"]:
+        flat["target_model_name"] = "Enter a model name pattern, e.g. gpt-4o."
+    if "webhook_url" in flat and not form["webhook_url"]:
+        flat["webhook_url"] = "Enter the webhook URL, or turn webhook notifications off."
+    return flat
+
+
+def _model_choices() -> list[LLMModel]:
+    return list(
+        LLMModel.objects.select_related("provider_account").order_by(
+            "provider_account__display_name", "provider_account_id", "model_id"
+        )
+    )
+
+
+def _form_context(form: dict, errors: dict | None) -> dict:
+    return {
+        "form": form,
+        "errors": errors or {},
+        "models": _model_choices(),
+        "rule_types": RULE_TYPES,
+        "metrics": METRICS,
+        "comparisons": COMPARISONS,
+        "webhook_formats": AlertRule.WebhookFormat.choices,
+    }
+
+
+# --- rule descriptions (the rules table) --------------------------------------------------------
+
+
+def _target_text(rule: AlertRule) -> str:
+    if rule.rule_type == Type.ANY_MODEL_DOWN:
+        return "All monitored models"
+    if rule.rule_type == Type.SPECIFIC_MODEL_DOWN:
+        return rule.target_model.display_name if rule.target_model else "(no model)"
+    if rule.rule_type == Type.MODEL_UNAVAILABLE_EVERYWHERE:
+        return f"Every model matching “{rule.target_model_name}”"
+    if rule.rule_type == Type.PERFORMANCE_DEGRADATION:
+        config = rule.threshold_config or {}
+        metric = config.get("metric", "latency")
+        label, unit = METRIC_SHORT.get(metric, metric), METRIC_UNITS.get(metric, "")
+        worse = "<" if metric == "tps" else ">"
+        if config.get("comparison") == "baseline":
+            hours = config.get("baseline_hours", 24)
+            limit = f"{config.get('factor', 1.5):g}× worse than its {hours} h median"
+        else:
+            limit = f"{worse} {config.get('threshold', 0):g}{unit}"
+        scope = rule.target_model.display_name if rule.target_model else "any model"
+        window = config.get("window_minutes", 15)
+        return f"{label} {limit} over {window} min ({scope})"
+    return "—"
+
+
+def _channels(rule: AlertRule) -> list[tuple[str, str]]:
+    """(channel, where) pairs; a webhook's "where" is only its host (its path is a secret)."""
+    channels = []
+    if rule.notify_in_app:
+        channels.append(("In-app", ""))
+    if rule.notify_email:
+        channels.append(("Email", rule.email_to or "superusers"))
+    if rule.notify_webhook and rule.webhook_url:
+        kind = {"slack": "Slack", "discord": "Discord"}.get(rule.webhook_format, "Webhook")
+        channels.append((kind, urlsplit(rule.webhook_url).hostname or "(invalid URL)"))
+    return channels
+
+
+def _decorate_rule(rule: AlertRule) -> AlertRule:
+    rule.type_label = TYPE_LABELS.get(rule.rule_type, rule.rule_type)
+    rule.type_short = TYPE_SHORT.get(rule.rule_type, rule.rule_type)
+    rule.type_help = next((t["help"] for t in RULE_TYPES if t["value"] == rule.rule_type), "")
+    rule.target_text = _target_text(rule)
+    rule.channel_list = _channels(rule)
+    return rule
+
+
+def _rules() -> list[AlertRule]:
+    rules = AlertRule.objects.select_related("target_model").order_by("-created_at")
+    return [_decorate_rule(rule) for rule in rules]
+
+
+# --- the page's sections ------------------------------------------------------------------------
+
+
+def _incidents() -> dict:
+    now = timezone.now()
+    incidents = Incident.objects.select_related("rule", "model")
+    open_ = list(incidents.filter(resolved_at__isnull=True).order_by("-opened_at")[:OPEN_SHOWN])
+    resolved = list(
+        incidents.filter(resolved_at__isnull=False).order_by("-resolved_at")[:RESOLVED_SHOWN]
+    )
+    for incident in open_ + resolved:
+        incident.duration = _duration(incident.opened_at, incident.resolved_at or now)
+        incident.opened_ago = _ago(incident.opened_at, now)
+        if incident.model is not None:
+            incident.subject_label = incident.model.display_name
+        elif incident.subject == "*" and incident.rule.target_model_name:
+            incident.subject_label = f"All “{incident.rule.target_model_name}” deployments"
+        else:
+            incident.subject_label = incident.subject
+    return {"open_incidents": open_, "resolved_incidents": resolved}
+
+
+def _history_filters(request: HttpRequest) -> dict:
+    rule_id = _uuid_or_none(request.GET.get("rule"))
+    acknowledged = request.GET.get("acknowledged", "")
+    since = request.GET.get("since", "")
+    return {
+        "rule": str(rule_id) if rule_id else "",
+        "acknowledged": acknowledged if acknowledged in ("yes", "no") else "",
+        "since": since if since in SINCE else "",
+    }
+
+
+def _history(request: HttpRequest) -> dict:
+    filters = _history_filters(request)
+    alerts = Alert.objects.select_related("rule", "model").order_by("-created_at")
+    if filters["rule"]:
+        alerts = alerts.filter(rule_id=filters["rule"])
+    if filters["acknowledged"]:
+        alerts = alerts.filter(acknowledged=filters["acknowledged"] == "yes")
+    if filters["since"]:
+        alerts = alerts.filter(created_at__gte=timezone.now() - SINCE[filters["since"]])
+    page = Paginator(alerts, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for alert in page:
+        alert.ago = _ago(alert.created_at, now)
+    active = {k: v for k, v in filters.items() if v}
+    base = reverse("alerts")
+
+    def page_url(number: int) -> str:
+        query = urlencode({**active, "page": number} if number > 1 else active)
+        return f"{base}?{query}" if query else base
+
+    return {
+        "filters": filters,
+        "filtered": bool(active),
+        "page_obj": page,
+        "prev_url": page_url(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
+        "history_url": page_url(page.number),
+        "unread": Alert.objects.filter(acknowledged=False).count(),
+    }
+
+
+def _deliveries() -> dict:
+    rows = list(
+        Notification.objects.select_related("alert__rule")
+        .prefetch_related("log")
+        .order_by("-created_at")[:DELIVERIES_SHOWN]
+    )
+    now = timezone.now()
+    for row in rows:
+        row.channel_label = CHANNEL_LABELS.get(row.channel, row.channel)
+        # Webhook URLs are secrets (Slack and Discord keep their token in the path).
+        row.safe_target = row.target if row.channel == "email" else _url_origin(row.target)
+        row.attempt_log = sorted(row.log.all(), key=lambda attempt: attempt.number)
+        row.ago = _ago(row.created_at, now)
+    return {"deliveries": rows}
+
+
+def _render_page(request: HttpRequest, *, form=None, errors=None) -> HttpResponse:
+    rules = _rules()
+    context = {
+        "page": "alerts",
+        "rules": rules,
+        "rule_options": [(str(rule.pk), rule.name) for rule in rules],
+        "since_options": [
+            ("", "Any time"),
+            ("1h", "Last hour"),
+            ("24h", "Last 24 h"),
+            ("7d", "Last 7 days"),
+        ],
+        **_incidents(),
+        **_history(request),
+        **_deliveries(),
+        **_form_context(form or dict(NEW_RULE), errors),
+    }
+    return render(request, "alerts.html", context)
+
+
+@_login_required
+@require_GET
+def alerts_page(request: HttpRequest) -> HttpResponse:
+    target = request.htmx.target if request.htmx else None
+    if target == "alert-history":
+        response = render(request, "alerts_history.html", _history(request))
+    elif target == "delivery-log":
+        response = render(request, "alerts_deliveries.html", _deliveries())
+    else:
+        response = _render_page(request)
+    # The same URL answers with the page or, for htmx, one section (see the models page).
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+# --- rule actions -------------------------------------------------------------------------------
+
+
+def _rule(rule_id: uuid.UUID) -> AlertRule:
+    return get_object_or_404(AlertRule.objects.select_related("target_model"), pk=rule_id)
+
+
+def _row_or_back(request: HttpRequest, rule: AlertRule, level: str, text: str) -> HttpResponse:
+    """htmx: the re-rendered table row with a notice; plain POST: a message, and back."""
+    if request.htmx:
+        notice = {"level": level, "text": text}
+        return render(
+            request, "alerts_rule_row.html", {"rule": _decorate_rule(rule), "notice": notice}
+        )
+    getattr(messages, level)(request, text)
+    return _back(request)
+
+
+@_login_required
+@require_POST
+def rule_create(request: HttpRequest) -> HttpResponse:
+    form = _form_from_post(request.POST)
+    serializer = AlertRuleSerializer(data=_payload(form))
+    if not serializer.is_valid():
+        return _render_page(request, form=form, errors=_form_errors(serializer.errors, form))
+    rule = serializer.save()
+    messages.success(request, f"Created rule “{rule.name}”.")
+    return redirect(f"{reverse('alerts')}#rule-{rule.pk}")
+
+
+@_login_required
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
+    """The rule's edit form, with its webhook signing secret."""
+    rule = _rule(rule_id)
+    errors: dict = {}
+    if request.method == "POST":
+        form = _form_from_post(request.POST)
+        serializer = AlertRuleSerializer(rule, data=_payload(form))
+        if serializer.is_valid():
+            serializer.save()
+            messages.success(request, f"Saved rule “{rule.name}”.")
+            return redirect(f"{reverse('alerts')}#rule-{rule.pk}")
+        errors = _form_errors(serializer.errors, form)
+        rule.refresh_from_db()  # the heading shows the stored rule, not the rejected edit
+    else:
+        form = _form_from_rule(rule)
+    context = {"page": "alerts", "rule": _decorate_rule(rule), **_form_context(form, errors)}
+    return render(request, "alerts_rule.html", context)
+
+
+@_login_required
+@require_POST
+def rule_toggle(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
+    """Enable or disable a rule (the posted state, so a double click is harmless)."""
+    rule = _rule(rule_id)
+    rule.enabled = _parse_bool(request.POST.get("enabled"))
+    rule.save(update_fields=["enabled", "updated_at"])
+    state = "enabled" if rule.enabled else "disabled: it is not evaluated"
+    return _row_or_back(request, rule, "success", f"Rule {state}.")
+
+
+@_login_required
+@require_POST
+def rule_test(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
+    """Raise a test alert and queue it to the rule's email and webhook channels."""
+    rule = _rule(rule_id)
+    alert = notifications.send_test(rule=rule)
+    queued = set(alert.notifications.values_list("channel", flat=True))
+    channels = [label for channel, label in CHANNEL_LABELS.items() if channel in queued]
+    where = f"queued to {', '.join(channels)}" if channels else "shown in the bell only"
+    response = _row_or_back(request, rule, "success", f"Test alert raised, {where}.")
+    if request.htmx:
+        response["HX-Trigger"] = f"{ALERTS_CHANGED}, {DELIVERIES_CHANGED}"
+    return response
+
+
+@_login_required
+@require_POST
+def rule_delete(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
+    rule = _rule(rule_id)
+    name = rule.name
+    rule.delete()  # its incidents, alerts and their deliveries go with it
+    text = f"Deleted rule “{name}” and its alert history."
+    if request.htmx:
+        response = render(request, "alerts_rule_deleted.html", {"text": text})
+        response["HX-Trigger"] = f"{ALERTS_CHANGED}, {DELIVERIES_CHANGED}"
+        return response
+    messages.success(request, text)
+    return redirect("alerts")

@@ -1,0 +1,506 @@
+"""The server-rendered Monitoring page: settings, "Run now" and its live pass, monitored models,
+recent checks.
+
+Every action is a plain POST form that htmx enhances (the Providers pages' convention): with
+htmx the view answers with the partial to swap in, without it with a redirect and a django
+message. The settings form is validated by the API's MonitoringConfigSerializer and, like the
+API, reconciles the django-q2 schedules after a change. A queued or running pass is followed by
+polling its partial every 2 s; the response that sees it finish fires ``monitoring-pass-finished``
+(HX-Trigger) so the header, the models' statuses and the checks table re-render themselves.
+"""
+
+import uuid
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
+from django.views.decorators.http import require_GET, require_POST
+
+from arguslm.api import QueueUnavailable
+from arguslm.schedules import reconcile
+from monitoring import services
+from monitoring.api import uptime_queryset
+from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.prompts import PACKS
+from monitoring.serializers import MonitoringConfigSerializer
+from providers.models import LLMModel, ProviderAccount
+
+INTERVAL_PRESETS = (1, 2, 5, 10, 15, 30, 60)
+# The form's number fields: fieldset, label, help text and the browser-side bounds (the
+# serializer holds the real limits).
+NUMBER_FIELDS = {
+    "retention_days": (
+        "schedule",
+        "Keep raw checks (days)",
+        "1–3650. Hourly and daily summaries for charts are kept longer.",
+        1,
+        3650,
+    ),
+    "degraded_ttft_ms": (
+        "thresholds",
+        "TTFT above (ms)",
+        "Time to first token. Empty = off; a model's own threshold overrides it.",
+        1,
+        3_600_000,
+    ),
+    "degraded_latency_ms": (
+        "thresholds",
+        "Latency above (ms)",
+        "End-to-end latency. Empty = off.",
+        1,
+        3_600_000,
+    ),
+    "timeout_seconds": (
+        "probes",
+        "Timeout (seconds)",
+        "1–600. A probe that takes longer is down (timeout).",
+        1,
+        600,
+    ),
+    "max_tokens": ("probes", "Max tokens", "1–4096 output tokens per probe.", 1, 4096),
+    "concurrency_per_account": (
+        "probes",
+        "Concurrency per account",
+        "1–256 probes at once against one provider account.",
+        1,
+        256,
+    ),
+}
+OPTIONAL_FIELDS = ("degraded_ttft_ms", "degraded_latency_ms")  # empty = threshold off
+CHECKS_PER_PAGE = 50
+FILTER_MODELS = 500
+RECENT_RUNS = 10
+# A provider with thousands of models would make the page heavy: beyond this many per account
+# the list says how many more there are and the search narrows it down.
+MODELS_PER_ACCOUNT = 100
+LIVE = (MonitoringRun.Status.QUEUED, MonitoringRun.Status.RUNNING)
+# metrics.md: these are "down" but mean the configuration is wrong, not that the provider is.
+CONFIG_PROBLEMS = {"auth": "check the API key", "not_found": "check the model id"}
+FINISHED_EVENT = "monitoring-pass-finished"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _parse_bool(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "on", "yes")
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Redirect to the page the form was posted from (keeps its filters), else to the page."""
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(referer)
+    return redirect("monitoring")
+
+
+def _flatten_errors(errors: dict) -> dict[str, str]:
+    return {
+        ("form" if key == "non_field_errors" else key): " ".join(str(m) for m in value)
+        if isinstance(value, list)
+        else str(value)
+        for key, value in errors.items()
+    }
+
+
+def _duration_label(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def _ago(moment, now=None) -> str:
+    """Say "just now" under a minute, else "5 minutes ago" (timesince's largest unit)."""
+    now = now or timezone.now()
+    if now - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, now, depth=1)} ago"
+
+
+def error_label(error_type: str | None) -> str:
+    """How an error type reads on the page: configuration problems say what to check."""
+    if not error_type:
+        return ""
+    hint = CONFIG_PROBLEMS.get(error_type)
+    return f"{error_type}: configuration problem, {hint}" if hint else error_type
+
+
+# --- header -------------------------------------------------------------------------------------
+
+
+def _status_context(request: HttpRequest | None = None) -> dict:
+    """Last pass time and whether it is stale (enabled, older than twice the interval).
+
+    ``request`` is unused: every section builder takes one (see ``monitoring_page``)."""
+    config = MonitoringConfig.get()
+    now = timezone.now()
+    last = config.last_run_at
+    stale = bool(
+        config.enabled and last and now - last > timedelta(minutes=2 * config.interval_minutes)
+    )
+    return {
+        "config": config,
+        "last_run_at": last,
+        "last_run_ago": _ago(last, now) if last else "",
+        "stale": stale,
+    }
+
+
+# --- settings form ------------------------------------------------------------------------------
+
+
+def _form_from_config(config: MonitoringConfig) -> dict:
+    preset = config.interval_minutes in INTERVAL_PRESETS
+    form = {
+        "enabled": config.enabled,
+        "interval_choice": str(config.interval_minutes) if preset else "custom",
+        "interval_custom": "" if preset else str(config.interval_minutes),
+        "prompt_pack": config.prompt_pack,
+    }
+    for name in NUMBER_FIELDS:
+        value = getattr(config, name)
+        form[name] = "" if value is None else str(value)
+    return form
+
+
+def _form_from_post(post) -> dict:
+    form = {
+        "enabled": _parse_bool(post.get("enabled")),
+        "interval_choice": post.get("interval_choice", "").strip(),
+        "interval_custom": post.get("interval_custom", "").strip(),
+        "prompt_pack": post.get("prompt_pack", "").strip(),
+    }
+    for name in NUMBER_FIELDS:
+        form[name] = post.get(name, "").strip()
+    return form
+
+
+def _config_data(form: dict) -> dict:
+    """The form as the serializer's input: the chosen or custom interval, empty → None."""
+    custom = form["interval_choice"] == "custom"
+    data = {
+        "enabled": form["enabled"],
+        "interval_minutes": form["interval_custom"] if custom else form["interval_choice"],
+        "prompt_pack": form["prompt_pack"],
+    }
+    for name in NUMBER_FIELDS:
+        value = form[name]
+        data[name] = None if value == "" and name in OPTIONAL_FIELDS else value
+    return data
+
+
+def _form_context(form: dict, errors: dict) -> dict:
+    fields: dict[str, list[dict]] = {"schedule": [], "thresholds": [], "probes": []}
+    for name, (group, label, help_text, low, high) in NUMBER_FIELDS.items():
+        fields[group].append(
+            {
+                "name": name,
+                "label": label,
+                "help": help_text,
+                "min": low,
+                "max": high,
+                "optional": name in OPTIONAL_FIELDS,
+                "value": form[name],
+                "error": errors.get(name, ""),
+            }
+        )
+    return {
+        "form": form,
+        "errors": errors,
+        "fields": fields,
+        "presets": [str(p) for p in INTERVAL_PRESETS],
+        "packs": [{"id": p.id, "label": f"{p.name} (≈{p.expected_tokens} tokens)"} for p in PACKS],
+    }
+
+
+# --- passes -------------------------------------------------------------------------------------
+
+
+def _decorate_run(run: MonitoringRun, now) -> MonitoringRun:
+    run.live = run.status in LIVE
+    run.done = run.up + run.degraded + run.down
+    if run.started_at and run.finished_at:
+        run.duration = _duration_label(run.duration_ms)
+    elif run.started_at and run.live:
+        run.duration = _duration_label((now - run.started_at).total_seconds() * 1000)
+    else:
+        run.duration = ""
+    # Nothing picks a queued pass up: the worker is probably not running.
+    run.waiting_long = (
+        run.status == MonitoringRun.Status.QUEUED and now - run.created_at > timedelta(seconds=30)
+    )
+    return run
+
+
+def _runs_context(run_id: uuid.UUID | None = None) -> dict:
+    """The pass being followed (``run_id``, else the newest) and the recent passes."""
+    services.close_stale_runs()
+    now = timezone.now()
+    recent = [_decorate_run(r, now) for r in MonitoringRun.objects.all()[:RECENT_RUNS]]
+    current = None
+    if run_id is not None:
+        current = next((r for r in recent if r.pk == run_id), None)
+        if current is None:
+            found = MonitoringRun.objects.filter(pk=run_id).first()
+            current = _decorate_run(found, now) if found else None
+    if current is None and recent:
+        current = recent[0]
+    poll_url = reverse("monitoring-live")
+    if current is not None:
+        poll_url += "?" + urlencode({"run": current.pk})
+    return {"current": current, "recent": recent, "poll_url": poll_url}
+
+
+def _runs_response(request: HttpRequest, context: dict) -> HttpResponse:
+    response = render(request, "monitoring_runs.html", context)
+    current = context["current"]
+    if request.htmx and current is not None and not current.live:
+        # Only requests made while the pass was live (polls, Run now) get here with htmx.
+        response["HX-Trigger"] = FINISHED_EVENT
+    return response
+
+
+# --- monitored models ---------------------------------------------------------------------------
+
+
+def _accounts():
+    return ProviderAccount.objects.annotate(
+        model_total=Count("models"),
+        model_monitored=Count("models", filter=Q(models__enabled_for_monitoring=True)),
+    ).order_by("display_name", "created_at", "id")
+
+
+def _decorate_model(model: LLMModel) -> LLMModel:
+    # The reverse one-to-one raises RelatedObjectDoesNotExist (an AttributeError) when the
+    # model has never been probed.
+    model.latest = getattr(model, "status", None)
+    model.latest_ago = _ago(model.latest.checked_at) if model.latest else ""
+    model.config_problem = CONFIG_PROBLEMS.get(model.latest.error_type) if model.latest else None
+    return model
+
+
+def _account_models(account: ProviderAccount, q: str) -> ProviderAccount:
+    models = account.models.select_related("status").order_by("model_id")
+    if q:
+        models = models.filter(Q(model_id__icontains=q) | Q(custom_name__icontains=q))
+    shown = [_decorate_model(m) for m in models[: MODELS_PER_ACCOUNT + 1]]
+    account.shown = shown[:MODELS_PER_ACCOUNT]
+    account.more = models.count() - MODELS_PER_ACCOUNT if len(shown) > MODELS_PER_ACCOUNT else 0
+    return account
+
+
+def _models_context(request: HttpRequest) -> dict:
+    q = request.GET.get("q", "").strip()
+    accounts = _accounts()
+    if q:
+        # A subquery, not a join: joining the models again would multiply the counts.
+        matching = LLMModel.objects.filter(
+            Q(model_id__icontains=q) | Q(custom_name__icontains=q)
+        ).values("provider_account_id")
+        accounts = accounts.filter(Q(display_name__icontains=q) | Q(pk__in=matching))
+    groups = []
+    for account in accounts:
+        # A search matching the account's name lists all its models.
+        name_match = q and q.lower() in account.display_name.lower()
+        groups.append(_account_models(account, "" if name_match else q))
+    models_url = reverse("monitoring") + ("?" + urlencode({"q": q}) if q else "")
+    return {
+        "q": q,
+        "groups": groups,
+        "models_url": models_url,
+        "monitored_total": services.monitored_models().count(),
+    }
+
+
+# --- recent checks ------------------------------------------------------------------------------
+
+
+def _checks_context(request: HttpRequest) -> dict:
+    """A page of checks, newest first. Pages are counted by fetching one row more rather than
+    COUNT(*): the checks table holds millions of rows and a count would dominate the page."""
+    status = request.GET.get("status", "")
+    status = status if status in UptimeCheck.Status.values else ""
+    model_id = _uuid_or_none(request.GET.get("model"))
+    page = request.GET.get("page", "")
+    page = max(1, int(page)) if page.isdigit() else 1
+    offset = (page - 1) * CHECKS_PER_PAGE
+    checks = list(
+        uptime_queryset({"status": status, "model_id": model_id})[
+            offset : offset + CHECKS_PER_PAGE + 1
+        ]
+    )
+    has_next = len(checks) > CHECKS_PER_PAGE
+    checks = checks[:CHECKS_PER_PAGE]
+    for check in checks:
+        check.error_label = error_label(check.error_type)
+        check.config_problem = check.error_type in CONFIG_PROBLEMS
+    page_url = reverse("monitoring")
+
+    def url(status: str = status, **extra) -> str:
+        params = {k: v for k, v in (("status", status), ("model", model_id or "")) if v}
+        query = urlencode({**params, **extra})
+        return page_url + ("?" + query if query else "")
+
+    export = reverse("monitoring-uptime-export")
+    # The export filters by model and date, not by status: it always holds every status.
+    export_filter = {"model_id": model_id} if model_id else {}
+    return {
+        "checks": checks,
+        "status": status,
+        "model_id": model_id,
+        "status_links": [
+            {"value": s, "label": label, "url": url(status=s)}
+            for s, label in (("", "All"), *((s, s.capitalize()) for s in UptimeCheck.Status.values))
+        ],
+        # Monitored models (and the chosen one): the select re-renders after every pass.
+        "filter_models": LLMModel.objects.filter(Q(enabled_for_monitoring=True) | Q(pk=model_id))
+        .select_related("provider_account")
+        .order_by("provider_account__display_name", "model_id")[:FILTER_MODELS],
+        "page_number": page,
+        "first_index": offset + 1,
+        "last_index": offset + len(checks),
+        "prev_url": url(page=page - 1) if page > 1 else "",
+        "next_url": url(page=page + 1) if has_next else "",
+        "checks_url": url(page=page) if page > 1 else url(),
+        "export_json": f"{export}?{urlencode({'format': 'json', **export_filter})}",
+        "export_csv": f"{export}?{urlencode({'format': 'csv', **export_filter})}",
+    }
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+def _render_page(
+    request: HttpRequest, *, form: dict | None = None, errors: dict | None = None
+) -> HttpResponse:
+    config = MonitoringConfig.get()
+    context = {
+        "page": "monitoring",
+        **_status_context(),
+        **_form_context(form or _form_from_config(config), errors or {}),
+        **_runs_context(_uuid_or_none(request.GET.get("run"))),
+        **_models_context(request),
+        **_checks_context(request),
+    }
+    return render(request, "monitoring.html", context)
+
+
+@login_required
+@require_GET
+def monitoring_page(request: HttpRequest) -> HttpResponse:
+    sections = {
+        "monitoring-status": ("monitoring_status.html", _status_context),
+        "monitoring-models": ("monitoring_models.html", _models_context),
+        "monitoring-checks": ("monitoring_checks.html", _checks_context),
+    }
+    target = request.htmx.target if request.htmx else None
+    if target in sections:
+        template, build = sections[target]
+        response = render(request, template, build(request))
+    else:
+        response = _render_page(request)
+    # The same URL answers with the page or, for htmx, one section of it.
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+@login_required
+@require_POST
+def monitoring_save(request: HttpRequest) -> HttpResponse:
+    """Validate with the API's serializer, save, and make the schedules follow the change."""
+    form = _form_from_post(request.POST)
+    config = MonitoringConfig.get()
+    serializer = MonitoringConfigSerializer(config, data=_config_data(form), partial=True)
+    if not serializer.is_valid():
+        return _render_page(request, form=form, errors=_flatten_errors(serializer.errors))
+    config = serializer.save()
+    reconcile()  # the interval and enabled switch take effect without a restart
+    if config.enabled:
+        messages.success(request, f"Saved. A pass runs every {config.interval_minutes} min.")
+    else:
+        messages.success(request, "Saved. Monitoring is off: no scheduled passes.")
+    return redirect(reverse("monitoring") + "#config")
+
+
+@login_required
+@require_POST
+def monitoring_run_now(request: HttpRequest) -> HttpResponse:
+    """Queue a manual pass; htmx then follows it in the passes card."""
+    try:
+        run = services.request_pass(trigger=MonitoringRun.Trigger.MANUAL)
+    except QueueUnavailable as exc:
+        text = f"Could not start a pass: {exc.detail}"
+        if request.htmx:
+            context = {**_runs_context(), "notice": {"level": "error", "text": text}}
+            return render(request, "monitoring_runs.html", context)
+        messages.error(request, text)
+        return redirect(reverse("monitoring") + "#monitoring-runs")
+    if request.htmx:
+        context = _runs_context(run.pk)
+        if context["current"].live:
+            context["notice"] = {"level": "success", "text": "Pass queued."}
+        return _runs_response(request, context)
+    messages.success(request, "Pass queued: its progress shows below.")
+    return redirect(reverse("monitoring") + "?" + urlencode({"run": run.pk}) + "#monitoring-runs")
+
+
+@login_required
+@require_GET
+def monitoring_live(request: HttpRequest) -> HttpResponse:
+    """The passes card, polled while the pass it follows is queued or running."""
+    return _runs_response(request, _runs_context(_uuid_or_none(request.GET.get("run"))))
+
+
+@login_required
+@require_POST
+def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
+    """Monitoring on or off for one model (the posted state, so a double click is harmless)."""
+    model = get_object_or_404(LLMModel.objects.select_related("provider_account"), pk=model_id)
+    model.enabled_for_monitoring = _parse_bool(request.POST.get("enabled"))
+    model.save(update_fields=["enabled_for_monitoring", "updated_at"])
+    if request.htmx:
+        model = _decorate_model(
+            LLMModel.objects.select_related("provider_account", "status").get(pk=model.pk)
+        )
+        account = _accounts().get(pk=model.provider_account_id)
+        return render(
+            request, "monitoring_model.html", {"m": model, "account": account, "oob": True}
+        )
+    state = "on" if model.enabled_for_monitoring else "off"
+    messages.success(request, f"Monitoring {state} for {model.display_name}.")
+    return _back(request)
+
+
+@login_required
+@require_POST
+def monitoring_account(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
+    """Monitor all or none of one account's models."""
+    account = get_object_or_404(ProviderAccount, pk=account_id)
+    enabled = _parse_bool(request.POST.get("enabled"))
+    count = account.models.update(enabled_for_monitoring=enabled, updated_at=timezone.now())
+    if request.htmx:
+        q = request.POST.get("q", "").strip()
+        name_match = q and q.lower() in account.display_name.lower()
+        group = _account_models(_accounts().get(pk=account.pk), "" if name_match else q)
+        return render(request, "monitoring_account.html", {"account": group, "q": q})
+    verb = "Monitoring" if enabled else "Stopped monitoring"
+    messages.success(request, f"{verb} all {count} model(s) of “{account.display_name}”.")
+    return _back(request)
