@@ -35,10 +35,9 @@ class Command(BaseCommand):
 
         if not settings.DEMO:
             return
-        from providers.services import ensure_demo_provider
-
         from alerts.models import AlertRule
         from providers.models import ProviderAccount
+        from providers.services import ensure_demo_provider
 
         first_time = not ProviderAccount.objects.filter(is_demo=True).exists()
         account = ensure_demo_provider(base_url=settings.LLMSIM_URL)
