@@ -57,8 +57,12 @@ def ready(request: HttpRequest) -> JsonResponse:
 
 
 @login_required
+@require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard.html", {"page": "dashboard"})
+    """Status, model cards (htmx-polled), trend charts (JSON), comparison, activity."""
+    from monitoring.views import dashboard_context
+
+    return render(request, "dashboard.html", dashboard_context(request))
 
 
 @login_required

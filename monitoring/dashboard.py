@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from monitoring import sketch
 from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, UptimeCheck
-from providers.models import LLMModel
+from providers.models import LLMModel, ProviderAccount
 
 RANGES = {
     "5m": (timedelta(minutes=5), "raw", timedelta(minutes=1)),
@@ -55,6 +55,7 @@ METRICS = {
     },
 }
 SKETCH_FIELD = {"latency": "latency", "ttft": "ttft", "tps": "tps"}
+ROLLUP_NAMES = {CheckRollup.Resolution.HOUR: "hourly", CheckRollup.Resolution.DAY: "daily"}
 
 
 def monitored_models():
@@ -131,22 +132,21 @@ def overview(*, now=None) -> dict:
         "open_incidents": Incident.objects.filter(resolved_at__isnull=True).count(),
         "across_providers": {k: v for k, v in groups.items() if len(v) > 1},
         "activity": _activity(Alert, BenchmarkRun),
-        "has_providers": bool(models) or LLMModel.objects.exists(),
+        # An account without models yet still counts: its owner needs "choose models", not
+        # the first-run panel.
+        "has_providers": bool(models) or ProviderAccount.objects.exists(),
     }
 
 
 def _activity(Alert, BenchmarkRun) -> list[dict]:
     items = []
     for run in MonitoringRun.objects.order_by("-created_at")[:5]:
-        items.append(
-            {
-                "at": run.created_at,
-                "kind": "pass",
-                "status": run.status,
-                "text": f"Monitoring pass {run.status}: {run.up} up, {run.degraded} degraded, "
-                f"{run.down} down",
-            }
-        )
+        text = f"Monitoring pass {run.status}"
+        if run.status == MonitoringRun.Status.COMPLETED:  # counts are final only then
+            text += f": {run.up} up, {run.degraded} degraded, {run.down} down"
+        elif run.message:
+            text += f": {run.message}"
+        items.append({"at": run.created_at, "kind": "pass", "status": run.status, "text": text})
     for bench in BenchmarkRun.objects.order_by("-created_at")[:5]:
         items.append(
             {
@@ -178,18 +178,22 @@ def chart(*, metric: str, range_key: str, model_ids: list | None = None, now=Non
     else:
         series = _rollup_series(metric, list(names), since, source)
     info = METRICS[metric]
+    series_out = [
+        {"model_id": str(model_id), "name": names[model_id], "points": series.get(model_id, [])}
+        for model_id in names
+    ]
     return {
         "metric": metric,
         "range": range_key,
+        "since": since.isoformat(),
+        "until": now.isoformat(),
         "unit": info["unit"],
         "label": info["label"],
         "definition": info["definition"],
         "step_seconds": int(step.total_seconds()),
-        "source": "raw checks" if source == "raw" else f"{source}ly rollups",
-        "series": [
-            {"model_id": str(model_id), "name": names[model_id], "points": series.get(model_id, [])}
-            for model_id in names
-        ],
+        "source": "raw checks" if source == "raw" else f"{ROLLUP_NAMES[source]} rollups",
+        "samples": sum(point[3] for s in series_out for point in s["points"]),
+        "series": series_out,
     }
 
 
