@@ -174,23 +174,7 @@ class _Engine:
 
         def write() -> None:
             BenchmarkResult.objects.create(
-                run_id=self.run.pk,
-                model=model,
-                seq=seq,
-                ttft_ms=sample.ttft_ms,
-                ttfat_ms=sample.ttfat_ms,
-                latency_ms=sample.latency_ms,
-                tps=sample.tps,
-                tps_excluding_ttft=sample.tps_excluding_ttft,
-                tpot_ms=sample.tpot_ms,
-                input_tokens=sample.input_tokens,
-                output_tokens=sample.output_tokens,
-                reasoning_tokens=sample.reasoning_tokens,
-                token_source=sample.token_source,
-                chunks=sample.chunks,
-                queue_ms=sample.queue_ms,
-                error_type=sample.error_type,
-                error=sample.error,
+                run_id=self.run.pk, model=model, seq=seq, **BenchmarkResult.sample_values(sample)
             )
             refresh_connection()
 

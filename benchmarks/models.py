@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from arguslm.models import MeasuredSample
 from providers.models import LLMModel
 
 
@@ -62,7 +63,7 @@ class BenchmarkRun(models.Model):
         return self.status in self.TERMINAL
 
 
-class BenchmarkResult(models.Model):
+class BenchmarkResult(MeasuredSample):
     """One measured request of a run (warm-ups are not stored); fields per metrics.md."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -70,21 +71,7 @@ class BenchmarkResult(models.Model):
     model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="benchmark_results")
     # Order of completion within the run: WebSocket clients resume after the last one they saw.
     seq = models.PositiveIntegerField()
-    ttft_ms = models.FloatField(null=True, blank=True)
-    ttfat_ms = models.FloatField(null=True, blank=True)
-    latency_ms = models.FloatField(null=True, blank=True)
-    tps = models.FloatField(null=True, blank=True)
-    tps_excluding_ttft = models.FloatField(null=True, blank=True)
-    tpot_ms = models.FloatField(null=True, blank=True)
-    input_tokens = models.PositiveIntegerField(null=True, blank=True)
-    output_tokens = models.PositiveIntegerField(null=True, blank=True)
-    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
-    token_source = models.CharField(max_length=10, null=True, blank=True)
-    chunks = models.PositiveIntegerField(default=0)
-    queue_ms = models.FloatField(default=0)
     estimated_cost = models.FloatField(null=True, blank=True)
-    error_type = models.CharField(max_length=20, null=True, blank=True)
-    error = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,10 +1,12 @@
 """Monitoring: the global config, each pass (run) and every probe's uptime check."""
 
 import uuid
+from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from arguslm.models import MeasuredSample
 from providers.models import LLMModel
 
 
@@ -29,6 +31,14 @@ class MonitoringConfig(models.Model):
         default=8, validators=[MinValueValidator(1), MaxValueValidator(256)]
     )
     retention_days = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    # Scheduled passes pause once this month's probe spend reaches it (monitoring.costs).
+    monthly_budget_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -105,7 +115,7 @@ class MonitoringRun(models.Model):
         return None
 
 
-class UptimeCheck(models.Model):
+class UptimeCheck(MeasuredSample):
     """One probe of one model: its status and measurements (metrics.md fields)."""
 
     class Status(models.TextChoices):
@@ -119,26 +129,13 @@ class UptimeCheck(models.Model):
         MonitoringRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="checks"
     )
     status = models.CharField(max_length=10, choices=Status.choices)
-    ttft_ms = models.FloatField(null=True, blank=True)
-    ttfat_ms = models.FloatField(null=True, blank=True)
-    latency_ms = models.FloatField(null=True, blank=True)
-    tps = models.FloatField(null=True, blank=True)
-    tps_excluding_ttft = models.FloatField(null=True, blank=True)
-    tpot_ms = models.FloatField(null=True, blank=True)
-    input_tokens = models.PositiveIntegerField(null=True, blank=True)
-    output_tokens = models.PositiveIntegerField(null=True, blank=True)
-    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
-    token_source = models.CharField(max_length=10, null=True, blank=True)
-    chunks = models.PositiveIntegerField(default=0)
-    queue_ms = models.FloatField(default=0)
-    error_type = models.CharField(max_length=20, null=True, blank=True)
-    error = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # GET /monitoring/uptime (newest first), exports by date, the retention prune.
+            # GET /monitoring/uptime (newest first), exports by date, the retention prune, the
+            # probe-cost figures (monitoring.costs: last 24 h, this month).
             models.Index(fields=["-created_at"], name="check_created_idx"),
             # Per-model history: uptime?model_id=, dashboard cards, alert evaluation.
             models.Index(fields=["model", "-created_at"], name="check_model_created_idx"),

@@ -207,21 +207,8 @@ def _check(run_id, model: LLMModel, sample: Sample, created_at, config) -> Uptim
         model=model,
         run_id=run_id,
         status=config.status_for(sample, model),
-        ttft_ms=sample.ttft_ms,
-        ttfat_ms=sample.ttfat_ms,
-        latency_ms=sample.latency_ms,
-        tps=sample.tps,
-        tps_excluding_ttft=sample.tps_excluding_ttft,
-        tpot_ms=sample.tpot_ms,
-        input_tokens=sample.input_tokens,
-        output_tokens=sample.output_tokens,
-        reasoning_tokens=sample.reasoning_tokens,
-        token_source=sample.token_source,
-        chunks=sample.chunks,
-        queue_ms=sample.queue_ms,
-        error_type=sample.error_type,
-        error=sample.error,
         created_at=created_at,
+        **UptimeCheck.sample_values(sample),
     )
 
 
