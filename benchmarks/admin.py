@@ -26,3 +26,20 @@ class BenchmarkRunAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     readonly_fields = ("heartbeat_at", "started_at", "completed_at", "created_at", "updated_at")
     inlines = [BenchmarkResultInline]
+
+
+@admin.register(BenchmarkResult)
+class BenchmarkResultAdmin(admin.ModelAdmin):
+    list_display = (
+        "run",
+        "seq",
+        "model",
+        "ttft_ms",
+        "latency_ms",
+        "tps_excluding_ttft",
+        "error_type",
+    )
+    list_filter = ("error_type",)
+    list_select_related = ("run", "model")
+    raw_id_fields = ("run", "model")
+    readonly_fields = [f.name for f in BenchmarkResult._meta.fields]

@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.models import (
+    CheckRollup,
+    ModelStatus,
+    MonitoringConfig,
+    MonitoringRun,
+    UptimeCheck,
+)
 
 
 @admin.register(MonitoringConfig)
@@ -32,3 +38,21 @@ class UptimeCheckAdmin(admin.ModelAdmin):
     raw_id_fields = ("model", "run")
     show_full_result_count = False  # the table grows by millions of rows
     readonly_fields = [f.name for f in UptimeCheck._meta.fields]
+
+
+@admin.register(ModelStatus)
+class ModelStatusAdmin(admin.ModelAdmin):
+    list_display = ("model", "status", "checked_at", "ttft_ms", "latency_ms", "error_type")
+    list_filter = ("status",)
+    list_select_related = ("model",)
+    readonly_fields = [f.name for f in ModelStatus._meta.fields]
+
+
+@admin.register(CheckRollup)
+class CheckRollupAdmin(admin.ModelAdmin):
+    list_display = ("model", "resolution", "bucket", "n", "up", "degraded", "down", "latency_p50")
+    list_filter = ("resolution",)
+    list_select_related = ("model",)
+    raw_id_fields = ("model",)
+    show_full_result_count = False
+    readonly_fields = [f.name for f in CheckRollup._meta.fields]

@@ -1,0 +1,42 @@
+"""The Django admin lists every model of the project's apps, and each list page renders."""
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from alerts.models import Alert, AlertRule
+from monitoring.models import UptimeCheck
+from tests.factories import make_model
+
+APPS = ("arguslm", "providers", "monitoring", "benchmarks", "alerts")
+
+
+def project_models():
+    return [m for m in apps.get_models() if m._meta.app_label in APPS]
+
+
+def test_every_model_of_the_project_is_in_the_admin():
+    missing = [m.__name__ for m in project_models() if not admin.site.is_registered(m)]
+    assert missing == []
+
+
+@pytest.mark.django_db
+def test_every_admin_list_and_change_page_renders(client):
+    model = make_model()
+    rule = AlertRule.objects.create(name="r", rule_type="any_model_down")
+    Alert.objects.create(rule=rule, model=model, message="down")
+    from django.utils import timezone
+
+    UptimeCheck.objects.create(model=model, status="up", created_at=timezone.now())
+    superuser = get_user_model().objects.create_superuser("root", "r@x.org", "pw-root-123")
+    client.force_login(superuser)
+    for m in project_models():
+        opts = m._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        assert client.get(url).status_code == 200, url
+        obj = m.objects.first()
+        if obj is not None:
+            change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            assert client.get(change).status_code == 200, change
