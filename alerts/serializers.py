@@ -4,9 +4,11 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from alerts.models import Alert, AlertRule, DeliveryAttempt, Incident, Notification
+from arguslm.api import reject_null_characters
 from providers.models import LLMModel
 
 METRICS = ("ttft", "latency", "tps", "error_rate")
@@ -57,7 +59,9 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         allow_null=True,
         pk_field=serializers.UUIDField(),
     )
-    threshold_config = serializers.JSONField(required=False, allow_null=True)
+    threshold_config = serializers.JSONField(
+        required=False, allow_null=True, validators=[reject_null_characters]
+    )
     rule_type = serializers.ChoiceField(choices=AlertRule.RuleType.choices)
     consecutive_failures = serializers.IntegerField(min_value=1, max_value=100, required=False)
     consecutive_recoveries = serializers.IntegerField(min_value=1, max_value=100, required=False)
@@ -190,6 +194,8 @@ class AlertSerializer(serializers.ModelSerializer):
         return obj.model.display_name if obj.model_id else None
 
 
+# many=False: the list action answers one envelope object, not an array of them.
+@extend_schema_serializer(many=False)
 class AlertListSerializer(serializers.Serializer):
     items = AlertSerializer(many=True)
     total = serializers.IntegerField()

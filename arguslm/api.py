@@ -8,8 +8,12 @@ shape FastAPI uses: ``[{"type", "loc", "msg", "input"}]``.
 import logging
 import uuid
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import OperationalError
 from django.http import Http404
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -35,6 +39,11 @@ class Conflict(exceptions.APIException):
 class QueueUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The task queue is unavailable; try again shortly."
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable; try again shortly."
 
 
 class BadGateway(exceptions.APIException):
@@ -73,11 +82,24 @@ def exception_handler(exc, context):
         location = getattr(exc, "location", "body")
         detail = _flatten(exc.detail, [location])
         return Response({"detail": detail}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    if isinstance(exc, RequestDataTooBig):  # raised by request.data (arguslm.limits)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": f"Request body exceeds {limit} bytes."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, Http404):
         message = str(exc) or "Not found."
         return Response({"detail": message}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    # A backing service that is down (or restarting) is a 503 the client may retry, not a 500.
+    if isinstance(exc, OperationalError):
+        log.warning("Database unavailable: %s", exc)
+        exc = DatabaseUnavailable()
+    elif isinstance(exc, RedisConnectionError | RedisTimeoutError):  # broker, cache (throttles)
+        log.warning("Redis unavailable: %s", exc)
+        exc = QueueUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None:
         # An unexpected error: log it with the traceback, answer JSON without internals.
@@ -102,6 +124,25 @@ def validate_query(serializer_class: type[serializers.Serializer], request) -> d
     if not serializer.is_valid():
         raise Unprocessable(serializer.errors, "query")
     return serializer.validated_data
+
+
+def reject_null_characters(value):
+    """Validator for free-form JSON fields: no ``\\x00`` in any string or key.
+
+    DRF's CharField refuses null characters; a JSON object's strings are not checked, and
+    PostgreSQL's jsonb cannot store ``\\u0000`` (a DataError, so a 500, instead of a 422).
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, str) and "\x00" in item:
+            raise serializers.ValidationError("Null characters are not allowed.")
+    return value
 
 
 class UUIDLookupMixin:

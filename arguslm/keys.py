@@ -25,9 +25,11 @@ def verify_encryption_key() -> None:
     if canary.value != CANARY:
         raise ImproperlyConfigured(
             "ARGUSLM_ENCRYPTION_KEY does not decrypt the stored credentials (the encryption "
-            "canary reads back as ciphertext). Start with the key this database was created "
-            "with; to change keys, list the new key first and the old one after it, then run "
-            "`manage.py rotate_encryption_key`."
+            "canary reads back as ciphertext). Start with the key this database was written "
+            "with, or with a comma-separated list that contains it: to change keys, set "
+            "ARGUSLM_ENCRYPTION_KEY=<new key>,<old key>, run `manage.py rotate_encryption_key` "
+            "(it re-encrypts everything with the first key), check with "
+            "`manage.py rotate_encryption_key --check`, then drop the old key."
         )
 
 

@@ -9,6 +9,8 @@ import logging
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from arguslm.envconf import env_bool, env_int, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,12 +52,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "arguslm.security.ContentSecurityPolicyMiddleware",
     # Static files straight from the app and node_modules (no collectstatic step needed).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "arguslm.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -141,6 +145,72 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Limits and cost ------------------------------------------------------------------------
+
+
+def _cache_url(redis_url: str) -> str:
+    """The cache's Redis URL: the broker's server, the next database index.
+
+    A separate database, not just a key prefix: ``cache.clear()`` runs FLUSHDB, which on the
+    broker's database would drop queued tasks and channel-layer messages. ARGUSLM_CACHE_URL
+    overrides it (e.g. when the broker already uses database 15, the last by default).
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(redis_url)
+    db = parts.path.strip("/")
+    if parts.scheme not in ("redis", "rediss") or not (db == "" or db.isdigit()):
+        return redis_url  # a unix socket or an unusual URL: share it (keys are prefixed)
+    return urlunsplit(parts._replace(path=f"/{int(db or 0) + 1}"))
+
+
+# DRF's throttles keep their request history in the default cache. With Redis it is shared by
+# every web process; the embedded default is per process memory, so there each web process
+# enforces the limits on its own (N processes allow up to N times the rate).
+CACHE_URL = env_str("ARGUSLM_CACHE_URL", _cache_url(REDIS_URL) if REDIS_URL else "")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "arguslm-cache",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "arguslm",
+        }
+    }
+
+
+def _env_rate(scope: str, default: str) -> str:
+    """A DRF rate ("30/min") from ARGUSLM_THROTTLE_<SCOPE>, checked at startup rather than
+    failing on the first request of that scope (DRF reads only the period's first letter)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    name = f"ARGUSLM_THROTTLE_{scope.upper()}"
+    value = env_str(name, default).strip()
+    count, _, period = value.partition("/")
+    if not count.isdigit() or int(count) < 1 or period[:1] not in ("s", "m", "h", "d"):
+        raise ImproperlyConfigured(f'{name} must look like "30/min" (per sec, min, hour, day)')
+    return value
+
+
+# Per user (per client IP for anonymous calls when ARGUSLM_API_AUTH=false): the API endpoints
+# that make paid provider calls or queue heavy work (arguslm.limits).
+THROTTLE_RATES = {
+    "monitoring_run": _env_rate("monitoring_run", "6/min"),
+    "benchmark_start": _env_rate("benchmark_start", "10/min"),
+    "connection_test": _env_rate("connection_test", "20/min"),
+    "model_refresh": _env_rate("model_refresh", "10/min"),
+}
+# Pending + running benchmark runs at once; starting one more answers 429 (0 = no cap).
+MAX_ACTIVE_BENCHMARKS = env_int("ARGUSLM_MAX_ACTIVE_BENCHMARKS", 3)
+# Largest request body read into memory (the API's JSON bodies; forms); larger API bodies → 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ARGUSLM_MAX_BODY_BYTES", 1024 * 1024)
+
 # --- Authentication and the API -------------------------------------------------------------
 
 LOGIN_URL = "login"
@@ -171,6 +241,8 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "arguslm.negotiation.FirstRendererNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Applied per action by arguslm.limits.ThrottledActionsMixin (no default throttle classes).
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -189,12 +261,65 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Metrics --------------------------------------------------------------------------------
+
+# /metrics (Prometheus) needs an API token unless this is true: for a scraper on a trusted
+# network that cannot send credentials. It exposes model ids and account names.
+METRICS_PUBLIC = env_bool("ARGUSLM_METRICS_PUBLIC", False)
+
+# --- Security -------------------------------------------------------------------------------
+
+# Behind a TLS-terminating proxy set ARGUSLM_HTTPS=true: secure cookies, HSTS, and the
+# proxy's X-Forwarded-Proto is trusted (so the proxy must set it, and overwrite a client's).
+HTTPS = env_bool("ARGUSLM_HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False  # other hosts under the domain are not ours to pin
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+# Proxies usually redirect http → https themselves; a second redirect here is opt-in.
+SECURE_SSL_REDIRECT = env_bool("ARGUSLM_SSL_REDIRECT", False)
+if SECURE_SSL_REDIRECT and not HTTPS:
+    # Without the proxy header trusted, every proxied request looks like http: a redirect loop.
+    raise ImproperlyConfigured("ARGUSLM_SSL_REDIRECT=true needs ARGUSLM_HTTPS=true")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Django's SecurityMiddleware and XFrameOptionsMiddleware send these (defaults, made explicit);
+# arguslm.security.ContentSecurityPolicyMiddleware sends the Content-Security-Policy.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Login rate limit (arguslm.security): after this many failures per username or per client
+# IP within the window, the login pages answer 429 until the window has passed.
+LOGIN_FAILURE_LIMIT = env_int("ARGUSLM_LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW = env_int("ARGUSLM_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Reverse proxies in front of ArgusLM: the client IP is then read from X-Forwarded-For (the
+# entry the outermost trusted proxy added). 0 = use the socket's peer address.
+NUM_PROXIES = env_int("ARGUSLM_NUM_PROXIES", 0)
+
+# Swagger UI would send the schema URL to validator.swagger.io for a badge (and the CSP
+# blocks the image anyway).
+SPECTACULAR_SETTINGS["SWAGGER_UI_SETTINGS"] = {"deepLinking": True, "validatorUrl": None}
+
 # --- Credentials encryption -----------------------------------------------------------------
 
-# A comma-separated list: the first key encrypts, every key decrypts (key rotation).
-FIELD_ENCRYPTION_KEY = persistent_secret(
-    "ARGUSLM_ENCRYPTION_KEY", DATA_DIR / "encryption_key", kind="fernet"
-)
+# A comma-separated list: the first key encrypts, every key decrypts (key rotation; then
+# `manage.py rotate_encryption_key` re-encrypts with the first so old keys can be dropped).
+# encrypted_model_fields builds a MultiFernet when given a list.
+_ENCRYPTION_KEYS = [
+    key.strip()
+    for key in persistent_secret(
+        "ARGUSLM_ENCRYPTION_KEY", DATA_DIR / "encryption_key", kind="fernet"
+    ).split(",")
+    if key.strip()
+]
+if not _ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("ARGUSLM_ENCRYPTION_KEY holds no key")
+FIELD_ENCRYPTION_KEY = _ENCRYPTION_KEYS if len(_ENCRYPTION_KEYS) > 1 else _ENCRYPTION_KEYS[0]
 
 # --- LLM gateway and simulator --------------------------------------------------------------
 

@@ -3,20 +3,30 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from arguslm import views
+from arguslm.metrics import metrics
+from arguslm.security import RateLimitedLoginView, rate_limited_login
 
 urlpatterns = [
     path("", views.root, name="root"),
     path("health", views.health, name="health"),
     path("ready", views.ready, name="ready"),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/", include("arguslm.api_urls")),
     path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="docs"),
+    # The split view serves Swagger UI's init script as a file: no inline script, strict CSP.
+    path("docs", SpectacularSwaggerSplitView.as_view(url_name="openapi-schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
+    # The admin's login gets the same brute-force limit as /login (before admin.site.urls).
+    path("admin/login/", rate_limited_login(admin.site.login)),
     path("admin/", admin.site.urls),
-    path("login", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login", RateLimitedLoginView.as_view(), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard", views.dashboard, name="dashboard"),
     path("settings", views.settings_page, name="settings"),

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -33,7 +34,8 @@ def health(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database answers and a worker has shown a heartbeat recently."""
+    """Readiness: the database (and Redis, when configured) answers and a worker has shown a
+    heartbeat recently."""
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -42,6 +44,9 @@ def ready(request: HttpRequest) -> JsonResponse:
     except Exception as exc:  # any driver error means "not ready", never a 500
         checks["database"] = f"error: {type(exc).__name__}"
         return JsonResponse({"status": "unavailable", "checks": checks}, status=503)
+    if settings.REDIS_URL:
+        # The broker of every queued pass and benchmark: down means nothing new can start.
+        checks["queue"] = _redis_check(settings.REDIS_URL)
 
     beat = Heartbeat.objects.filter(name=WORKER_HEARTBEAT).first()
     if beat is None:
@@ -54,6 +59,23 @@ def ready(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ready" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
     )
+
+
+def _redis_check(url: str) -> str:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return f"error: {type(exc).__name__}"
+    finally:
+        client.close()
+    return "ok"
 
 
 @login_required

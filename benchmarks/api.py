@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from arguslm.api import Conflict, UUIDLookupMixin, validate_query
+from arguslm.limits import ThrottledActionsMixin
 from benchmarks import engine, exports, services
 from benchmarks.serializers import (
     BenchmarkCreateSerializer,
@@ -23,16 +24,25 @@ from benchmarks.serializers import (
 NOT_FOUND = {404: OpenApiResponse(description="Not found")}
 
 
-class BenchmarkViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
+class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericViewSet):
     """Benchmark runs: start, follow, inspect, export, cancel, delete."""
 
     serializer_class = BenchmarkRunSerializer
+    throttle_scopes = {"create": "benchmark_start"}
     not_found_message = "Benchmark run {id} not found"
 
     def get_queryset(self):
         return services.runs_with_counts().order_by("-created_at")
 
-    @extend_schema(request=BenchmarkCreateSerializer, responses={202: BenchmarkStartSerializer})
+    @extend_schema(
+        request=BenchmarkCreateSerializer,
+        responses={
+            202: BenchmarkStartSerializer,
+            429: OpenApiResponse(
+                description="Rate limited (see Retry-After), or too many active benchmarks"
+            ),
+        },
+    )
     def create(self, request):
         serializer = BenchmarkCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

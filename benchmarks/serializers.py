@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from benchmarks.models import BenchmarkResult, BenchmarkRun
@@ -110,6 +111,8 @@ class BenchmarkRunSerializer(serializers.ModelSerializer):
         return count if count is not None else obj.results.count()
 
 
+# many=False: the list action answers one envelope object, not an array of them.
+@extend_schema_serializer(many=False)
 class BenchmarkListSerializer(serializers.Serializer):
     runs = BenchmarkRunSerializer(many=True)
     total = serializers.IntegerField()

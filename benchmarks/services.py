@@ -1,20 +1,34 @@
 """Benchmark workflows: start, cancel, and the statistics of a run."""
 
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from arguslm.api import QueueUnavailable
-from benchmarks import live, stats
+from arguslm.limits import LimitReached
+from benchmarks import engine, live, stats
 from benchmarks.models import BenchmarkResult, BenchmarkRun
+
+ACTIVE = (BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING)
+
+
+class TooManyBenchmarks(LimitReached):
+    """More pending + running runs than MAX_ACTIVE_BENCHMARKS (a 429)."""
 
 
 def start(*, data: dict, user=None) -> BenchmarkRun:
-    """Store a pending run and hand it to the workers."""
+    """Store a pending run and hand it to the workers; TooManyBenchmarks when at the cap."""
     from django_q.tasks import async_task
 
-    run = BenchmarkRun.objects.create(
-        created_by=user if user is not None and user.is_authenticated else None, **data
-    )
+    engine.close_stale_runs()  # a run whose worker died must not hold a slot
+    # On SQLite the transaction takes the write lock first (IMMEDIATE), so two starts cannot
+    # both pass the check; on PostgreSQL a race may let one extra run through.
+    with transaction.atomic():
+        _check_capacity()
+        run = BenchmarkRun.objects.create(
+            created_by=user if user is not None and user.is_authenticated else None, **data
+        )
     try:
         async_task(
             "benchmarks.tasks.execute", str(run.id), task_name=f"benchmark-{run.id}", timeout=3600
@@ -25,6 +39,18 @@ def start(*, data: dict, user=None) -> BenchmarkRun:
         run.save()
         raise QueueUnavailable(run.error) from exc
     return run
+
+
+def _check_capacity() -> None:
+    limit = settings.MAX_ACTIVE_BENCHMARKS
+    if limit <= 0:  # 0 turns the cap off
+        return
+    active = BenchmarkRun.objects.filter(status__in=ACTIVE).count()
+    if active >= limit:
+        are = "benchmark is" if active == 1 else "benchmarks are"
+        raise TooManyBenchmarks(
+            f"{active} {are} already pending or running; wait for one to finish or cancel one."
+        )
 
 
 def cancel(*, run: BenchmarkRun) -> BenchmarkRun:

@@ -128,7 +128,10 @@ def benchmark_start(request: HttpRequest) -> HttpResponse:
         if not form["model_ids"]:
             errors["model_ids"] = "Choose at least one model."
         return _render_benchmarks(request, form=form, errors=errors)
-    run = services.start(data=serializer.validated_data, user=request.user)
+    try:
+        run = services.start(data=serializer.validated_data, user=request.user)
+    except services.TooManyBenchmarks as exc:
+        return _render_benchmarks(request, form=form, errors={"form": exc.detail})
     messages.success(request, f"Started “{run.name}”.")
     return redirect("benchmark-detail", run_id=run.pk)
 
@@ -243,7 +246,11 @@ def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
         problems = " ".join(_flatten_errors(serializer.errors).values())
         messages.error(request, f"Cannot re-run: {problems}")
         return redirect("benchmark-detail", run_id=run.pk)
-    new = services.start(data=serializer.validated_data, user=request.user)
+    try:
+        new = services.start(data=serializer.validated_data, user=request.user)
+    except services.TooManyBenchmarks as exc:
+        messages.error(request, f"Cannot re-run: {exc.detail}")
+        return redirect("benchmark-detail", run_id=run.pk)
     messages.success(request, f"Started a re-run of “{run.name}”.")
     return redirect("benchmark-detail", run_id=new.pk)
 

@@ -8,11 +8,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from arguslm.api import parse_uuid, validate_query
+from arguslm.limits import RATE_LIMITED, ThrottledActionsMixin
 from arguslm.schedules import reconcile
-from monitoring import exports, services
+from monitoring import costs, exports, services
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.prompts import PACKS
 from monitoring.serializers import (
+    CostSerializer,
     ExportQuerySerializer,
     MonitoringConfigSerializer,
     MonitoringRunListSerializer,
@@ -39,8 +41,10 @@ def uptime_queryset(query: dict):
     return checks
 
 
-class MonitoringViewSet(viewsets.ViewSet):
+class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
     """Monitoring configuration, passes and their uptime checks."""
+
+    throttle_scopes = {"run": "monitoring_run"}  # a pass probes every monitored model
 
     @extend_schema(methods=["GET"], responses=MonitoringConfigSerializer)
     @extend_schema(
@@ -57,7 +61,7 @@ class MonitoringViewSet(viewsets.ViewSet):
             config.refresh_from_db()
         return Response(MonitoringConfigSerializer(config).data)
 
-    @extend_schema(request=None, responses=MonitoringRunResponseSerializer)
+    @extend_schema(request=None, responses={200: MonitoringRunResponseSerializer, **RATE_LIMITED})
     @action(detail=False, methods=["post"])
     def run(self, request):
         run = services.request_pass(trigger=MonitoringRun.Trigger.MANUAL)
@@ -131,6 +135,12 @@ class MonitoringViewSet(viewsets.ViewSet):
         if query.get("end_date"):
             checks = checks.filter(created_at__lte=query["end_date"])
         return exports.uptime_response(checks, query["format"])
+
+    @extend_schema(responses=CostSerializer)
+    @action(detail=False, methods=["get"])
+    def cost(self, request):
+        """Estimated monthly probe cost at litellm's list prices, this month's spend, budget."""
+        return Response(CostSerializer(costs.summary()).data)
 
     @extend_schema(responses=PromptPackSerializer(many=True))
     @action(detail=False, methods=["get"], url_path="prompt-packs")

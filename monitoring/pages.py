@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from arguslm.api import QueueUnavailable
 from arguslm.schedules import reconcile
-from monitoring import services
+from monitoring import costs, services
 from monitoring.api import uptime_queryset
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.prompts import PACKS
@@ -44,6 +44,13 @@ NUMBER_FIELDS = {
         "1–3650. Hourly and daily summaries for charts are kept longer.",
         1,
         3650,
+    ),
+    "monthly_budget_usd": (
+        "schedule",
+        "Monthly probe budget (USD)",
+        "Empty = none. Scheduled passes pause once this month's probe spend reaches it.",
+        0,
+        9_999_999_999,
     ),
     "degraded_ttft_ms": (
         "thresholds",
@@ -75,10 +82,12 @@ NUMBER_FIELDS = {
         256,
     ),
 }
-OPTIONAL_FIELDS = ("degraded_ttft_ms", "degraded_latency_ms")  # empty = threshold off
+# Empty = threshold off, no budget.
+OPTIONAL_FIELDS = ("degraded_ttft_ms", "degraded_latency_ms", "monthly_budget_usd")
 CHECKS_PER_PAGE = 50
 FILTER_MODELS = 500
 RECENT_RUNS = 10
+COST_MODELS = 10  # the most expensive models listed in the cost card
 # A provider with thousands of models would make the page heavy: beyond this many per account
 # the list says how many more there are and the search narrows it down.
 MODELS_PER_ACCOUNT = 100
@@ -385,6 +394,26 @@ def _checks_context(request: HttpRequest) -> dict:
     }
 
 
+# --- probe cost ---------------------------------------------------------------------------------
+
+
+def _cost_context(request: HttpRequest | None = None) -> dict:
+    """The probe-cost card (``request`` unused, as in ``_status_context``)."""
+    cost = costs.summary()
+    budget = cost["monthly_budget_usd"]
+    top = [{**m, "usd_label": costs.format_usd(m["usd"])} for m in cost["models"][:COST_MODELS]]
+    return {
+        "cost": {
+            **cost,
+            "top": top,
+            "more": len(cost["models"]) - len(top),
+            "total_label": costs.format_usd(cost["total_usd"]),
+            "spent_label": costs.format_usd(cost["month_to_date_usd"]),
+            "budget_label": costs.format_usd(budget) if budget is not None else "",
+        }
+    }
+
+
 # --- views --------------------------------------------------------------------------------------
 
 
@@ -399,6 +428,7 @@ def _render_page(
         **_runs_context(_uuid_or_none(request.GET.get("run"))),
         **_models_context(request),
         **_checks_context(request),
+        **_cost_context(),
     }
     return render(request, "monitoring.html", context)
 
@@ -410,6 +440,7 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
         "monitoring-status": ("monitoring_status.html", _status_context),
         "monitoring-models": ("monitoring_models.html", _models_context),
         "monitoring-checks": ("monitoring_checks.html", _checks_context),
+        "monitoring-cost": ("monitoring_cost.html", _cost_context),
     }
     target = request.htmx.target if request.htmx else None
     if target in sections:

@@ -1,5 +1,7 @@
 """Request and response shapes of the monitoring API (SDK wire format, metrics.md fields)."""
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
@@ -21,6 +23,7 @@ class MonitoringConfigSerializer(serializers.ModelSerializer):
             "timeout_seconds",
             "concurrency_per_account",
             "retention_days",
+            "monthly_budget_usd",
             "created_at",
             "updated_at",
         ]
@@ -33,6 +36,8 @@ class MonitoringConfigSerializer(serializers.ModelSerializer):
             "retention_days": {"min_value": 1, "max_value": 3650},
             "degraded_ttft_ms": {"min_value": 1, "max_value": 3_600_000},
             "degraded_latency_ms": {"min_value": 1, "max_value": 3_600_000},
+            # A JSON number (USD), not DRF's default decimal string; null = no budget.
+            "monthly_budget_usd": {"min_value": Decimal("0"), "coerce_to_string": False},
         }
 
     def validate_prompt_pack(self, value: str) -> str:
@@ -84,7 +89,8 @@ class MonitoringRunListSerializer(serializers.Serializer):
 class RunsQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MonitoringRun.Status.choices, required=False)
     limit = serializers.IntegerField(default=20, min_value=1, max_value=500)
-    offset = serializers.IntegerField(default=0, min_value=0)
+    # Bounded: an OFFSET beyond a 64-bit integer was a 500 (SQLite overflow, PostgreSQL DataError).
+    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
 
 
 class UptimeCheckSerializer(serializers.ModelSerializer):
@@ -139,7 +145,8 @@ class UptimeQuerySerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False)
     enabled_only = serializers.BooleanField(required=False, default=False)
     limit = serializers.IntegerField(default=100, min_value=1, max_value=10000)
-    offset = serializers.IntegerField(default=0, min_value=0)
+    # Bounded: an OFFSET beyond a 64-bit integer was a 500 (SQLite overflow, PostgreSQL DataError).
+    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
 
 
 class ExportQuerySerializer(serializers.Serializer):
@@ -160,3 +167,28 @@ class PromptPackSerializer(serializers.Serializer):
     name = serializers.CharField()
     prompt = serializers.CharField()
     expected_tokens = serializers.IntegerField()
+
+
+class CostModelSerializer(serializers.Serializer):
+    model_id = serializers.UUIDField()
+    model = serializers.CharField()
+    provider = serializers.CharField()
+    priced = serializers.BooleanField(help_text="False: no price known (self-hosted, unknown).")
+    usd = serializers.FloatField(help_text="Estimated USD per month (0 when unpriced).")
+    checks_per_month = serializers.FloatField()
+    checks_24h = serializers.IntegerField(help_text="Checks the averages are taken from.")
+    avg_input = serializers.FloatField(help_text="Input tokens per check, last 24 h.")
+    avg_output = serializers.FloatField(help_text="Output tokens per check, last 24 h.")
+
+
+class CostSerializer(serializers.Serializer):
+    total_usd = serializers.FloatField(help_text="Estimated USD per month of monitoring.")
+    unpriced = serializers.IntegerField(help_text="Monitored models without a known price.")
+    interval_minutes = serializers.IntegerField()
+    checks_per_month = serializers.FloatField(help_text="Per model: 30 days at the interval.")
+    month_to_date_usd = serializers.FloatField(help_text="Spent on probes this month.")
+    monthly_budget_usd = serializers.FloatField(allow_null=True)
+    budget_reached = serializers.BooleanField(
+        help_text="Scheduled passes are paused until the month ends or the budget rises."
+    )
+    models = CostModelSerializer(many=True)

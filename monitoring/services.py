@@ -31,7 +31,9 @@ from providers.models import LLMModel
 
 log = logging.getLogger(__name__)
 
-SHARD_SIZE = 250
+# Models per shard task. A setting (like the rate below) so that fault tests can split a small
+# pass into several shards: a worker killed mid-pass then leaves some shards stored, some lost.
+SHARD_SIZE = getattr(settings, "ARGUSLM_SHARD_SIZE", 250)
 # One process stays at or below this many probe starts per minute (the gateway's accuracy
 # target holds there); more load is spread over more worker processes.
 PROBE_RATE_PER_MIN = getattr(settings, "ARGUSLM_PROBE_RATE", 2000)
@@ -258,9 +260,16 @@ async def _probe_one(model: LLMModel, limit, *, client, timeouts, pack, config):
             sample = Sample(error_type=ErrorType.BAD_REQUEST, error=exc.message)
         else:
             messages = pack.messages(nonce=uuid.uuid4().hex[:8])
-            sample = await measure(
-                target, messages, max_tokens=config.max_tokens, timeouts=timeouts, client=client
-            )
+            try:
+                sample = await measure(
+                    target, messages, max_tokens=config.max_tokens, timeouts=timeouts, client=client
+                )
+            except Exception as exc:  # a gateway bug: record it for this model; the shard's
+                # other checks must still be stored (one raise used to lose them all).
+                log.exception("Probe of model %s failed unexpectedly", model.pk)
+                sample = Sample(
+                    error_type=ErrorType.UNKNOWN, error=f"Unexpected error: {type(exc).__name__}"
+                )
         sample.queue_ms = queue_ms
     return model, sample, created_at
 

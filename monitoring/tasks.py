@@ -1,13 +1,26 @@
 """django-q2 task entry points for monitoring (a few lines each; the work is in services)."""
 
-from monitoring import services
+from django.utils import timezone
+
+from monitoring import costs, services
 from monitoring.models import MonitoringConfig, MonitoringRun
 
 
 def scheduled_pass() -> str:
-    """The schedule's tick: start a pass unless monitoring is disabled."""
-    if not MonitoringConfig.get().enabled:
+    """The schedule's tick: start a pass unless monitoring is disabled or its budget spent."""
+    config = MonitoringConfig.get()
+    if not config.enabled:
         return "monitoring disabled"
+    if paused := costs.budget_pause_message(config=config):
+        # Recorded like an overlap skip, so the passes list says why nothing ran.
+        MonitoringRun.objects.create(
+            trigger=MonitoringRun.Trigger.SCHEDULE,
+            status=MonitoringRun.Status.SKIPPED,
+            prompt_pack=config.prompt_pack,
+            finished_at=timezone.now(),
+            message=paused,
+        )
+        return MonitoringRun.Status.SKIPPED
     run = MonitoringRun.objects.create(trigger=MonitoringRun.Trigger.SCHEDULE)
     return services.start_pass(run_id=run.id).status
 

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from arguslm.api import BadGateway, Conflict, Unprocessable, UUIDLookupMixin, validate_query
+from arguslm.limits import RATE_LIMITED, ThrottledActionsMixin
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
 from providers import services
@@ -39,10 +40,16 @@ def _valid(serializer_class, request, **context):
     return serializer.validated_data
 
 
-class ProviderViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
+class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericViewSet):
     """Provider accounts. Credentials are write-only: responses say which keys are set."""
 
     serializer_class = ProviderSerializer
+    # These call the provider (a paid request, or a model listing) on every request.
+    throttle_scopes = {
+        "test_connection": "connection_test",
+        "test": "connection_test",
+        "refresh_models": "model_refresh",
+    }
     not_found_message = "Provider account {id} not found"
 
     def get_queryset(self):
@@ -119,7 +126,9 @@ class ProviderViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
             }
         )
 
-    @extend_schema(request=ProviderCreateSerializer, responses=ProviderTestSerializer)
+    @extend_schema(
+        request=ProviderCreateSerializer, responses={200: ProviderTestSerializer, **RATE_LIMITED}
+    )
     @action(detail=False, methods=["post"], url_path="test-connection")
     def test_connection(self, request):
         data = _valid(ProviderCreateSerializer, request)
@@ -128,7 +137,9 @@ class ProviderViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         )
         return Response(result)
 
-    @extend_schema(request=None, responses={200: ProviderTestSerializer, **NOT_FOUND})
+    @extend_schema(
+        request=None, responses={200: ProviderTestSerializer, **NOT_FOUND, **RATE_LIMITED}
+    )
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         account = self.get_object()
@@ -143,6 +154,7 @@ class ProviderViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
             200: ProviderRefreshSerializer,
             502: OpenApiResponse(description="Discovery failed"),
             **NOT_FOUND,
+            **RATE_LIMITED,
         },
     )
     @action(detail=True, methods=["post"], url_path="refresh-models")

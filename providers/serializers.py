@@ -2,8 +2,10 @@
 
 import re
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from arguslm.api import reject_null_characters
 from arguslm.llm import catalog
 from providers.models import LLMModel, ProviderAccount
 
@@ -49,6 +51,8 @@ class ProviderSerializer(serializers.ModelSerializer):
         return spec.label if spec else obj.provider_type
 
 
+# many=False: the list action answers one envelope object, not an array of them.
+@extend_schema_serializer(many=False)
 class ProviderListSerializer(serializers.Serializer):
     providers = ProviderSerializer(many=True)
     total = serializers.IntegerField()
@@ -171,6 +175,7 @@ class ModelSerializer(serializers.ModelSerializer):
         return obj.provider_account.provider_type
 
 
+@extend_schema_serializer(many=False)  # an envelope, not an array (see above)
 class ModelListSerializer(serializers.Serializer):
     items = ModelSerializer(many=True)
     total = serializers.IntegerField()
@@ -188,7 +193,8 @@ class ModelQuerySerializer(serializers.Serializer):
     enabled_for_benchmark = serializers.BooleanField(required=False, allow_null=True, default=None)
     search = serializers.CharField(required=False, allow_blank=True, max_length=255)
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
-    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+    # Bounded: an OFFSET beyond a 64-bit integer was a 500 (SQLite overflow, PostgreSQL DataError).
+    offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=10_000_000)
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -204,7 +210,9 @@ class ModelCreateSerializer(serializers.Serializer):
     custom_name = serializers.CharField(
         max_length=255, required=False, allow_null=True, allow_blank=True, default=None
     )
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = serializers.DictField(
+        required=False, default=dict, validators=[reject_null_characters]
+    )
     enabled_for_monitoring = serializers.BooleanField(required=False, default=False)
     enabled_for_benchmark = serializers.BooleanField(required=False, default=True)
 

@@ -231,7 +231,9 @@ async def _openai_stream(client, target, messages, max_tokens, timeouts, tempera
 async def _openai_read(
     client, url, body, headers, target, messages, timeouts, col, stream, loop, total_deadline
 ):
-    async with asyncio.timeout(
+    # timeout_at: the deadline is a loop time. (asyncio.timeout() takes a delay: given this
+    # absolute time it never fired, so a provider that never sent headers hung the probe.)
+    async with asyncio.timeout_at(
         min(total_deadline, loop.time() + timeouts.connect + timeouts.first_token)
     ) as cm:
         phase = "first_token"
@@ -287,6 +289,17 @@ async def _openai_read(
             raise
         except _StreamFailure as exc:
             return _failed(col, target, messages, ErrorType.STREAM_ERROR, str(exc))
+        except (httpx.InvalidURL, UnicodeEncodeError) as exc:
+            # Stored credentials httpx cannot send (a control character in the base URL, a
+            # non-ASCII key): the request never left. Classified, so it fails this probe
+            # alone and not every probe of its monitoring shard (it used to propagate).
+            return _failed(
+                col,
+                target,
+                messages,
+                ErrorType.BAD_REQUEST,
+                f"Cannot send the request (check the base URL and API key): {exc}",
+            )
         except httpx.ConnectTimeout:
             return _failed(
                 col,

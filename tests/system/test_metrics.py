@@ -1,0 +1,350 @@
+"""/metrics: access, the Prometheus text format, exact figures, escaping, constant queries."""
+
+import base64
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_q.models import OrmQ
+from prometheus_client.parser import text_string_to_metric_families
+
+from arguslm.models import Heartbeat
+from benchmarks.models import BenchmarkRun
+from monitoring import rollups, sketch
+from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from tests.factories import make_account, make_model
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana-dashboard.json"
+FAST = {"provider": "custom_openai_compatible", "account": "Acct 1", "model": "fast"}
+SLOW = {"provider": "openai", "account": "Acct 2", "model": "slow"}
+FRESH = {"provider": "openai", "account": "Acct 2", "model": "fresh"}
+
+
+@pytest.fixture(autouse=True)
+def frozen(monkeypatch):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
+    return NOW
+
+
+def check(model, minutes_ago: float, status="up", ttft=None, latency=None, tps=None, error=None):
+    return UptimeCheck(
+        model=model,
+        status=status,
+        ttft_ms=ttft,
+        latency_ms=latency,
+        tps_excluding_ttft=tps,
+        error_type=error,
+        created_at=NOW - timedelta(minutes=minutes_ago),
+    )
+
+
+def store(checks: list[UptimeCheck]) -> None:
+    UptimeCheck.objects.bulk_create(checks)
+    rollups.record(checks)
+
+
+def scrape(client) -> dict:
+    """{(sample name, frozenset of labels): value} of a successful scrape."""
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.content
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for s in family.samples
+    }
+
+
+def value(samples: dict, name: str, **labels):
+    return samples.get((name, frozenset(labels.items())))
+
+
+def names(samples: dict) -> set[str]:
+    return {name for name, _ in samples}
+
+
+def models_labelled(samples: dict, name: str) -> set[str]:
+    return {dict(labels)["model"] for n, labels in samples if n == name}
+
+
+@pytest.fixture
+def data():
+    """Three monitored models (checked up, checked down, never checked), one unmonitored."""
+    fast = make_model(make_account(display_name="Acct 1"), model_id="fast")
+    acct2 = make_account(display_name="Acct 2", provider_type="openai")
+    slow = make_model(acct2, model_id="slow")
+    make_model(acct2, model_id="fresh")
+    idle = make_model(acct2, model_id="idle", enabled_for_monitoring=False)
+    store(
+        [
+            check(fast, 2, ttft=100, latency=400, tps=50),  # latest
+            check(fast, 20, ttft=300, latency=800, tps=30),
+            check(fast, 50, status="degraded", error="rate_limited"),
+            check(fast, 100, ttft=1000, latency=3000, tps=5),  # 10:50: before the 1h window
+            check(fast, 23.5 * 60, status="down", error="server_error"),  # in the 24 h
+            check(fast, 3 * 24 * 60, status="down", error="timeout"),  # only in the total
+            check(slow, 5, status="down", latency=30000, error="timeout"),
+            check(idle, 5, ttft=90, latency=300, tps=60),
+        ]
+    )
+    MonitoringConfig.objects.create(interval_minutes=10, enabled=False)
+    older = MonitoringRun.objects.create(status="completed", up=9, down=0)
+    MonitoringRun.objects.filter(pk=older.pk).update(created_at=NOW - timedelta(hours=1))
+    MonitoringRun.objects.filter(pk=older.pk).update(
+        started_at=NOW - timedelta(hours=1), finished_at=NOW - timedelta(minutes=59)
+    )
+    last = MonitoringRun.objects.create(
+        status="completed",
+        started_at=NOW - timedelta(minutes=3),
+        finished_at=NOW - timedelta(seconds=150),
+        total=3,
+        up=1,
+        degraded=1,
+        down=1,
+    )
+    MonitoringRun.objects.filter(pk=last.pk).update(created_at=NOW - timedelta(minutes=3))
+    MonitoringRun.objects.create(status="running", started_at=NOW)  # not completed: ignored
+    Heartbeat.objects.create(name="qcluster", seen_at=NOW - timedelta(seconds=42))
+    Heartbeat.objects.create(name="something-else", seen_at=NOW - timedelta(days=1))
+    for status in ("running", "running", "completed", "pending"):
+        BenchmarkRun.objects.create(name=status, status=status, prompt_pack="health_check")
+    for lock in (NOW - timedelta(seconds=5), NOW):
+        OrmQ.objects.create(key="arguslm", payload="waiting", lock=lock)
+    OrmQ.objects.create(key="arguslm", payload="held by a worker", lock=NOW + timedelta(hours=1))
+    OrmQ.objects.create(key="other-cluster", payload="not ours", lock=NOW)
+    return {"fast": fast, "slow": slow}
+
+
+# --- access -------------------------------------------------------------------------------------
+
+
+def test_an_anonymous_scrape_is_refused_with_a_json_401(anon):
+    response = anon.get("/metrics")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_wrong_token_is_refused(anon):
+    response = anon.get("/metrics", HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid or expired API token."}
+
+
+def test_a_bearer_token_gets_the_prometheus_text_format(api):
+    response = api.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert "# TYPE arguslm_queue_depth gauge" in response.content.decode()
+
+
+@pytest.mark.parametrize("scheme", ["Token", "Basic"])
+def test_token_and_basic_with_a_token_are_accepted_too(anon, token, scheme):
+    credentials = token if scheme == "Token" else base64.b64encode(f"x:{token}".encode()).decode()
+    response = anon.get("/metrics", HTTP_AUTHORIZATION=f"{scheme} {credentials}")
+    assert response.status_code == 200
+
+
+def test_the_token_of_an_inactive_user_is_refused(anon, user, token):
+    user.is_active = False
+    user.save()
+    response = anon.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+
+
+def test_public_mode_serves_anonymous_scrapers(anon, settings):
+    settings.METRICS_PUBLIC = True
+    response = anon.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+
+
+def test_only_get_is_allowed(api):
+    assert api.post("/metrics").status_code == 405
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def test_the_latest_check_of_each_monitored_model_is_exported_in_seconds(api, data):
+    samples = scrape(api)
+    assert value(samples, "arguslm_model_up", **FAST) == 1.0
+    assert value(samples, "arguslm_model_up", **SLOW) == 0.0
+    assert (
+        value(samples, "arguslm_model_last_check_timestamp_seconds", **FAST)
+        == (NOW - timedelta(minutes=2)).timestamp()
+    )
+    assert value(samples, "arguslm_model_ttft_seconds", **FAST) == 0.1
+    assert value(samples, "arguslm_model_latency_seconds", **FAST) == 0.4
+    assert value(samples, "arguslm_model_output_tokens_per_second", **FAST) == 50
+    # A failed latest check measured nothing; a model never checked has no status yet.
+    assert models_labelled(samples, "arguslm_model_up") == {"fast", "slow"}
+    assert models_labelled(samples, "arguslm_model_latency_seconds") == {"fast"}
+
+
+def test_degraded_is_a_half(api, data):
+    store([check(data["fast"], 1, status="degraded", ttft=5000, latency=9000, tps=1)])
+    samples = scrape(api)
+    assert value(samples, "arguslm_model_up", **FAST) == 0.5
+    assert value(samples, "arguslm_model_ttft_seconds", **FAST) == 5.0
+
+
+def test_quantiles_merge_the_current_and_the_previous_hour_of_successful_checks(api, data):
+    samples = scrape(api)
+    # fast: 12:28 and 12:10 are in; 11:40 was rate limited; 10:50 is before the window.
+    in_window = {
+        "arguslm_model_ttft_window_seconds": ([100, 300], 1e-3),
+        "arguslm_model_latency_window_seconds": ([400, 800], 1e-3),
+        "arguslm_model_output_tokens_per_second_window": ([50, 30], 1),
+    }
+    for name, (values, scale) in in_window.items():
+        summary = sketch.empty()
+        for v in values:
+            sketch.add(summary, v)
+        for q in ("0.5", "0.95", "0.99"):
+            got = value(samples, name, **FAST, quantile=q, window="1h")
+            assert got == pytest.approx(sketch.quantile(summary, float(q)) * scale), (name, q)
+    assert value(
+        samples, "arguslm_model_latency_window_seconds", **FAST, quantile="0.99", window="1h"
+    ) == pytest.approx(0.8, rel=0.01)
+    assert models_labelled(samples, "arguslm_model_ttft_window_seconds") == {"fast"}
+
+
+def test_availability_and_check_counts_come_from_the_rollups(api, data):
+    samples = scrape(api)
+    # 24 h: up 12:28, 12:10, 10:50, degraded 11:40, down yesterday 13:00.
+    assert value(samples, "arguslm_model_availability_ratio", **FAST, window="24h") == 0.8
+    assert value(samples, "arguslm_model_availability_ratio", **SLOW, window="24h") == 0.0
+    assert models_labelled(samples, "arguslm_model_availability_ratio") == {"fast", "slow"}
+    counts = {
+        status: value(samples, "arguslm_model_checks_total", **FAST, status=status)
+        for status in ("up", "degraded", "down")
+    }
+    assert counts == {"up": 3, "degraded": 1, "down": 2}
+    # A model never checked starts its counters at zero.
+    assert value(samples, "arguslm_model_checks_total", **FRESH, status="up") == 0
+
+
+def test_an_unmonitored_model_has_no_series(api, data):
+    samples = scrape(api)
+    assert not any(dict(labels).get("model") == "idle" for _, labels in samples)
+
+
+def test_worker_health_comes_from_the_last_completed_pass_heartbeat_and_queue(api, data):
+    samples = scrape(api)
+    assert value(samples, "arguslm_monitoring_last_pass_duration_seconds") == 30
+    assert (
+        value(samples, "arguslm_monitoring_last_pass_timestamp_seconds")
+        == (NOW - timedelta(seconds=150)).timestamp()
+    )
+    assert value(samples, "arguslm_monitoring_last_pass_age_seconds") == 150
+    assert {
+        status: value(samples, "arguslm_monitoring_pass_models", status=status)
+        for status in ("up", "degraded", "down")
+    } == {"up": 1, "degraded": 1, "down": 1}
+    assert value(samples, "arguslm_worker_heartbeat_age_seconds") == 42
+    assert value(samples, "arguslm_benchmarks_running") == 2
+    assert value(samples, "arguslm_queue_depth") == 2  # waiting, not held, this cluster
+    assert value(samples, "arguslm_monitoring_enabled") == 0
+    assert value(samples, "arguslm_monitoring_interval_seconds") == 600
+
+
+def test_an_empty_install_exports_no_pass_and_no_heartbeat_figures(api):
+    samples = scrape(api)
+    assert names(samples) == {
+        "arguslm_monitoring_enabled",
+        "arguslm_monitoring_interval_seconds",
+        "arguslm_benchmarks_running",
+        "arguslm_queue_depth",
+    }
+    assert value(samples, "arguslm_monitoring_interval_seconds") == 300
+    assert not MonitoringConfig.objects.exists()  # a scrape never writes
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+
+def test_odd_model_ids_and_account_names_are_escaped_and_round_trip(api):
+    odd = 'say "hi"\\ to\nモデル ✓'
+    account = make_account(display_name='Team "α"\\', provider_type="custom")
+    store([check(make_model(account, model_id=odd), 1, ttft=100, latency=200, tps=10)])
+    response = api.get("/metrics")
+    text = response.content.decode()
+    assert 'model="say \\"hi\\"\\\\ to\\nモデル ✓"' in text
+    assert 'account="Team \\"α\\"\\\\"' in text
+    samples = scrape(api)
+    labels = {"provider": "custom", "account": 'Team "α"\\', "model": odd}
+    assert value(samples, "arguslm_model_up", **labels) == 1.0
+
+
+def test_accounts_sharing_a_name_get_distinct_series(api):
+    first = make_account(display_name="Prod")
+    second = make_account(display_name="Prod")
+    store([check(make_model(first, model_id="m"), 1), check(make_model(second, model_id="m"), 1)])
+    samples = scrape(api)
+    accounts = {dict(labels)["account"] for n, labels in samples if n == "arguslm_model_up"}
+    assert accounts == {f"Prod ({str(first.id)[:8]})", f"Prod ({str(second.id)[:8]})"}
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+def make_fleet(size: int) -> None:
+    account = make_account(display_name=f"Fleet {size}")
+    checks = []
+    for i in range(size):
+        model = make_model(account, model_id=f"m{i}")
+        checks += [check(model, 1, ttft=100, latency=200, tps=10), check(model, 26 * 60)]
+    store(checks)
+
+
+def queries_for_a_scrape(api) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/metrics").status_code == 200
+    return len(queries)
+
+
+def test_a_scrape_costs_the_same_queries_for_2_and_20_models(api, data):
+    make_fleet(2)
+    small = queries_for_a_scrape(api)
+    make_fleet(20)
+    assert queries_for_a_scrape(api) == small
+    assert small <= 10
+
+
+# --- the sample Grafana dashboard ---------------------------------------------------------------
+
+
+def panels(items: list[dict]):
+    for panel in items:
+        yield panel
+        yield from panels(panel.get("panels", []))
+
+
+def test_the_grafana_dashboard_uses_only_metrics_the_endpoint_emits(api, data):
+    dashboard = json.loads(DASHBOARD.read_text())
+    emitted = names(scrape(api))
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["DS_PROMETHEUS"]["type"] == "datasource"
+    assert variables["DS_PROMETHEUS"]["query"] == "prometheus"
+    charted = 0
+    for panel in panels(dashboard["panels"]):
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            used = set(re.findall(r"\barguslm_[a-z0-9_]+", target["expr"]))
+            assert used, (panel["title"], target["expr"])
+            assert used <= emitted, (panel["title"], used - emitted)
+            charted += 1
+    assert charted >= 8
+    for variable in variables.values():
+        if variable["type"] == "query":
+            assert set(re.findall(r"\barguslm_[a-z0-9_]+", variable["query"]["query"])) <= emitted
