@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from monitoring.models import (
+    CheckCount,
     CheckRollup,
     ModelStatus,
     MonitoringConfig,
@@ -39,6 +40,9 @@ class UptimeCheckAdmin(admin.ModelAdmin):
     show_full_result_count = False  # the table grows by millions of rows
     readonly_fields = [f.name for f in UptimeCheck._meta.fields]
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # only the retention prune deletes checks (it keeps the counts exact)
+
 
 @admin.register(ModelStatus)
 class ModelStatusAdmin(admin.ModelAdmin):
@@ -56,3 +60,11 @@ class CheckRollupAdmin(admin.ModelAdmin):
     raw_id_fields = ("model",)
     show_full_result_count = False
     readonly_fields = [f.name for f in CheckRollup._meta.fields]
+
+
+@admin.register(CheckCount)
+class CheckCountAdmin(admin.ModelAdmin):
+    list_display = ("model", "status", "count")
+    list_filter = ("status",)
+    list_select_related = ("model",)
+    readonly_fields = ("model", "status", "count")

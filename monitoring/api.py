@@ -1,5 +1,6 @@
 """REST API: /api/v1/monitoring (config, runs, uptime history, exports, prompt packs)."""
 
+from django.db.models import Sum
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -11,7 +12,7 @@ from arguslm.api import parse_uuid, validate_query
 from arguslm.limits import RATE_LIMITED, ThrottledActionsMixin
 from arguslm.schedules import reconcile
 from monitoring import costs, exports, services
-from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.prompts import PACKS
 from monitoring.serializers import (
     CostSerializer,
@@ -39,6 +40,20 @@ def uptime_queryset(query: dict):
     if query.get("enabled_only"):
         checks = checks.filter(model__enabled_for_monitoring=True)
     return checks
+
+
+def uptime_total(query: dict, checks) -> int:
+    """The exact number of matching checks: from the kept counts unless ``since`` narrows it."""
+    if query.get("since"):
+        return checks.count()  # a time range: counted on the (created_at) index
+    counts = CheckCount.objects.all()
+    if query.get("model_id"):
+        counts = counts.filter(model_id=query["model_id"])
+    if query.get("status"):
+        counts = counts.filter(status=query["status"])
+    if query.get("enabled_only"):
+        counts = counts.filter(model__enabled_for_monitoring=True)
+    return counts.aggregate(total=Sum("count"))["total"] or 0
 
 
 class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
@@ -113,7 +128,7 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
         return Response(
             {
                 "items": UptimeCheckSerializer(checks[offset : offset + limit], many=True).data,
-                "total": checks.count(),
+                "total": uptime_total(query, checks),
                 "limit": limit,
                 "offset": offset,
             }

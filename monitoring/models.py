@@ -201,3 +201,38 @@ class CheckRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_id} {self.resolution} {self.bucket:%Y-%m-%d %H:%M}"
+
+
+class CheckCount(models.Model):
+    """How many raw checks of a model with a status are stored (exact, kept with the rows).
+
+    ``GET /monitoring/uptime`` reports ``total``; counting millions of rows on every call costs
+    ~100 ms, so the count is kept here: incremented as checks are stored, decremented as they
+    are pruned, cascaded with its model.
+    """
+
+    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="check_counts")
+    status = models.CharField(max_length=10, choices=UptimeCheck.Status.choices)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "status"], name="one_count_per_model_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.status}: {self.count}"
+
+    @classmethod
+    def add(cls, counts: dict) -> None:
+        """Apply {(model_id, status): delta} in one statement per key (rare: once per batch)."""
+        from django.db.models import F
+
+        for (model_id, status), delta in counts.items():
+            if not delta:
+                continue
+            updated = cls.objects.filter(model_id=model_id, status=status).update(
+                count=F("count") + delta
+            )
+            if not updated:
+                cls.objects.create(model_id=model_id, status=status, count=delta)

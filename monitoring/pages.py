@@ -33,6 +33,7 @@ from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.prompts import PACKS
 from monitoring.serializers import MonitoringConfigSerializer
 from providers.models import LLMModel, ProviderAccount
+from providers.services import set_flags_for_account
 
 INTERVAL_PRESETS = (1, 2, 5, 10, 15, 30, 60)
 # The form's number fields: fieldset, label, help text and the browser-side bounds (the
@@ -526,7 +527,7 @@ def monitoring_account(request: HttpRequest, account_id: uuid.UUID) -> HttpRespo
     """Monitor all or none of one account's models."""
     account = get_object_or_404(ProviderAccount, pk=account_id)
     enabled = _parse_bool(request.POST.get("enabled"))
-    count = account.models.update(enabled_for_monitoring=enabled, updated_at=timezone.now())
+    count = set_flags_for_account(account=account, enabled_for_monitoring=enabled)
     if request.htmx:
         q = request.POST.get("q", "").strip()
         name_match = q and q.lower() in account.display_name.lower()

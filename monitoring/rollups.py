@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db import transaction
 
 from monitoring import sketch
-from monitoring.models import CheckRollup, ModelStatus, UptimeCheck
+from monitoring.models import CheckCount, CheckRollup, ModelStatus, UptimeCheck
 
 STATUS_FIELDS = [
     "status",
@@ -85,6 +85,11 @@ def record(checks: list[UptimeCheck]) -> None:
         update_fields=ROLLUP_FIELDS,
         batch_size=500,
     )
+
+    counts: dict = defaultdict(int)
+    for check in checks:
+        counts[(check.model_id, check.status)] += 1
+    CheckCount.add(counts)
 
     latest: dict = {}
     for check in checks:

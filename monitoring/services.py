@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from arguslm.api import QueueUnavailable
@@ -25,7 +25,7 @@ from arguslm.llm import catalog
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
 from monitoring import rollups
-from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.prompts import get_pack
 from providers.models import LLMModel
 
@@ -297,4 +297,11 @@ def prune_checks(*, now=None, batch: int = 10_000) -> int:
         )
         if not ids:
             return deleted
-        deleted += UptimeCheck.objects.filter(id__in=ids).delete()[0]
+        with transaction.atomic():
+            doomed = UptimeCheck.objects.filter(id__in=ids)
+            counts = {
+                (row["model_id"], row["status"]): -row["n"]
+                for row in doomed.values("model_id", "status").annotate(n=Count("id"))
+            }
+            deleted += doomed.delete()[0]
+            CheckCount.add(counts)

@@ -231,7 +231,8 @@ def dashboard_context(request: HttpRequest) -> dict:
     return {
         "page": "dashboard",
         **live_context(now),
-        **comparison_context(range_, now),
+        "range": range_,
+        "metrics": dashboard.METRICS,
         "ranges": range_choices(),
         "llmsim_url": settings.LLMSIM_URL,
     }

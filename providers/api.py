@@ -2,7 +2,6 @@
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -280,12 +279,9 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     def bulk_update(self, request):
         data = _valid(ModelBulkUpdateSerializer, request)
         account_id = data.pop("provider_account_id")
-        if not ProviderAccount.objects.filter(pk=account_id).exists():
+        account = ProviderAccount.objects.filter(pk=account_id).first()
+        if account is None:
             raise Unprocessable(
                 {"provider_account_id": [f"Provider account {account_id} does not exist."]}
             )
-        # QuerySet.update() skips auto_now: set updated_at explicitly.
-        updated = LLMModel.objects.filter(provider_account_id=account_id).update(
-            **data, updated_at=timezone.now()
-        )
-        return Response({"updated": updated})
+        return Response({"updated": services.set_flags_for_account(account=account, **data)})

@@ -102,3 +102,23 @@ def ensure_demo_provider(*, base_url: str) -> ProviderAccount:
             model_metadata={"note": "Scripted model of the built-in LLM simulator."},
         )
     return account
+
+
+def set_flags_for_account(*, account: ProviderAccount, **flags: bool) -> int:
+    """Set enabled_for_monitoring / enabled_for_benchmark on every model of an account.
+
+    One UPDATE (no per-model signals), so the change is recorded in the audit log here.
+    """
+    from django.utils import timezone
+
+    from arguslm import audit
+
+    count = account.models.update(**flags, updated_at=timezone.now())
+    audit.record(
+        "updated",
+        instance=account,
+        changes={
+            f"all models: {name}": {"new": value, "models": count} for name, value in flags.items()
+        },
+    )
+    return count

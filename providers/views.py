@@ -352,7 +352,7 @@ def provider_monitor(request: HttpRequest, account_id: uuid.UUID) -> HttpRespons
     """Turn monitoring on or off for every model of the account."""
     account = get_object_or_404(ProviderAccount, pk=account_id)
     enabled = _parse_bool(request.POST.get("enabled"))
-    count = account.models.update(enabled_for_monitoring=enabled)
+    count = services.set_flags_for_account(account=account, enabled_for_monitoring=enabled)
     verb = "Monitoring" if enabled else "Stopped monitoring"
     return _card_or_back(request, account, "success", f"{verb} {count} model(s).")
 
@@ -528,7 +528,7 @@ def models_bulk(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose a provider account for the bulk change.")
         return _back(request, "models")
     enabled = _parse_bool(request.POST.get("enabled"))
-    count = account.models.update(enabled_for_monitoring=enabled)
+    count = services.set_flags_for_account(account=account, enabled_for_monitoring=enabled)
     verb = "Monitoring" if enabled else "Stopped monitoring"
     messages.success(request, f"{verb} all {count} model(s) of “{account.display_name}”.")
     return _back(request, "models")

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
+from monitoring import rollups
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
 from tests.factories import make_account, make_model
 
@@ -128,6 +129,7 @@ def _checks():
         ),
     ]
     UptimeCheck.objects.bulk_create(rows)
+    rollups.record(rows)  # as a pass stores them: rollups, latest status, counts
     return a, b, now
 
 

@@ -421,7 +421,8 @@ def test_the_models_page_paginates_by_25(logged_in):
     for i in range(30):
         make_model(account, f"model-{i:02d}")
     first = logged_in.get("/models").content.decode()
-    assert "1–25 of 30" in first and "model-24" in first and "model-25" not in first
+    # quoted, so a random UUID in the page ("model-25b3…") cannot match
+    assert "1–25 of 30" in first and '"model-24"' in first and '"model-25"' not in first
     assert 'href="?page=2"' in first
     second = logged_in.get("/models?page=2").content.decode()
     assert "26–30 of 30" in second and "model-29" in second

@@ -10,6 +10,7 @@ import math
 import random
 import time
 import uuid
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -17,7 +18,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
 from monitoring import rollups, sketch
-from monitoring.models import CheckRollup, ModelStatus, UptimeCheck
+from monitoring.models import CheckCount, CheckRollup, ModelStatus, UptimeCheck
 from providers.models import LLMModel, ProviderAccount
 
 EMPTY = {
@@ -92,7 +93,7 @@ class Command(BaseCommand):
         decode = rng.uniform(20, 180)  # tokens per second
         outage_at = rng.randrange(steps) if rng.random() < 0.5 else -1
         outage_len = rng.randint(2, 30)
-        buffer, rows = [], {}
+        buffer, rows, counts = [], {}, defaultdict(int)
         check = None
         for step in range(steps):
             at = start + timedelta(minutes=step * interval)
@@ -118,6 +119,7 @@ class Command(BaseCommand):
                 check.tpot_ms = decode_ms / (tokens - 1)
                 check.chunks = tokens
             buffer.append(check)
+            counts[(model.id, check.status)] += 1
             for resolution in CheckRollup.Resolution.values:
                 key = (resolution, rollups.bucket_start(at, resolution))
                 if key not in rows:
@@ -130,6 +132,7 @@ class Command(BaseCommand):
         for row in rows.values():
             row.latency_p50 = sketch.quantile(row.latency, 0.5)
         CheckRollup.objects.bulk_create(rows.values(), batch_size=2000)
+        CheckCount.add(counts)
         ModelStatus.objects.update_or_create(
             model_id=model.id,
             defaults={
