@@ -4,6 +4,19 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def count_existing_checks(apps, schema_editor):
+    """Start the counts from the checks already stored (one grouped query)."""
+    from django.db.models import Count
+
+    UptimeCheck = apps.get_model("monitoring", "UptimeCheck")
+    CheckCount = apps.get_model("monitoring", "CheckCount")
+    rows = UptimeCheck.objects.values("model_id", "status").annotate(n=Count("id")).order_by()
+    CheckCount.objects.bulk_create(
+        [CheckCount(model_id=r["model_id"], status=r["status"], count=r["n"]) for r in rows],
+        batch_size=1000,
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -24,4 +37,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('model', 'status'), name='one_count_per_model_status')],
             },
         ),
+        migrations.RunPython(count_existing_checks, migrations.RunPython.noop),
     ]
