@@ -328,6 +328,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_LOG", "ERROR")
 
 LLMSIM_URL = env_str("ARGUSLM_LLMSIM_URL", "http://127.0.0.1:8100")
+# Probe starts per minute per worker process: the gateway keeps its accuracy at or below
+# 2,000/min on one core; more load is spread over more worker processes.
+ARGUSLM_PROBE_RATE = env_int("ARGUSLM_PROBE_RATE", 2000)
 DEMO = env_bool("ARGUSLM_DEMO", True)
 
 # --- Static files, i18n, logging ------------------------------------------------------------

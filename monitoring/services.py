@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 SHARD_SIZE = getattr(settings, "ARGUSLM_SHARD_SIZE", 250)
 # One process stays at or below this many probe starts per minute (the gateway's accuracy
 # target holds there); more load is spread over more worker processes.
-PROBE_RATE_PER_MIN = getattr(settings, "ARGUSLM_PROBE_RATE", 2000)
+PROBE_RATE_PER_MIN = settings.ARGUSLM_PROBE_RATE
 HEARTBEAT_EVERY_S = 10
 QUEUED_GIVE_UP = timedelta(hours=1)
 
@@ -150,16 +150,19 @@ def probe_shard(*, run_id, model_ids: list) -> int:
         _check(run.id, model, sample, created_at, config) for model, sample, created_at in results
     ]
     refresh_connection()
-    UptimeCheck.objects.bulk_create(checks, batch_size=500)
-    rollups.record(checks)
     counts = {s: sum(1 for c in checks if c.status == s) for s in UptimeCheck.Status.values}
-    MonitoringRun.objects.filter(pk=run.id).update(
-        shards_done=F("shards_done") + 1,
-        up=F("up") + counts["up"],
-        degraded=F("degraded") + counts["degraded"],
-        down=F("down") + counts["down"],
-        heartbeat_at=timezone.now(),
-    )
+    # One transaction: a worker killed mid-write leaves the shard either stored and counted
+    # or not there at all (never checks the run's figures and rollups do not include).
+    with transaction.atomic():
+        UptimeCheck.objects.bulk_create(checks, batch_size=500)
+        rollups.record(checks)
+        MonitoringRun.objects.filter(pk=run.id).update(
+            shards_done=F("shards_done") + 1,
+            up=F("up") + counts["up"],
+            degraded=F("degraded") + counts["degraded"],
+            down=F("down") + counts["down"],
+            heartbeat_at=timezone.now(),
+        )
     _finish(run.id, config=config)
     return len(checks)
 
