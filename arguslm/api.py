@@ -78,6 +78,9 @@ def exception_handler(exc, context):
     """DRF exception handler with the API's conventions (see module docstring)."""
     if isinstance(exc, exceptions.ParseError):
         exc = Unprocessable({"non_field_errors": [f"Malformed JSON body: {exc.detail}"]})
+    if isinstance(exc, RecursionError) and "decoding a JSON" in str(exc):
+        # json.loads on a body nested thousands deep; DRF's JSON parser only catches ValueError.
+        exc = Unprocessable({"non_field_errors": ["Malformed JSON body: nested too deeply."]})
     if isinstance(exc, exceptions.ValidationError):
         location = getattr(exc, "location", "body")
         detail = _flatten(exc.detail, [location])

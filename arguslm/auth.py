@@ -18,6 +18,8 @@ from rest_framework.authtoken.models import Token
 
 def user_for_token(key: str):
     """The active user owning API token ``key``, or None."""
+    if not key or "\x00" in key or len(key) > 200:
+        return None  # never a token (and PostgreSQL refuses NUL in a query)
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         return None
