@@ -136,7 +136,9 @@ class BenchmarkStreamConsumer(AsyncWebsocketConsumer):
         if run is None:
             await self._fail(f"Benchmark run {self.run_id} not found.", CLOSE_NOT_FOUND)
             return
-        await self.channel_layer.group_add(group(self.run_id), self.channel_name)
+        # If the layer (Redis) is down, the database poll still delivers everything.
+        with contextlib.suppress(Exception):
+            await self.channel_layer.group_add(group(self.run_id), self.channel_name)
         await self.sync(initial=True)
         if not self.finished:
             self.poller = asyncio.create_task(self._poll())
@@ -146,7 +148,8 @@ class BenchmarkStreamConsumer(AsyncWebsocketConsumer):
         if poller:
             poller.cancel()
         if hasattr(self, "run_id") and getattr(self, "lock", None):
-            await self.channel_layer.group_discard(group(self.run_id), self.channel_name)
+            with contextlib.suppress(Exception):
+                await self.channel_layer.group_discard(group(self.run_id), self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data == "ping":
