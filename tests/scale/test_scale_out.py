@@ -45,9 +45,10 @@ pytestmark = [
 
 MODELS = 600  # three shards (250, 250, 100) at SHARD_SIZE = 250
 BENCH_RUNS = 10
-# A Redis database of its own: LiveServer (the session's `live` fixture) uses 14 and the test
-# process 15; sharing a queue with another cluster would let it steal our tasks.
-REDIS_DB = 13
+# Redis databases of their own (broker + channel layer, and the throttles' cache): the test
+# process uses REDIS_URL's and the next, LiveServer 14 (+15), the fault tests 10 to 13. A
+# queue shared with another cluster would let it steal our tasks.
+REDIS_DB, CACHE_DB = 8, 9
 
 SETUP = """
 import json
@@ -90,15 +91,18 @@ class ScaleOut(LiveServer):
         self.url = f"http://127.0.0.1:{self.port}"
         self.url_b = f"http://127.0.0.1:{self.port_b}"
         self.db_name = f"arguslm_scale_{os.getpid()}"
+        self.redis_base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
         self.env = {
             **os.environ,
             "ARGUSLM_DATA_DIR": str(tmp),
             "ARGUSLM_DEMO": "false",
             "ARGUSLM_WORKERS": "2",
+            "LOG_LEVEL": "INFO",  # the clusters' logs say which cluster ran which shard
             "DJANGO_SETTINGS_MODULE": "arguslm.settings",
             "PYTHONUNBUFFERED": "1",
             "DATABASE_URL": _fresh_postgres(os.environ["DATABASE_URL"], self.db_name),
-            "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{REDIS_DB}",
+            "REDIS_URL": f"{self.redis_base}/{REDIS_DB}",
+            "ARGUSLM_CACHE_URL": f"{self.redis_base}/{CACHE_DB}",
         }
         self.procs: list[subprocess.Popen] = []
         self.token = self.bench_model = ""
@@ -111,9 +115,7 @@ class ScaleOut(LiveServer):
 
     def start(self, simulator: Future) -> "ScaleOut":
         """Start everything; ``simulator`` resolves to start_simulator()'s (url, process)."""
-        import redis
-
-        redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
+        self.flush_redis()
         self.manage("migrate", "--noinput", "-v", "0")
         daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p"]
         for port, log in ((self.port, "daphne.log"), (self.port_b, "daphne-b.log")):
@@ -142,8 +144,15 @@ class ScaleOut(LiveServer):
     def urls(self) -> tuple[str, str]:
         return self.url, self.url_b
 
+    def flush_redis(self) -> None:
+        import redis
+
+        for db in (REDIS_DB, CACHE_DB):
+            redis.Redis.from_url(f"{self.redis_base}/{db}").flushdb()
+
     def stop(self) -> None:
         super().stop()
+        self.flush_redis()
         import dj_database_url
         import psycopg
 
@@ -191,6 +200,12 @@ def cluster(tmp_path_factory):
             server.stop()
             with contextlib.suppress(Exception):
                 simulator.result(timeout=60)[1].terminate()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Replaces the suite's cache clearing: these tests use no in-process cache (their servers
+    have Redis databases of their own), so they do not depend on the test process's cache."""
 
 
 def wait_for(predicate, *, timeout: float, what: str, every: float = 0.2):
