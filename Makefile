@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SIM_PORT ?= 8100
 
-.PHONY: run test lint format install install-dev sdk-venv browser migrate clean
+.PHONY: run test lint format install install-dev sdk-venv browser migrate clean screenshots
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
@@ -58,6 +58,10 @@ test: install sdk-venv
 	ARGUSLM_DATA_DIR=$$(mktemp -d) $(PY) manage.py makemigrations --check --dry-run
 	ARGUSLM_DATA_DIR=$$(mktemp -d) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Dashboard screenshots (light and dark) for the README, from the browser test's real data.
+screenshots: install browser
+	ARGUSLM_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/browser/test_dashboard_browser.py
 
 clean:
 	rm -rf .venv .sdk-venv node_modules staticfiles
