@@ -5,39 +5,14 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from alerts.models import Alert, AlertRule, DeliveryAttempt, Incident, Notification
+from tests.browser.helpers import log_in, shoot_both_themes
 from tests.factories import make_account, make_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, base: str) -> None:
-    get_user_model().objects.create_user("dave", password="pw-dave-123")
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "dave")
-    page.fill("input[name=password]", "pw-dave-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard")
-
-
-def set_theme(page, theme: str) -> None:
-    page.evaluate(
-        "t => { localStorage.setItem('arguslm-theme', t); "
-        "document.documentElement.setAttribute('data-theme', t); }",
-        theme,
-    )
-
-
-def shoot_both_themes(page, shot, name: str) -> None:
-    page.evaluate("window.scrollTo(0, 0)")  # the sticky sidebar follows the scroll position
-    for theme in ("dark", "light"):
-        set_theme(page, theme)
-        shot(page, f"{name}-{theme}")
-    set_theme(page, "dark")
 
 
 def add_history(rule: AlertRule, model) -> None:
@@ -106,7 +81,7 @@ def add_history(rule: AlertRule, model) -> None:
 def test_creating_a_rule_and_acknowledging_its_alert_from_the_bell(page, live_server, shot):
     base = live_server.url
     model = make_model(make_account(display_name="Simulator"), model_id="fast-small")
-    log_in(page, base)
+    log_in(page, base, username="dave")
 
     page.goto(f"{base}/alerts")
     expect(page.get_by_text("No rules yet")).to_be_visible()
@@ -195,7 +170,7 @@ def test_the_alerts_page_with_history_in_both_themes(page, live_server, shot):
     rule = AlertRule.objects.create(name="Anything down", rule_type="any_model_down")
     add_history(rule, model)
     Alert.objects.create(rule=rule, model=model, message="Model fast-small is down: timeout")
-    log_in(page, base)
+    log_in(page, base, username="dave")
 
     page.goto(f"{base}/alerts")
     expect(page.get_by_test_id("bell-badge")).to_have_text("3")

@@ -9,11 +9,11 @@ import re
 import threading
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from benchmarks import engine
 from benchmarks.models import BenchmarkResult, BenchmarkRun
+from tests.browser.helpers import log_in, shoot_both_themes
 from tests.factories import make_account, make_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,30 +39,6 @@ def engine_threads(monkeypatch):
     yield timers
     for timer in timers:
         timer.join(timeout=60)
-
-
-def log_in(page, base: str) -> None:
-    get_user_model().objects.create_user("carol", password="pw-carol-123")
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "carol")
-    page.fill("input[name=password]", "pw-carol-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard")
-
-
-def set_theme(page, theme: str) -> None:
-    page.evaluate(
-        "t => { localStorage.setItem('arguslm-theme', t); "
-        "document.documentElement.setAttribute('data-theme', t); }",
-        theme,
-    )
-
-
-def shoot_both_themes(page, shot, name: str) -> None:
-    for theme in ("dark", "light"):
-        set_theme(page, theme)
-        shot(page, f"{name}-{theme}")
-    set_theme(page, "dark")
 
 
 def real_errors(page, base: str) -> list[str]:
@@ -97,7 +73,7 @@ def test_starting_a_benchmark_and_following_it_to_its_charts(
     make_model(account, model_id=SLOW, enabled_for_benchmark=True)
     make_model(account, model_id="sim/not-offered", enabled_for_benchmark=False)
     base = live_server.url
-    log_in(page, base)
+    log_in(page, base, username="carol")
 
     page.goto(f"{base}/benchmarks")
     expect(page.locator("input[name=model_ids]")).to_have_count(2)
@@ -177,7 +153,7 @@ def test_a_live_run_page_polls_for_new_results_and_reloads_when_the_run_ends(
 
     add(1, fast)
     base = live_server.url
-    log_in(page, base)
+    log_in(page, base, username="carol")
     page.goto(f"{base}/benchmarks/{run.pk}")
     feed = page.locator("[data-feed] tr")
     expect(feed).to_have_count(1)

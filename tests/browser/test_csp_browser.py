@@ -8,7 +8,6 @@ Chromium reports a refused script, style, image or connection both as a console 
 import threading
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from playwright.sync_api import expect
 
@@ -17,6 +16,7 @@ from benchmarks import engine
 from benchmarks.models import BenchmarkRun
 from monitoring import services
 from monitoring.models import MonitoringRun
+from tests.browser.helpers import log_in
 from tests.factories import make_account, make_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -73,15 +73,6 @@ def filled(llmsim, sync_tasks):
     return {"model": fast, "bench": bench, "account": account}
 
 
-def log_in(page, base: str) -> None:
-    get_user_model().objects.create_superuser("carol", "carol@example.com", "pw-carol-123")
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "carol")
-    page.fill("input[name=password]", "pw-carol-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard")
-
-
 def visit(page, url: str) -> list[str]:
     response = page.goto(url)
     assert response.status == 200, url
@@ -92,7 +83,7 @@ def visit(page, url: str) -> list[str]:
 def test_every_page_renders_without_a_csp_violation(page, live_server, filled):
     base = live_server.url
     page.add_init_script(RECORD_VIOLATIONS)
-    log_in(page, base)
+    log_in(page, base, username="carol", superuser=True)
     model, bench, account = filled["model"], filled["bench"], filled["account"]
     paths = [
         "/dashboard",
@@ -124,7 +115,7 @@ def test_every_page_renders_without_a_csp_violation(page, live_server, filled):
 def test_htmx_and_its_indicator_style_work_under_the_policy(page, live_server, filled):
     base = live_server.url
     page.add_init_script(RECORD_VIOLATIONS)
-    log_in(page, base)
+    log_in(page, base, username="carol", superuser=True)
     visit(page, f"{base}/models")
     # htmx injected its indicator <style> (allowed by hash) and swaps rows in place.
     styles = page.evaluate("[...document.querySelectorAll('style')].map(s => s.textContent)")

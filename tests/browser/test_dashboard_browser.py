@@ -13,13 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from monitoring import rollups, services
 from monitoring.models import MonitoringRun, UptimeCheck
+from tests.browser.helpers import log_in, set_theme
 from tests.factories import make_account, make_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -68,23 +68,6 @@ def run_pass() -> MonitoringRun:
     return run
 
 
-def log_in(page, base: str) -> None:
-    get_user_model().objects.create_user("dora", password="pw-dora-123")
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "dora")
-    page.fill("input[name=password]", "pw-dora-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard")
-
-
-def set_theme(page, theme: str) -> None:
-    page.evaluate(
-        "t => { localStorage.setItem('arguslm-theme', t); "
-        "document.documentElement.setAttribute('data-theme', t); }",
-        theme,
-    )
-
-
 def wait_for_charts(page, range_key: str) -> None:
     """Every chart answered for this range (its caption names the data source)."""
     page.wait_for_function(
@@ -122,7 +105,7 @@ def test_a_real_monitoring_pass_fills_the_dashboard_and_the_model_page(
     run = run_pass()
     assert (run.up, run.down) == (1, 1)
     base = live_server.url
-    log_in(page, base)
+    log_in(page, base, username="dora")
 
     expect(page.locator("[data-model-card]")).to_have_count(2)
     expect(page.locator('[data-model-card="fast-small"] [data-status]')).to_have_text("up")
@@ -225,7 +208,7 @@ def test_dashboard_screenshots_with_a_month_of_history(
     )
     run_pass()
     base = live_server.url
-    log_in(page, base)
+    log_in(page, base, username="dora")
     expect(page.locator("[data-model-card]")).to_have_count(4)
     wait_for_charts(page, "24h")
     expect(page.locator("#dashboard-across")).to_contain_text("fast-small")
@@ -263,7 +246,7 @@ def test_dashboard_screenshots_with_a_month_of_history(
 
 def test_first_run_offers_the_local_simulator(page, live_server, shots):
     base = live_server.url
-    log_in(page, base)
+    log_in(page, base, username="dora")
     expect(page.locator(".start-card")).to_contain_text("Add a provider")
     page.screenshot(path=str(shots / "dashboard-first-run.png"), full_page=True)
 

@@ -11,11 +11,11 @@ import threading
 from importlib import import_module
 
 import pytest
-from django.contrib.auth import get_user_model
 from django_q.models import Schedule
 from playwright.sync_api import expect
 
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from tests.browser.helpers import log_in, shoot_both_themes
 from tests.factories import make_account, make_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,31 +50,6 @@ def worker_threads(monkeypatch):
         timer.join(timeout=60)
 
 
-def log_in(page, base: str) -> None:
-    get_user_model().objects.create_user("dana", password="pw-dana-123")
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "dana")
-    page.fill("input[name=password]", "pw-dana-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard")
-
-
-def set_theme(page, theme: str) -> None:
-    page.evaluate(
-        "t => { localStorage.setItem('arguslm-theme', t); "
-        "document.documentElement.setAttribute('data-theme', t); }",
-        theme,
-    )
-
-
-def shoot_both_themes(page, shot, name: str) -> None:
-    page.evaluate("window.scrollTo(0, 0)")  # the sticky sidebar sits at the scroll position
-    for theme in ("dark", "light"):
-        set_theme(page, theme)
-        shot(page, f"{name}-{theme}")
-    set_theme(page, "dark")
-
-
 def test_configuring_monitoring_and_running_a_pass(page, live_server, llmsim, shot, sync_tasks):
     account = make_account(display_name="Simulator", credentials={"base_url": f"{llmsim}/v1"})
     make_model(account, model_id=FAST)
@@ -83,7 +58,7 @@ def test_configuring_monitoring_and_running_a_pass(page, live_server, llmsim, sh
     idle = make_account(display_name="Paused account", enabled=False)
     make_model(idle, model_id="llama3:8b")
     base = live_server.url
-    log_in(page, base)
+    log_in(page, base, username="dana")
 
     page.goto(f"{base}/monitoring")
     expect(page.get_by_role("heading", name="Monitoring", exact=True)).to_be_visible()
@@ -201,7 +176,7 @@ def test_the_page_follows_a_queued_pass_until_it_finishes(
     make_model(account, model_id=FAST)
     make_model(account, model_id=BROKEN)
     base = live_server.url
-    log_in(page, base)
+    log_in(page, base, username="dana")
     polls: list[str] = []
     page.on("request", lambda r: polls.append(r.url) if "/monitoring/live" in r.url else None)
 

@@ -1,36 +1,12 @@
 """Add a provider in a real browser, then choose models to monitor (htmx and providers.js)."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from providers.models import LLMModel, ProviderAccount
+from tests.browser.helpers import log_in, shoot_both_themes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, base: str) -> None:
-    get_user_model().objects.create_user("bob", password="pw-bob-123")
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "bob")
-    page.fill("input[name=password]", "pw-bob-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard")
-
-
-def set_theme(page, theme: str) -> None:
-    page.evaluate(
-        "t => { localStorage.setItem('arguslm-theme', t); "
-        "document.documentElement.setAttribute('data-theme', t); }",
-        theme,
-    )
-
-
-def shoot_both_themes(page, shot, name: str) -> None:
-    for theme in ("dark", "light"):
-        set_theme(page, theme)
-        shot(page, f"{name}-{theme}")
-    set_theme(page, "dark")
 
 
 def test_adding_the_simulator_and_monitoring_two_models(page, live_server, llmsim, shot):

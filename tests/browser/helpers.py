@@ -1,0 +1,33 @@
+"""What every browser test does: log in, switch theme, take both themes' screenshots."""
+
+from django.contrib.auth import get_user_model
+
+
+def log_in(page, base: str, *, username: str = "bob", superuser: bool = False) -> None:
+    """Create the user (password ``pw-<username>-123``) and log in through the real form."""
+    password = f"pw-{username}-123"
+    users = get_user_model().objects
+    if superuser:
+        users.create_superuser(username, f"{username}@example.com", password)
+    else:
+        users.create_user(username, password=password)
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/dashboard")
+
+
+def set_theme(page, theme: str) -> None:
+    page.evaluate(
+        "t => { localStorage.setItem('arguslm-theme', t); "
+        "document.documentElement.setAttribute('data-theme', t); }",
+        theme,
+    )
+
+
+def shoot_both_themes(page, shot, name: str) -> None:
+    for theme in ("dark", "light"):
+        set_theme(page, theme)
+        shot(page, f"{name}-{theme}")
+    set_theme(page, "dark")
