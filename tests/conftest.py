@@ -38,6 +38,21 @@ def api(token):
 
 
 @pytest.fixture
+def logged_in(client, user):
+    """The Django test client with a logged-in session (for the pages)."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def sync_tasks(monkeypatch):
+    """Run django-q2 tasks inline (the worker's code path, without a cluster or a broker)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
 def anon(db):
     return APIClient()
 

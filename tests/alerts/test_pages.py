@@ -64,12 +64,6 @@ def rule_form(**overrides) -> dict:
 
 
 @pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def model():
     return make_model(make_account(display_name="Sim"), model_id="m-1")
 

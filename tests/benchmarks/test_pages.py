@@ -28,12 +28,6 @@ def queued(monkeypatch):
 
 
 @pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def models():
     account = make_account(display_name="Simulator")
     return [

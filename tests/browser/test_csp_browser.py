@@ -29,13 +29,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
-@pytest.fixture
-def sync_tasks(monkeypatch):
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
-
-
 def in_thread(work) -> None:
     """Run ORM work that starts its own event loop outside Playwright's thread."""
 

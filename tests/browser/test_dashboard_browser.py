@@ -42,13 +42,6 @@ def shots() -> Path:
     return path
 
 
-@pytest.fixture
-def sync_tasks(monkeypatch):
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
-
-
 def run_pass() -> MonitoringRun:
     """One real pass, in a thread: Playwright keeps an event loop running in this one, and the
     pass runs its probes with asyncio.run."""

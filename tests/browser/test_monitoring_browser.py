@@ -26,13 +26,6 @@ BROKEN = "sim/status=401"
 
 
 @pytest.fixture
-def sync_tasks(monkeypatch):
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
-
-
-@pytest.fixture
 def worker_threads(monkeypatch):
     """Run each queued task in a thread 0.5 s later (a worker's pick-up delay)."""
     timers: list[threading.Timer] = []

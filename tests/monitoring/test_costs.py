@@ -309,12 +309,6 @@ def test_a_bad_budget_is_a_422_naming_the_field(api, value):
 # --- Monitoring page ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def test_the_monitoring_page_shows_the_cost_card(logged_in, gpt, sim):
     check(gpt, timezone.now(), 100, 200)
     html = logged_in.get(reverse("monitoring")).content.decode()

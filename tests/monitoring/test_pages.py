@@ -30,12 +30,6 @@ def queued(monkeypatch):
 
 
 @pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def model():
     return make_model(make_account(display_name="Simulator"), model_id="fast-small")
 

@@ -28,12 +28,6 @@ def make_model(account: ProviderAccount, model_id: str = "m-1", **kw) -> LLMMode
 
 
 @pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def sim_account(llmsim):
     return make_account(
         display_name="Sim", credentials={"base_url": f"{llmsim}/v1", "api_key": "sk-test"}

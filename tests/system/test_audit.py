@@ -28,12 +28,6 @@ def only_event(**filters) -> AuditEvent:
     return found[0]
 
 
-@pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
 # --- provider accounts ----------------------------------------------------------------------
 
 

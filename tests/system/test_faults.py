@@ -181,15 +181,6 @@ def server(llmsim, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture
-def sync_tasks(monkeypatch):
-    """Tasks queued in-process (the alerts evaluation after a pass) run inline, leaving
-    nothing in a shared broker (Redis in CI)."""
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
-
-
 def _account(api: httpx.Client, llmsim: str, name: str) -> str:
     response = api.post(
         "/api/v1/providers",

@@ -295,13 +295,6 @@ INVALID = "invalid-PLANTED-0123456789abcdef"
 MARKER = "PLANTED-0123456789abcdef"  # common to both keys
 
 
-@pytest.fixture
-def sync_tasks(monkeypatch):
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
-
-
 class Leaks:
     """Collects every text the test sees and says where the marker appeared."""
 
