@@ -90,7 +90,12 @@ def result_message(result, model_name: str) -> dict:
 
 
 @database_sync_to_async
-def _read(run_id, after: int):
+def _read(run_id, after: int, *, count: bool):
+    """The run, its results after ``after``, and how many results it has.
+
+    Results are numbered 1, 2, 3… in saving order, so after the first read the count is the
+    last seq seen: only the first read of a subscriber counts rows.
+    """
     from benchmarks.models import BenchmarkResult, BenchmarkRun
 
     run = BenchmarkRun.objects.filter(pk=run_id).first()
@@ -101,8 +106,18 @@ def _read(run_id, after: int):
         .select_related("model")
         .order_by("seq")
     )
-    completed = BenchmarkResult.objects.filter(run_id=run_id).count()
+    if count:
+        completed = BenchmarkResult.objects.filter(run_id=run_id).count()
+    else:
+        completed = results[-1].seq if results else after
     return run, results, completed
+
+
+@database_sync_to_async
+def _run_exists(run_id) -> bool:
+    from benchmarks.models import BenchmarkRun
+
+    return BenchmarkRun.objects.filter(pk=run_id).exists()
 
 
 class BenchmarkStreamConsumer(AsyncWebsocketConsumer):
@@ -132,8 +147,7 @@ class BenchmarkStreamConsumer(AsyncWebsocketConsumer):
         self.finished = False
         self.lock = asyncio.Lock()
         self.last_sent = asyncio.get_running_loop().time()
-        run, _, _ = await _read(self.run_id, 0)
-        if run is None:
+        if not await _run_exists(self.run_id):
             await self._fail(f"Benchmark run {self.run_id} not found.", CLOSE_NOT_FOUND)
             return
         # If the layer (Redis) is down, the database poll still delivers everything.
@@ -179,7 +193,7 @@ class BenchmarkStreamConsumer(AsyncWebsocketConsumer):
         async with self.lock:
             if self.finished:
                 return
-            run, results, completed = await _read(self.run_id, self.after)
+            run, results, completed = await _read(self.run_id, self.after, count=initial)
             total = len(run.model_ids) * run.num_runs
             if initial:
                 await self._send(
