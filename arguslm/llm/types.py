@@ -1,6 +1,6 @@
 """The gateway's data types: what to call (``CallTarget``) and what one call measured (``Sample``).
 
-Field meanings follow ../shared/spec/metrics.md exactly; ``Sample.finish()`` derives the
+Field meanings follow docs/metrics.md exactly; ``Sample.finish()`` derives the
 rates from the raw timings so that every caller computes them the same way.
 """
 
@@ -97,6 +97,11 @@ class Sample:
     error_type: str | None = None
     error: str | None = None
     queue_ms: float = 0.0
+    # Whether this request opened a new connection (TCP and TLS) and how long that took:
+    # TTFT with a handshake and TTFT on a reused connection can then be told apart. None where
+    # the client does not tell (the litellm route).
+    new_connection: bool | None = None
+    connect_ms: float | None = None
     status_code: int | None = None
     text: str = field(default="", repr=False)
 
