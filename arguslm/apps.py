@@ -14,3 +14,14 @@ class ArgusLMConfig(AppConfig):
 
         # After migrate, the canary exists (created with the current key) or is verified.
         post_migrate.connect(ensure_encryption_canary, sender=self)
+
+        from django_q.signals import post_spawn
+
+        # Each django-q2 worker process warms the gateway before it takes its first task.
+        post_spawn.connect(_warm_worker, dispatch_uid="arguslm-warm-worker")
+
+
+def _warm_worker(sender, proc_name=None, **kwargs) -> None:
+    from arguslm.llm import warm
+
+    warm.ensure_warm()

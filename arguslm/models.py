@@ -115,6 +115,8 @@ class MeasuredSample(models.Model):
         "token_source",
         "chunks",
         "queue_ms",
+        "new_connection",
+        "connect_ms",
         "error_type",
         "error",
     )
@@ -128,9 +130,13 @@ class MeasuredSample(models.Model):
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # "usage", "limit" or "estimate" (docs/metrics.md).
     token_source = models.CharField(max_length=10, null=True, blank=True)
     chunks = models.PositiveIntegerField(default=0)
     queue_ms = models.FloatField(default=0)
+    # Whether the request opened a new connection, and its TCP + TLS time (docs/metrics.md).
+    new_connection = models.BooleanField(null=True, blank=True)
+    connect_ms = models.FloatField(null=True, blank=True)
     error_type = models.CharField(max_length=20, null=True, blank=True)
     error = models.TextField(null=True, blank=True)
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from arguslm.db import refresh_connection
-from arguslm.llm import catalog
+from arguslm.llm import catalog, warm
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
 from benchmarks import live
@@ -52,6 +52,11 @@ def execute(run_id) -> str:
             )
         }
         ordered = [models[i] for i in run.model_ids if i in models]
+        warm.ensure_warm()  # before the loop that times the streams (see arguslm/llm/warm.py)
+        warm.prepare(
+            (m.provider_account.provider_type, m.provider_account.credentials, m.model_id)
+            for m in ordered
+        )
         cancelled = asyncio.run(_Engine(run, ordered).main())
         status = BenchmarkRun.Status.CANCELLED if cancelled else BenchmarkRun.Status.COMPLETED
         error = "Cancelled by request." if cancelled else None

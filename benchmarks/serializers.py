@@ -158,6 +158,8 @@ class BenchmarkResultSerializer(serializers.ModelSerializer):
             "token_source",
             "chunks",
             "queue_ms",
+            "new_connection",
+            "connect_ms",
             "estimated_cost",
             "error_type",
             "error",

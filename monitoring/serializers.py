@@ -125,6 +125,8 @@ class UptimeCheckSerializer(serializers.ModelSerializer):
             "reasoning_tokens",
             "token_source",
             "chunks",
+            "new_connection",
+            "connect_ms",
             "error_type",
             "error",
             "created_at",

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from arguslm.api import QueueUnavailable
 from arguslm.db import refresh_connection
-from arguslm.llm import catalog
+from arguslm.llm import catalog, warm
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
 from monitoring import rollups
@@ -144,6 +144,13 @@ def probe_shard(*, run_id, model_ids: list) -> int:
     config = MonitoringConfig.get()
     pack = get_pack(run.prompt_pack) or get_pack("health_check")
     models = list(monitored_models().filter(pk__in=model_ids))
+    # Anything that can block (litellm's first import, each model's request rules) happens
+    # here, before the loop that times the streams starts.
+    warm.ensure_warm()
+    warm.prepare(
+        (m.provider_account.provider_type, m.provider_account.credentials, m.model_id)
+        for m in models
+    )
     _freeze_gc_once()
     results = asyncio.run(_probe_all(models, config=config, pack=pack, run_id=run.id))
     checks = [

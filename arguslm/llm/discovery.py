@@ -9,6 +9,8 @@ headers, and any credential value that a provider echoes back is masked, so a me
 to users and stored as it is.
 """
 
+import asyncio
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from arguslm.llm import catalog
+from arguslm.llm import catalog, wire
 from arguslm.llm.types import ErrorType, GatewayError, error_type_for_status
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ AZURE_DEPLOYMENTS_API_VERSION = "2023-03-15-preview"
 # A provider whose cursor never advances must not keep us looping.
 MAX_PAGES = 50
 MAX_MESSAGE = 300
+# A listing of thousands of models is well under 1 MiB (OpenRouter's is ~0.5 MiB).
+MAX_LISTING_BYTES = 4 * 1024 * 1024
 
 # Curated lists where the provider offers no listing API usable with the stored credentials.
 MISTRAL_MODELS = (
@@ -143,8 +147,21 @@ class _Session:
 
     async def get_json(self, url: str, *, headers: dict | None = None, params: dict | None = None):
         shown = public_url(url)
+        request_headers = {"Accept-Encoding": wire.JSON_ACCEPT_ENCODING, **(headers or {})}
         try:
-            response = await self.client.get(url, headers=headers or {}, params=params)
+            # The whole exchange within the timeout (a server dripping bytes cannot hold us),
+            # the body bounded and decoded before it is parsed (wire.py).
+            async with asyncio.timeout(self.timeout):
+                async with self.client.stream(
+                    "GET", url, headers=request_headers, params=params
+                ) as response:
+                    raw = await wire.read_body(response, limit=MAX_LISTING_BYTES)
+        except TimeoutError:
+            raise self.fail(
+                ErrorType.TIMEOUT, f"Timed out after {self.timeout:g} s waiting for {shown}"
+            ) from None
+        except wire.BodyError as exc:
+            raise self.fail(ErrorType.UNKNOWN, f"{shown}: {exc}") from None
         except httpx.TimeoutException as exc:
             phase = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for"
             raise self.fail(
@@ -164,13 +181,13 @@ class _Session:
         status = response.status_code
         if status >= 300:
             try:
-                body = response.json()
+                body = json.loads(raw)
             except ValueError:
                 body = None
             detail = _provider_message(body)
             if detail is None and 300 <= status < 400:
                 # Redirects are not followed: custom auth headers would travel to another host.
-                location = public_url(response.headers.get("location", "")) or "elsewhere"
+                location = public_url(response.headers.get("location", "")[:2000]) or "elsewhere"
                 detail = f"redirected to {location}; use the final address as base URL"
             # Masked before truncation, so that a cut can never leave half a key behind.
             detail = self.mask(detail or response.reason_phrase or "error")[:MAX_MESSAGE]
@@ -178,11 +195,11 @@ class _Session:
                 error_type_for_status(status), f"{detail} (HTTP {status} from {shown})", status
             )
         try:
-            return response.json()
+            return json.loads(raw)
         except ValueError:
             kind = response.headers.get("content-type", "unknown content type").split(";")[0]
             raise self.fail(
-                ErrorType.UNKNOWN, f"{shown} did not return JSON (HTTP {status}, {kind})"
+                ErrorType.UNKNOWN, f"{shown} did not return JSON (HTTP {status}, {kind[:60]})"
             ) from None
 
     def shape_error(self, url: str, expected: str) -> GatewayError:

@@ -1,0 +1,128 @@
+"""Warm a worker process before it takes a pass, so its first probes are timed like the rest.
+
+Measured on this machine: the first pass of a freshly started worker recorded every probe's
+TTFT 100 ms to 2.2 s late when the pass included an account on the litellm route (importing
+litellm blocks the event loop that times all streams), and even without one the first probe
+was 20-25 ms late (first use of httpx's connection machinery, the SSE parser, json, the
+tokenizer). ``warm_up`` pays all of that once, at worker start (django-q2's ``post_spawn``
+signal, see ``arguslm/apps.py``), by running real requests of every route and wire format
+against the project's simulator on a loopback port: no mocks, no network.
+
+``prepare`` resolves what a pass needs that can block (each model's request rules, which ask
+litellm's provider configs) before the probing loop starts.
+"""
+
+import asyncio
+import logging
+import threading
+import time
+
+from arguslm.llm import catalog, lazy, rules
+from arguslm.llm.measure import estimate_tokens, measure, new_http_client
+from arguslm.llm.types import CallTarget, GatewayError, Timeouts
+
+log = logging.getLogger(__name__)
+
+_TIMEOUTS = Timeouts(connect=2, first_token=5, between_tokens=5, total=10)
+_MESSAGES = [{"role": "user", "content": "Warm-up: reply with one word."}]
+_MODEL = "sim/ttft=1/itl=1/n=3"
+_lock = threading.Lock()
+_warmed = False
+
+
+def _targets(base: str) -> list:
+    """One call target per route and wire format the gateway speaks, at the simulator."""
+    calls = [
+        ("custom_openai_compatible", {"base_url": f"{base}/v1"}),
+        ("anthropic", {"api_key": "warm-up-key", "base_url": base}),
+        ("ollama", {"base_url": base}),
+    ]
+    targets = [catalog.build_target(ptype, creds, _MODEL) for ptype, creds in calls]
+    # Ollama's native API (litellm's ollama_chat) is the fallback route for Ollama accounts.
+    ollama = catalog.build_target("ollama", {"base_url": base}, _MODEL)
+    targets.append(
+        CallTarget(
+            "ollama",
+            _MODEL,
+            "litellm",
+            f"ollama_chat/{_MODEL}",
+            litellm_kwargs=dict(ollama.litellm_kwargs),
+        )
+    )
+    # litellm's OpenAI-compatible path (the long tail of providers uses it).
+    targets.append(
+        CallTarget(
+            "openai_like",
+            _MODEL,
+            "litellm",
+            f"openai/{_MODEL}",
+            litellm_kwargs={"api_base": f"{base}/v1", "api_key": "warm-up-key"},
+        )
+    )
+    return targets
+
+
+async def _exercise(targets) -> list:
+    async with new_http_client(_TIMEOUTS) as client:
+        samples = []
+        for target in targets:  # one after another: each path's first use is paid here
+            for stream in (True, False):
+                samples.append(
+                    await measure(
+                        target,
+                        _MESSAGES,
+                        max_tokens=8,
+                        timeouts=_TIMEOUTS,
+                        stream=stream,
+                        client=client,
+                    )
+                )
+        return samples
+
+
+def warm_up() -> float:
+    """Import and exercise every gateway path once in this process; returns the seconds spent."""
+    from arguslm.llmsim.server import start_in_thread
+
+    started = time.perf_counter()
+    lazy.litellm()
+    estimate_tokens(text="warm up the tokenizer")
+    estimate_tokens(messages=_MESSAGES)
+    for provider_type in (s.id for s in catalog.all_specs().values() if s.tested):
+        rules.rules_for(provider_type, "warm-up-model")  # loads each provider's litellm config
+    base, stop = start_in_thread(host="127.0.0.1", port=0)
+    try:
+        targets = _targets(base)
+        rules.prepare(targets)
+        samples = asyncio.run(_exercise(targets))
+    finally:
+        stop()
+    failed = [s.error for s in samples if not s.ok]
+    if failed:
+        log.warning("Gateway warm-up: %d of %d calls failed: %s", len(failed), len(samples), failed)
+    return time.perf_counter() - started
+
+
+def ensure_warm() -> None:
+    """Warm this process once (idempotent; the worker's start signal normally did it)."""
+    global _warmed
+    with _lock:
+        if _warmed:
+            return
+        try:
+            seconds = warm_up()
+            log.info("Gateway warmed in %.1f s", seconds)
+        except Exception:  # never keep a worker from working: it would only be late once
+            log.exception("Gateway warm-up failed")
+        _warmed = True
+
+
+def prepare(calls) -> None:
+    """Resolve the request rules of (provider_type, credentials, model_id) calls, off the loop."""
+    targets = []
+    for provider_type, credentials, model_id in calls:
+        try:
+            targets.append(catalog.build_target(provider_type, credentials, model_id))
+        except GatewayError:
+            continue  # the probe records this error itself
+    rules.prepare(targets)
