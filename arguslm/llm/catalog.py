@@ -211,6 +211,11 @@ _TESTED: tuple[ProviderSpec, ...] = (
                 required=True,
                 help="Paste the service-account key file (JSON).",
             ),
+            _base_url(
+                label="API endpoint",
+                help="Optional: a Private Service Connect endpoint or proxy. "
+                "Leave empty for the location's endpoint.",
+            ),
         ),
         route="litellm",
         discovery="static",
@@ -248,6 +253,10 @@ _TESTED: tuple[ProviderSpec, ...] = (
             _field("aws_secret_access_key", "AWS Secret Access Key", "secret"),
             _field(
                 "aws_session_token", "AWS Session Token", "secret", help="Only for temporary keys."
+            ),
+            _base_url(
+                label="Endpoint URL",
+                help="Optional: a VPC endpoint or proxy. Leave empty for the region's endpoint.",
             ),
         ),
         route="litellm",
@@ -582,6 +591,8 @@ def build_target(provider_type: str, credentials: dict, model_id: str) -> CallTa
             kwargs["aws_secret_access_key"] = secret
             if token := _text(creds, "aws_session_token"):
                 kwargs["aws_session_token"] = token
+        if base_url:
+            kwargs["api_base"] = base_url
     elif spec.id == "google_vertex":
         if project := _text(creds, "vertex_project"):
             kwargs["vertex_project"] = project
@@ -589,6 +600,8 @@ def build_target(provider_type: str, credentials: dict, model_id: str) -> CallTa
         account = parse_service_account(creds.get("vertex_credentials"))
         if account is not None:
             kwargs["vertex_credentials"] = json.dumps(account)
+        if base_url:
+            kwargs["api_base"] = base_url
     else:
         if api_key:
             kwargs["api_key"] = api_key
