@@ -16,8 +16,18 @@ Endpoints
                gemini-sim-3 and gemini-sim-6 are embedding-only)
     Simulator  GET /_sim/health, GET /_sim/requests?limit=100 (last 10,000 chat requests,
                newest first, with first_chunk_sent_ms = actual delay to the first token)
+    Strict     /p/<profile>/...: one provider's exact rules each (accepted fields, limits,
+               usage, reasoning field, auth, error bodies); see profiles.py. Base URLs:
+               /p/{openai,mistral,groq,xai,deepseek,together,fireworks,openrouter,
+               lm_studio,ollama,custom,gzip}/v1 (OpenAI-compatible), /p/azure (Azure
+               OpenAI deployments), /p/anthropic, /p/gemini/v1beta, /p/vertex (+ token
+               endpoint /p/vertex/token), /p/bedrock (Converse), /p/ollama (native
+               /api/chat). /p/gzip is the generic OpenAI endpoint behind a proxy that
+               gzips every body.
 
-API keys: anything (or nothing) is accepted, except a key starting with ``invalid``: 401.
+API keys: anything (or nothing) is accepted, except a key starting with ``invalid``: 401
+(Authorization Bearer, x-api-key, x-goog-api-key, api-key or ?key=). Strict profiles also
+demand the credentials their provider demands (see profiles.py).
 
 The model name is the script
     Named: fast-small (ttft 150 ms, itl 8, n 40), balanced-medium (400, 25, 60),
@@ -32,7 +42,7 @@ Keys [default]
     ttft ms to the first token-bearing chunk [200]    itl ms between chunks [20]
     n answer tokens [20]     chunk tokens per chunk [1]     reasoning tokens first [0]
     usage 1/0 report token usage [1]     input prompt tokens [characters / 4, min 1]
-    status answer at once with 400/401/403/404/429/500/503/529 [-]
+    status answer at once with 400/401/403/404/408/413/422/429/500/503/529 [-]
     retry_after seconds, Retry-After on 429/529 [1]
     drop=k cut the connection at chunk k's slot (broken chunked stream) [-]
     error=k in-stream error event at chunk k's slot, then end [-]
@@ -41,15 +51,26 @@ Keys [default]
     hang ms before the response headers [0]
     done 1/0 OpenAI ``data: [DONE]`` [1]    tool 1/0 OpenAI tool-call argument deltas [0]
     flaky fraction 0-1 failing with flaky_status [500]    seed per-model flaky seed
+    comments k SSE comment lines (": keep-alive") spread between the headers and the
+        first token, OpenAI and Gemini SSE formats only [0]
+    usage_ms OpenAI: the usage chunk (and [DONE]) come this many ms after the finish
+        chunk; the tokens keep their schedule [0]
+    finish 1/0 0: the stream just ends after the last token: no finish_reason chunk, no
+        usage, no [DONE] (Anthropic: no message_delta/stop; Ollama: no done line) [1]
+    rfield reasoning|reasoning_content OpenAI delta field of reasoning text
+        [reasoning_content] (strict profiles use their provider's field instead)
+    bad=k OpenAI: at chunk k's slot send the malformed ``data: {"choices":[null]}``,
+        then carry on with chunk k and the rest [-]
 
 Schedule
     reasoning + n tokens are cut into chunks of ``chunk`` tokens, reasoning chunks first
     (never mixed): C = ceil(reasoning/chunk) + ceil(n/chunk). Chunk j (0-based) is sent at
     received + ttft + j*itl; the finish follows the last chunk at once (at ttft if C = 0).
-    k >= C for drop/error/stall acts in place of the finish. Deadlines stay absolute, so a
-    hang longer than ttft makes the due chunks follow the headers at once. Non-streaming
-    requests get the whole body at the finish time. Tokens are ``tok1 tok2 ...``,
-    reasoning tokens ``think1 think2 ...``.
+    k >= C for drop/error/stall/bad acts in place of (bad: just before) the finish.
+    Comments go out at start + i*(ttft - start)/(k+1), start = min(hang, ttft). Deadlines
+    stay absolute, so a hang longer than ttft makes the due chunks follow the headers at
+    once. Non-streaming requests get the whole body at the finish time. Tokens are
+    ``tok1 tok2 ...``, reasoning tokens ``think1 think2 ...``.
 
 Flaky
     Request k to an exact model name fails iff the k-th draw of
@@ -57,5 +78,7 @@ Flaky
 
 Ground truth headers on every chat response
     X-Sim-Request-Id, X-Sim-Scenario (canonical ``sim/...`` name), X-Sim-TTFT-Ms,
-    X-Sim-ITL-Ms, X-Sim-Output-Tokens (reasoning + n), X-Sim-Chunks (C).
+    X-Sim-ITL-Ms, X-Sim-Output-Tokens (reasoning + n), X-Sim-Chunks (C). In strict
+    profiles they describe what is actually sent: after a token limit cut the answer, and
+    with hidden reasoning (X-Sim-Chunks = answer chunks, X-Sim-TTFT-Ms = first of them).
 """

@@ -15,7 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-ERROR_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 429, 500, 503, 529})
+ERROR_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 408, 413, 422, 429, 500, 503, 529})
+# Which OpenAI delta field carries reasoning text (rfield=...): DeepSeek and xAI use
+# "reasoning_content", OpenRouter, Groq and Ollama "reasoning".
+REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning")
 # Guards against a typo such as n=100000000 allocating gigabytes of token text.
 MAX_TOKENS = 1_000_000
 
@@ -52,6 +55,11 @@ class Scenario:
     flaky: float = 0.0  # fraction of requests failing with flaky_status
     flaky_status: int = 500
     seed: int | None = None  # per-model override of the server seed for flaky
+    comments: int = 0  # SSE comment lines (": keep-alive") before the first token
+    usage_ms: float = 0.0  # OpenAI: the usage chunk comes this long after the finish
+    finish: bool = True  # False: the stream just ends after the last token
+    rfield: str = "reasoning_content"  # OpenAI delta field carrying reasoning text
+    bad: int | None = None  # malformed event at this chunk slot, then carry on
 
     @property
     def output_tokens(self) -> int:
@@ -134,6 +142,12 @@ def _status(key: str, raw: str) -> int:
     return int(raw)
 
 
+def _rfield(key: str, raw: str) -> str:
+    if raw not in REASONING_FIELDS:
+        raise ScenarioError(key, f"{key}={raw!r}: expected one of {', '.join(REASONING_FIELDS)}")
+    return raw
+
+
 def _seed(key: str, raw: str) -> int:
     try:
         return int(raw)
@@ -161,6 +175,11 @@ _PARSERS = {
     "status": _status,
     "flaky_status": _status,
     "seed": _seed,
+    "comments": _count,
+    "usage_ms": _ms,
+    "finish": _flag,
+    "rfield": _rfield,
+    "bad": _count,
 }
 
 
@@ -193,6 +212,39 @@ def parse_model(name: str) -> Scenario | None:
     return scenario
 
 
+def parse_provider_model(name: str, separators: str = "/") -> tuple[str, Scenario]:
+    """(model id, scenario) for a strict profile's provider-style model name.
+
+    The name is split on ``separators``: segments containing "=" are scenario overrides,
+    the rest (joined by the first separator) is the model id, e.g.
+    ``meta-llama/llama-3.1-8b-instruct/ttft=50`` -> ("meta-llama/llama-3.1-8b-instruct",
+    ttft=50). ``sim`` or a named model as id keeps its scenario; any other id gets the
+    default ``sim`` scenario. Raises ScenarioError for a bad override.
+    """
+    segments = [name]
+    for sep in separators:
+        segments = [part for segment in segments for part in segment.split(sep)]
+    overrides = [seg for seg in segments if "=" in seg]
+    model_id = separators[0].join(seg for seg in segments if "=" not in seg)
+    base = model_id.removesuffix(":latest")
+    script = base if base == "sim" or base in NAMED_MODELS else "sim"
+    script = "/".join([script, *overrides])
+    try:
+        scenario = parse_model(script)
+    except ScenarioError as exc:  # name the model as the client wrote it
+        raise ScenarioError(exc.key, exc.message.replace(repr(script), repr(name))) from None
+    assert scenario is not None  # "sim" and named models always parse
+    return model_id, scenario
+
+
+def limit_output(s: Scenario, limit: int | None) -> tuple[Scenario, bool]:
+    """The scenario cut to ``limit`` output tokens (reasoning first), and whether it was cut."""
+    if limit is None or s.output_tokens <= limit:
+        return s, False
+    reasoning = min(s.reasoning, limit)
+    return dataclasses.replace(s, reasoning=reasoning, n=limit - reasoning), True
+
+
 def estimate_input_tokens(texts: Iterable[str]) -> int:
     """Prompt tokens reported when the scenario has no ``input``: 4 characters a token."""
     return max(1, sum(len(t) for t in texts) // 4)
@@ -211,7 +263,7 @@ class Event:
     """One step of a response, at ``at_ms`` after the request was received."""
 
     at_ms: float
-    kind: Literal["chunk", "drop", "error", "finish"]
+    kind: Literal["comment", "chunk", "bad", "drop", "error", "finish", "usage"]
     chunk: Chunk | None = None
 
 
@@ -230,13 +282,20 @@ def timeline(s: Scenario) -> list[Event]:
     """Every event of the response with its scheduled offset from receipt.
 
     Chunk j is due at ttft + j*itl. The finish comes right after the last chunk (at ttft
-    when there are no chunks). drop/error/stall=k act at the slot of chunk k; k beyond the
-    last chunk means "instead of / before the finish". A stall shifts everything after it
-    by stall_ms, so the schedule stays absolute. On a tie drop wins over error.
+    when there are no chunks). drop/error/stall/bad=k act at the slot of chunk k; k beyond
+    the last chunk means "instead of / before the finish". A stall shifts everything after
+    it by stall_ms, so the schedule stays absolute. On a tie drop wins over error. The
+    ``comments`` are spread evenly between the headers (sent after ``hang``) and ttft; a
+    ``bad`` event goes out just before the chunk of its slot; ``usage_ms`` adds a "usage"
+    event that long after the finish.
     """
     chunks = build_chunks(s)
     count = len(chunks)
     events: list[Event] = []
+    if s.comments:
+        start = min(s.hang, s.ttft)
+        step = (s.ttft - start) / (s.comments + 1)
+        events += [Event(start + i * step, "comment") for i in range(1, s.comments + 1)]
     shift = 0.0
     for j in range(count + 1):
         if s.stall is not None and min(s.stall, count) == j:
@@ -246,7 +305,11 @@ def timeline(s: Scenario) -> list[Event]:
             if k is not None and min(k, count) == j:
                 events.append(Event(at, kind))  # type: ignore[arg-type]
                 return events
+        if s.bad is not None and min(s.bad, count) == j:
+            events.append(Event(at, "bad"))
         events.append(Event(at, "finish") if j == count else Event(at, "chunk", chunks[j]))
+    if s.usage_ms:
+        events.append(Event(events[-1].at_ms + s.usage_ms, "usage"))
     return events
 
 

@@ -13,12 +13,14 @@ import contextlib
 import hashlib
 import itertools
 import json
+import math
 import signal
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,9 +68,15 @@ class _Call:
     received: float
     input_tokens: int
     record: dict[str, Any]
-    block: int = 0  # Anthropic: index of the open content block
-    block_kind: str = ""  # Anthropic: "reasoning" or "answer"
+    block: int = 0  # Anthropic/Bedrock: index of the open content block
+    block_kind: str = ""  # Anthropic/Bedrock: "reasoning" or "answer"
     tool_started: bool = False  # OpenAI: id/name go only in the first tool-call delta
+    # Strict profiles (profiles.py):
+    flaky_key: str | None = None  # model name the flaky sequence follows (default: model)
+    limited: bool = False  # the token limit cut the answer: finish with "length"
+    hidden_reasoning: bool = False  # reasoning takes its time but no text is sent
+    compressor: Any = None  # zlib compressobj of a gzip-encoded stream
+    opts: dict[str, Any] = field(default_factory=dict)  # per-profile request options
 
 
 def _json(data: Any) -> str:
@@ -106,7 +114,45 @@ def _now_rfc3339() -> str:
 # ---- wire encoders: one per provider format, sharing the _Call state ---------------------
 
 
-class _OpenAI:
+class _WireBase:
+    """What every wire format has; the defaults send nothing for optional events."""
+
+    name = "base"
+    stream_default = False
+    content_type = "text/event-stream; charset=utf-8"
+    gzip = False  # every body Content-Encoding: gzip (the gzip profile)
+
+    def error_body(self, status: int, message: str) -> Any:
+        raise NotImplementedError
+
+    def respond_json(
+        self, data: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        if not self.gzip:
+            return web.json_response(data, status=status, headers=headers)
+        body = zlib.compress(_json(data).encode(), wbits=31)  # 31: gzip container
+        headers = {**(headers or {}), "Content-Encoding": "gzip"}
+        return web.Response(
+            body=body, status=status, headers=headers, content_type="application/json"
+        )
+
+    def error_response(
+        self, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        return self.respond_json(self.error_body(status, message), status, headers)
+
+    def comment(self, call: _Call) -> bytes:
+        return b""  # formats without comment lines (NDJSON, binary) send nothing
+
+    def bad(self, call: _Call) -> bytes:
+        return b""
+
+    def tail(self, call: _Call) -> bytes:
+        """What follows the finish (OpenAI: usage chunk and [DONE]); usage_ms delays it."""
+        return b""
+
+
+class _OpenAI(_WireBase):
     name = "openai"
     stream_default = False
     content_type = "text/event-stream; charset=utf-8"
@@ -115,6 +161,9 @@ class _OpenAI:
         401: ("invalid_request_error", "invalid_api_key"),
         403: ("invalid_request_error", "permission_denied"),
         404: ("invalid_request_error", "model_not_found"),
+        408: ("invalid_request_error", "timeout"),
+        413: ("invalid_request_error", "request_too_large"),
+        422: ("invalid_request_error", "unprocessable_entity"),
         429: ("requests", "rate_limit_exceeded"),
         500: ("server_error", "internal_error"),
         503: ("server_error", "service_unavailable"),
@@ -153,9 +202,24 @@ class _OpenAI:
         delta = {"role": "assistant", "content": ""}
         return self._chunk(call, [{"index": 0, "delta": delta, "finish_reason": None}])
 
+    def reasoning_delta(self, call: _Call, text: str) -> dict[str, Any] | None:
+        """The delta carrying reasoning text; None: reasoning is hidden."""
+        if call.hidden_reasoning:
+            return None
+        return {call.scenario.rfield: text}
+
+    def comment(self, call: _Call) -> bytes:
+        return b": keep-alive\n\n"
+
+    def bad(self, call: _Call) -> bytes:
+        return b'data: {"choices":[null]}\n\n'
+
     def chunk(self, call: _Call, ch: Chunk) -> bytes:
         if ch.kind == "reasoning":
-            delta: dict[str, Any] = {"reasoning_content": ch.text}
+            reasoning = self.reasoning_delta(call, ch.text)
+            if reasoning is None:
+                return b""
+            delta: dict[str, Any] = reasoning
         elif call.scenario.tool:
             function = {"arguments": ch.text}
             tool_call: dict[str, Any] = {"index": 0, "function": function}
@@ -168,12 +232,23 @@ class _OpenAI:
             delta = {"content": ch.text}
         return self._chunk(call, [{"index": 0, "delta": delta, "finish_reason": None}])
 
-    def finish(self, call: _Call) -> bytes:
-        s = call.scenario
-        reason = "tool_calls" if s.tool else "stop"
-        out = self._chunk(call, [{"index": 0, "delta": {}, "finish_reason": reason}])
+    def finish_reason(self, call: _Call) -> str:
+        if call.limited:
+            return "length"
+        return "tool_calls" if call.scenario.tool else "stop"
+
+    def include_usage(self, call: _Call) -> bool:
         options = call.body.get("stream_options")
-        if s.usage and isinstance(options, dict) and options.get("include_usage") is True:
+        return isinstance(options, dict) and options.get("include_usage") is True
+
+    def finish(self, call: _Call) -> bytes:
+        choice = {"index": 0, "delta": {}, "finish_reason": self.finish_reason(call)}
+        return self._chunk(call, [choice])
+
+    def tail(self, call: _Call) -> bytes:
+        s = call.scenario
+        out = b""
+        if s.usage and self.include_usage(call):
             out += self._chunk(call, [], usage=self._usage(call))
         return out + (b"data: [DONE]\n\n" if s.done else b"")
 
@@ -187,7 +262,11 @@ class _OpenAI:
         answer = "".join(c.text for c in chunks if c.kind == "answer")
         message: dict[str, Any] = {"role": "assistant", "content": answer}
         if s.reasoning:
-            message["reasoning_content"] = "".join(c.text for c in chunks if c.kind == "reasoning")
+            reasoning = self.reasoning_delta(
+                call, "".join(c.text for c in chunks if c.kind == "reasoning")
+            )
+            if reasoning is not None:
+                message.update(reasoning)
         if s.tool:
             function = {"name": "answer", "arguments": answer}
             message.update(
@@ -198,7 +277,7 @@ class _OpenAI:
             "index": 0,
             "message": message,
             "logprobs": None,
-            "finish_reason": "tool_calls" if s.tool else "stop",
+            "finish_reason": self.finish_reason(call),
         }
         body = {
             "id": f"chatcmpl-{call.id}",
@@ -212,7 +291,7 @@ class _OpenAI:
         return body
 
 
-class _Anthropic:
+class _Anthropic(_WireBase):
     name = "anthropic"
     stream_default = False
     content_type = "text/event-stream; charset=utf-8"
@@ -221,6 +300,9 @@ class _Anthropic:
         401: "authentication_error",
         403: "permission_error",
         404: "not_found_error",
+        408: "timeout_error",
+        413: "request_too_large",
+        422: "invalid_request_error",
         429: "rate_limit_error",
         500: "api_error",
         503: "api_error",
@@ -295,9 +377,10 @@ class _Anthropic:
         )
 
     def finish(self, call: _Call) -> bytes:
+        reason = "max_tokens" if call.limited else "end_turn"
         delta: dict[str, Any] = {
             "type": "message_delta",
-            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "delta": {"stop_reason": reason, "stop_sequence": None},
         }
         if call.scenario.usage:
             delta["usage"] = {"output_tokens": call.scenario.output_tokens}
@@ -325,7 +408,7 @@ class _Anthropic:
             "role": "assistant",
             "model": call.model,
             "content": content,
-            "stop_reason": "end_turn",
+            "stop_reason": "max_tokens" if call.limited else "end_turn",
             "stop_sequence": None,
         }
         if s.usage:
@@ -333,7 +416,7 @@ class _Anthropic:
         return body
 
 
-class _Ollama:
+class _Ollama(_WireBase):
     name = "ollama"
     stream_default = True
     content_type = "application/x-ndjson"
@@ -384,7 +467,8 @@ class _Ollama:
 
     def finish(self, call: _Call) -> bytes:
         message = {"role": "assistant", "content": ""}
-        line = self._line(call, message, True, done_reason="stop", **self._stats(call))
+        reason = "length" if call.limited else "stop"
+        line = self._line(call, message, True, done_reason=reason, **self._stats(call))
         return (_json(line) + "\n").encode()
 
     def stream_error(self, call: _Call, message: str) -> bytes:
@@ -397,11 +481,12 @@ class _Ollama:
         }
         if call.scenario.reasoning:
             message["thinking"] = "".join(c.text for c in chunks if c.kind == "reasoning")
-        return self._line(call, message, True, done_reason="stop", **self._stats(call))
+        reason = "length" if call.limited else "stop"
+        return self._line(call, message, True, done_reason=reason, **self._stats(call))
 
 
 OPENAI, ANTHROPIC, OLLAMA = _OpenAI(), _Anthropic(), _Ollama()
-_Wire = _OpenAI | _Anthropic | _Ollama
+_Wire = _WireBase
 
 
 # ---- chat engine ------------------------------------------------------------------------
@@ -412,6 +497,7 @@ def _invalid_key(request: web.Request) -> bool:
     keys = [
         request.headers.get("x-api-key"),
         request.headers.get("x-goog-api-key"),
+        request.headers.get("api-key"),
         request.query.get("key"),
     ]
     auth = request.headers.get("Authorization", "")
@@ -420,15 +506,34 @@ def _invalid_key(request: web.Request) -> bool:
     return any(k and k.strip().startswith("invalid") for k in keys)
 
 
-def _sim_headers(call_id: str, s: Scenario | None) -> dict[str, str]:
-    """Ground-truth headers; zeros when the model could not be resolved."""
+def _sim_headers(
+    call_id: str, s: Scenario | None, hidden_reasoning: bool = False
+) -> dict[str, str]:
+    """Ground-truth headers; zeros when the model could not be resolved.
+
+    With hidden reasoning (OpenAI reasoning models, Gemini without includeThoughts) only
+    the answer chunks are sent: X-Sim-Chunks counts them and X-Sim-TTFT-Ms is the time of
+    the first one (or of the finish when there is none).
+    """
+    if s is None:
+        ttft, chunks = "0", "0"
+    elif hidden_reasoning and s.reasoning:
+        chunks = str(math.ceil(s.n / s.chunk))
+        first = next(
+            e.at_ms
+            for e in timeline(s)
+            if e.kind not in ("comment", "bad") and (e.chunk is None or e.chunk.kind == "answer")
+        )
+        ttft = fmt_value(float(first))
+    else:
+        ttft, chunks = fmt_value(s.ttft), str(s.chunk_count)
     return {
         "X-Sim-Request-Id": call_id,
         "X-Sim-Scenario": s.spec() if s else "none",
-        "X-Sim-TTFT-Ms": fmt_value(s.ttft) if s else "0",
+        "X-Sim-TTFT-Ms": ttft,
         "X-Sim-ITL-Ms": fmt_value(s.itl) if s else "0",
         "X-Sim-Output-Tokens": str(s.output_tokens if s else 0),
-        "X-Sim-Chunks": str(s.chunk_count if s else 0),
+        "X-Sim-Chunks": chunks,
     }
 
 
@@ -445,11 +550,12 @@ def _ms_since(received: float) -> float:
 def _error(
     wire: _Wire, status: int, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
-    return web.json_response(wire.error_body(status, message), status=status, headers=headers)
+    return wire.error_response(status, message, headers)
 
 
-async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
-    received = asyncio.get_running_loop().time()  # first: every deadline counts from here
+def _begin(request: web.Request, wire: _Wire) -> tuple[float, str, dict[str, Any]]:
+    """(received, call id, log record) for a chat request; call it first in the handler."""
+    received = asyncio.get_running_loop().time()  # every deadline counts from here
     state = request.app[_STATE]
     call_id = f"sim-{next(state.ids)}"
     record: dict[str, Any] = {
@@ -466,10 +572,35 @@ async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
         "outcome": "pending",
     }
     state.records.appendleft(record)
+    return received, call_id, record
+
+
+def _fail(
+    wire: _Wire,
+    record: dict[str, Any],
+    call_id: str,
+    scenario: Scenario | None,
+    status: int,
+    message: str,
+    hidden_reasoning: bool = False,
+) -> web.Response:
+    record.update(status=status, outcome="error")
+    headers = _sim_headers(call_id, scenario, hidden_reasoning)
+    if status in (429, 529):
+        headers["Retry-After"] = str(scenario.retry_after if scenario else 1)
+    return wire.error_response(status, message, headers)
+
+
+async def _read_body(request: web.Request) -> Any:
     try:
-        body = await request.json()
+        return await request.json()
     except ValueError:
-        body = None
+        return None
+
+
+async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
+    received, call_id, record = _begin(request, wire)
+    body = await _read_body(request)
     model = body.get("model") if isinstance(body, dict) else None
     record["model"] = model
     scenario: Scenario | None = None
@@ -481,11 +612,7 @@ async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
             problem = exc
 
     def fail(status: int, message: str) -> web.Response:
-        record.update(status=status, outcome="error")
-        headers = _sim_headers(call_id, scenario)
-        if status in (429, 529):
-            headers["Retry-After"] = str(scenario.retry_after if scenario else 1)
-        return _error(wire, status, message, headers)
+        return _fail(wire, record, call_id, scenario, status, message)
 
     # Precedence: auth, then request shape, then the scenario's scripted failures.
     if _invalid_key(request):
@@ -499,18 +626,27 @@ async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
     if scenario is None:
         return fail(404, wire.not_found(model))
     s = scenario
-    record.update(scenario=s.spec(), scheduled_ttft_ms=s.ttft)
     input_tokens = s.input if s.input is not None else estimate_input_tokens(_message_texts(body))
     call = _Call(call_id, model, s, body, int(time.time()), received, input_tokens, record)
+    return await _run(request, wire, call, bool(body.get("stream", wire.stream_default)))
 
+
+async def _run(request: web.Request, wire: _Wire, call: _Call, stream: bool) -> web.StreamResponse:
+    """The scripted part shared by every endpoint: hang, status, flaky, then the answer."""
+    s = call.scenario
+    record = call.record
+    record.update(scenario=s.spec(), scheduled_ttft_ms=s.ttft)
     try:
-        await _sleep_until(received + s.hang / 1000)
+        await _sleep_until(call.received + s.hang / 1000)
         if s.status is not None:
-            return fail(s.status, f"simulated {s.status} error")
-        fails, k = state.flaky.decide(model, s)
+            message = f"simulated {s.status} error"
+            return _fail(wire, record, call.id, s, s.status, message, call.hidden_reasoning)
+        key = call.flaky_key or call.model
+        fails, k = request.app[_STATE].flaky.decide(key, s)
         if fails:
-            return fail(s.flaky_status, f"simulated flaky failure (request {k} to {model})")
-        if body.get("stream", wire.stream_default):
+            message = f"simulated flaky failure (request {k} to {key})"
+            return _fail(wire, record, call.id, s, s.flaky_status, message, call.hidden_reasoning)
+        if stream:
             return await _stream(request, wire, call)
         return await _complete(request, wire, call)
     except asyncio.CancelledError:
@@ -521,10 +657,17 @@ async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
 
 async def _stream(request: web.Request, wire: _Wire, call: _Call) -> web.StreamResponse:
     record = call.record
-    headers = {**_sim_headers(call.id, call.scenario), "Content-Type": wire.content_type}
+    headers = {
+        **_sim_headers(call.id, call.scenario, call.hidden_reasoning),
+        "Content-Type": wire.content_type,
+    }
     headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    # Compression stays off (aiohttp only compresses after enable_compression(); its
-    # boolean form is deprecated) because a compressor would buffer the chunks.
+    # aiohttp's own compression stays off (it only compresses after enable_compression(),
+    # whose boolean form is deprecated) because its compressor would buffer the chunks. A
+    # gzip wire compresses here instead, flushing after every event (see _send).
+    if wire.gzip:
+        headers["Content-Encoding"] = "gzip"
+        call.compressor = zlib.compressobj(wbits=31)
     resp = web.StreamResponse(status=200, headers=headers)
     writer = await resp.prepare(request)
     # aiohttp >= 3.12 holds headers back until the first body write; "headers sent, no
@@ -542,20 +685,37 @@ async def _stream(request: web.Request, wire: _Wire, call: _Call) -> web.StreamR
     return resp
 
 
+async def _send(resp: web.StreamResponse, call: _Call, data: bytes) -> None:
+    if call.compressor is not None:
+        # One compressor per response, synced after every event: each event can be
+        # decompressed as soon as it arrives, so the stream stays on schedule.
+        data = call.compressor.compress(data) + call.compressor.flush(zlib.Z_SYNC_FLUSH)
+    await resp.write(data)
+
+
 async def _play(request: web.Request, resp: web.StreamResponse, wire: _Wire, call: _Call) -> None:
     """Write the preamble, then each timeline event at its absolute deadline."""
     record = call.record
+    s = call.scenario
     preamble = wire.preamble(call)
     if preamble:
-        await resp.write(preamble)
-    for event in timeline(call.scenario):
+        await _send(resp, call, preamble)
+    for event in timeline(s):
         await _sleep_until(call.received + event.at_ms / 1000)
-        if event.kind == "chunk":
+        data = b""
+        if event.kind == "comment":
+            data = wire.comment(call)
+        elif event.kind == "bad":
+            data = wire.bad(call)
+        elif event.kind == "chunk":
             assert event.chunk is not None
-            await resp.write(wire.chunk(call, event.chunk))
-            if record["first_chunk_sent_ms"] is None:
-                record["first_chunk_sent_ms"] = _ms_since(call.received)
-            record["chunks_sent"] += 1
+            data = wire.chunk(call, event.chunk)
+            if data:  # hidden reasoning takes its slot but sends nothing
+                await _send(resp, call, data)
+                if record["first_chunk_sent_ms"] is None:
+                    record["first_chunk_sent_ms"] = _ms_since(call.received)
+                record["chunks_sent"] += 1
+            continue
         elif event.kind == "drop":
             record["outcome"] = "dropped"
             # Close without the terminating zero-length chunk: the client sees a broken
@@ -566,21 +726,29 @@ async def _play(request: web.Request, resp: web.StreamResponse, wire: _Wire, cal
             return
         elif event.kind == "error":
             message = f"simulated error after {record['chunks_sent']} chunks"
-            await resp.write(wire.stream_error(call, message))
+            data = wire.stream_error(call, message)
             record["outcome"] = "stream_error"
-        else:
-            await resp.write(wire.finish(call))
-            record["outcome"] = "ok"
+        elif event.kind == "finish":
+            record["outcome"] = "ok" if s.finish else "unfinished"
+            if s.finish:
+                data = wire.finish(call) + (b"" if s.usage_ms else wire.tail(call))
+        elif s.finish:  # "usage": the late tail
+            data = wire.tail(call)
+        if data:
+            await _send(resp, call, data)
+    if call.compressor is not None:
+        await resp.write(call.compressor.flush())
     await resp.write_eof()
 
 
 async def _complete(request: web.Request, wire: _Wire, call: _Call) -> web.StreamResponse:
-    """Non-streaming: the whole body at the scheduled time of the last event."""
+    """Non-streaming: the whole body at the scheduled time of the finish (or drop/error)."""
     record = call.record
-    events = timeline(call.scenario)
+    events = [e for e in timeline(call.scenario) if e.kind not in ("comment", "bad", "usage")]
     last = events[-1]
     await _sleep_until(call.received + last.at_ms / 1000)
     chunks = [e.chunk for e in events if e.chunk is not None]
+    headers = _sim_headers(call.id, call.scenario, call.hidden_reasoning)
     if last.kind == "drop":
         record["outcome"] = "dropped"
         if request.transport is not None:
@@ -589,12 +757,10 @@ async def _complete(request: web.Request, wire: _Wire, call: _Call) -> web.Strea
     if last.kind == "error":
         record.update(status=500, outcome="error")
         message = f"simulated error after {len(chunks)} chunks"
-        return _error(wire, 500, message, _sim_headers(call.id, call.scenario))
+        return wire.error_response(500, message, headers)
     record.update(status=200, outcome="ok", chunks_sent=len(chunks))
     record["first_chunk_sent_ms"] = _ms_since(call.received)
-    return web.json_response(
-        wire.complete(call, chunks), headers=_sim_headers(call.id, call.scenario)
-    )
+    return wire.respond_json(wire.complete(call, chunks), 200, headers)
 
 
 # ---- model listings -------------------------------------------------------------------
@@ -764,6 +930,9 @@ def make_app(seed: int = 0) -> web.Application:
     app.router.add_get("/v1beta/models", _gemini_models)
     app.router.add_get("/_sim/requests", _sim_requests)
     app.router.add_get("/_sim/health", _sim_health)
+    from arguslm.llmsim import profiles  # imports this module: import it only here
+
+    profiles.add_routes(app)  # strict provider profiles under /p/<profile>/
     return app
 
 

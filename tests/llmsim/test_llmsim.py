@@ -614,3 +614,120 @@ def test_anthropic_answers_in_one_message_when_not_streaming(sim):
 def test_a_non_streaming_drop_closes_the_connection_without_a_response(sim):
     with pytest.raises(httpx.RemoteProtocolError):
         sim.post("/v1/chat/completions", json={"model": "sim/ttft=0/n=3/drop=1"})
+
+
+def raw_stream(
+    client: httpx.Client, path: str, body: dict[str, Any]
+) -> tuple[httpx.Response, list[tuple[float, str]]]:
+    """(response, [(ms since the request started, line)]) for every non-empty line."""
+    lines = []
+    start = time.perf_counter()
+    with client.stream("POST", path, json=body) as resp:
+        for line in resp.iter_lines():
+            if line:
+                lines.append(((time.perf_counter() - start) * 1000, line))
+    return resp, lines
+
+
+def test_comments_are_spread_between_the_headers_and_the_first_token(sim):
+    body = {"model": "sim/ttft=120/itl=0/n=1/comments=3", "messages": MESSAGES, "stream": True}
+    _, lines = raw_stream(sim, "/v1/chat/completions", body)
+
+    comments = [(at, line) for at, line in lines if line.startswith(":")]
+    assert [line for _, line in comments] == [": keep-alive"] * 3
+    for i, (at, _) in enumerate(comments, 1):
+        assert 30 * i <= at <= 30 * i + SLACK_MS, (i, at)
+    first_token = next(at for at, line in lines if "tok1" in line)
+    assert 120 <= first_token <= 120 + SLACK_MS
+
+
+def test_usage_ms_delays_only_the_usage_chunk(sim):
+    resp, events = openai_stream(
+        sim, "sim/ttft=0/itl=0/n=2/usage_ms=100", stream_options={"include_usage": True}
+    )
+
+    finish_at, finish = events[-3]
+    usage_at, usage = events[-2]
+    assert finish["choices"][0]["finish_reason"] == "stop"
+    assert finish_at < 100 and usage["choices"] == []
+    assert 100 <= usage_at <= 100 + SLACK_MS
+    assert usage["usage"]["completion_tokens"] == 2
+    assert events[-1][1] == "[DONE]"
+    assert resp.headers["x-sim-ttft-ms"] == "0"
+
+
+def test_finish_0_ends_the_stream_after_the_last_token(sim):
+    _, events = openai_stream(
+        sim, "sim/ttft=0/itl=0/n=2/finish=0", stream_options={"include_usage": True}
+    )
+    body = {"model": "sim/ttft=0/itl=0/n=1/finish=0", "messages": MESSAGES, "stream": True}
+    with sim.stream("POST", "/v1/messages", json=body) as resp:
+        anthropic = [name for name, _ in sse(resp)]
+    record = sim.get("/_sim/requests", params={"limit": 1}).json()["requests"][0]
+
+    assert deltas(events) == ["", "tok1 ", "tok2 "]
+    assert len(events) == 3  # role and tokens: no finish, no usage, no [DONE]
+    assert anthropic[-1] == "content_block_delta"
+    assert record["outcome"] == "unfinished"
+
+
+def test_rfield_picks_the_reasoning_delta_field(sim):
+    _, events = openai_stream(sim, "sim/ttft=0/itl=0/reasoning=1/n=1/rfield=reasoning")
+    resp = sim.post(
+        "/v1/chat/completions",
+        json={"model": "sim/ttft=0/itl=0/reasoning=1/n=1/rfield=reasoning", "messages": MESSAGES},
+    )
+
+    assert deltas(events, "reasoning") == ["think1 "]
+    assert deltas(events, "reasoning_content") == []
+    assert resp.json()["choices"][0]["message"]["reasoning"] == "think1 "
+    assert (
+        sim.post("/v1/chat/completions", json={"model": "sim/rfield=thinking"}).status_code == 400
+    )
+
+
+def test_bad_sends_a_malformed_event_then_carries_on(sim):
+    body = {"model": "sim/ttft=0/itl=0/n=3/bad=1", "messages": MESSAGES, "stream": True}
+    _, lines = raw_stream(sim, "/v1/chat/completions", body)
+
+    data = [line for _, line in lines]
+    assert data[2] == 'data: {"choices":[null]}'
+    assert [
+        json.loads(d[6:])["choices"][0]["delta"].get("content") for d in data[1:2] + data[3:5]
+    ] == [
+        "tok1 ",
+        "tok2 ",
+        "tok3 ",
+    ]
+    assert data[-1] == "data: [DONE]"
+
+
+@pytest.mark.parametrize("status", [408, 413, 422])
+def test_the_new_statuses_come_in_each_format(sim, status):
+    model = f"sim/status={status}"
+    openai = sim.post("/v1/chat/completions", json={"model": model})
+    anthropic = sim.post("/v1/messages", json={"model": model})
+    ollama = sim.post("/api/chat", json={"model": model})
+
+    assert openai.status_code == anthropic.status_code == ollama.status_code == status
+    assert openai.json()["error"]["type"] == "invalid_request_error"
+    expected = {408: "timeout_error", 413: "request_too_large", 422: "invalid_request_error"}
+    assert anthropic.json()["error"]["type"] == expected[status]
+    assert ollama.json() == {"error": f"simulated {status} error"}
+
+
+def test_the_new_keys_round_trip_and_take_their_slots():
+    scenario = parse_model(
+        "sim/ttft=100/itl=10/n=2/comments=1/usage_ms=5/finish=0/rfield=reasoning/bad=1"
+    )
+
+    assert parse_model(scenario.spec()) == scenario
+    assert scenario.spec().endswith("/comments=1/usage_ms=5/finish=0/rfield=reasoning/bad=1")
+    assert [(e.kind, e.at_ms) for e in timeline(scenario)] == [
+        ("comment", 50),
+        ("chunk", 100),
+        ("bad", 110),
+        ("chunk", 110),
+        ("finish", 110),
+        ("usage", 115),
+    ]
