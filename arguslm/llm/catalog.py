@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from arguslm.llm.types import CallTarget, ErrorType, GatewayError
 
@@ -279,9 +279,12 @@ _TESTED: tuple[ProviderSpec, ...] = (
                 help=f"Defaults to {AZURE_DEFAULT_API_VERSION}. Models are deployment names.",
             ),
         ),
-        # Azure puts the deployment into the URL path (…/deployments/<name>/chat/completions),
-        # which a plain OpenAI base URL cannot express; litellm handles that scheme.
-        route="litellm",
+        # Azure speaks the OpenAI wire format at …/openai/deployments/<name>/chat/completions
+        # with an api-version query parameter and an api-key header (Azure OpenAI REST
+        # reference): streamed directly. (litellm fakes the stream of Azure o-series
+        # deployments, `AzureOpenAIO1Config.should_fake_stream`, which would make TTFT equal
+        # the whole latency.)
+        route="openai",
         discovery="azure",
         litellm_prefix="azure/",
     ),
@@ -623,7 +626,17 @@ def build_target(provider_type: str, credentials: dict, model_id: str) -> CallTa
 
     target_base: str | None = None
     target_key: str | None = None
-    if spec.route == "openai":
+    query: dict = {}
+    if spec.id == "azure_openai":
+        if not base_url:
+            raise GatewayError(ErrorType.BAD_REQUEST, f"{spec.label} needs an endpoint.")
+        # Deployment names are letters, digits, "-", "_" and "."; anything else is escaped.
+        deployment = quote(model_id.strip(), safe="/=,:")
+        target_base = f"{_strip_suffix(base_url, '/openai')}/openai/deployments/{deployment}"
+        query = {"api-version": kwargs["api_version"]}
+        if api_key:
+            headers["api-key"] = api_key
+    elif spec.route == "openai":
         if spec.id == "ollama":
             target_base = ollama_root(base_url) + "/v1"
         else:
@@ -643,4 +656,5 @@ def build_target(provider_type: str, credentials: dict, model_id: str) -> CallTa
         api_key=target_key,
         headers=headers,
         litellm_kwargs=kwargs,
+        query=query,
     )

@@ -338,7 +338,12 @@ async def _openai_read(
         phase = "first_token"
         try:
             async with client.stream(
-                "POST", url, content=body, headers=headers, extensions={"trace": col.trace}
+                "POST",
+                url,
+                params=target.query or None,
+                content=body,
+                headers=headers,
+                extensions={"trace": col.trace},
             ) as resp:
                 status = resp.status_code
                 ctype = resp.headers.get("content-type", "")

@@ -67,6 +67,7 @@ class CallTarget:
     api_key: str | None = None
     headers: dict = field(default_factory=dict)
     litellm_kwargs: dict = field(default_factory=dict)
+    query: dict = field(default_factory=dict)  # query parameters (Azure's api-version)
 
 
 @dataclass(frozen=True)

@@ -31,15 +31,19 @@ _warmed = False
 
 
 def _targets(base: str) -> list:
-    """One call target per route and wire format the gateway speaks, at the simulator."""
-    calls = [
-        ("custom_openai_compatible", {"base_url": f"{base}/v1"}),
-        ("anthropic", {"api_key": "warm-up-key", "base_url": base}),
-        ("ollama", {"base_url": base}),
-    ]
-    targets = [catalog.build_target(ptype, creds, _MODEL) for ptype, creds in calls]
-    # Ollama's native API (litellm's ollama_chat) is the fallback route for Ollama accounts.
-    ollama = catalog.build_target("ollama", {"base_url": base}, _MODEL)
+    """A call target of every tested provider type (each at its strict simulator profile),
+    plus litellm's paths that the long tail of providers and Ollama's native API use."""
+    from arguslm.llmsim.accounts import strict_cases
+
+    seen: set[str] = set()
+    targets = []
+    for case in strict_cases(base, ttft=1, itl=1, n=3, reasoning=1):
+        if case.provider_type not in seen:
+            seen.add(case.provider_type)
+            targets.append(
+                catalog.build_target(case.provider_type, case.credentials, case.model_id)
+            )
+    ollama = catalog.build_target("ollama", {"base_url": f"{base}/p/ollama"}, _MODEL)
     targets.append(
         CallTarget(
             "ollama",
@@ -49,7 +53,6 @@ def _targets(base: str) -> list:
             litellm_kwargs=dict(ollama.litellm_kwargs),
         )
     )
-    # litellm's OpenAI-compatible path (the long tail of providers uses it).
     targets.append(
         CallTarget(
             "openai_like",

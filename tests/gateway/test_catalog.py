@@ -13,6 +13,7 @@ from arguslm.llm.types import ErrorType, GatewayError
 
 OPENAI_ROUTE = {
     "openai",
+    "azure_openai",
     "groq",
     "together_ai",
     "openrouter",
@@ -24,7 +25,7 @@ OPENAI_ROUTE = {
     "ollama",
     "custom_openai_compatible",
 }
-LITELLM_ROUTE = {"anthropic", "google_ai_studio", "google_vertex", "aws_bedrock", "azure_openai"}
+LITELLM_ROUTE = {"anthropic", "google_ai_studio", "google_vertex", "aws_bedrock"}
 SERVICE_ACCOUNT = {"type": "service_account", "project_id": "p1", "private_key": "-----BEGIN..."}
 
 
@@ -293,6 +294,16 @@ def test_azure_passes_the_api_version_defaulting_to_2024_10_21():
     }
     custom = build_target("azure_openai", {**creds, "api_version": "2025-01-01-preview"}, "d")
     assert custom.litellm_kwargs["api_version"] == "2025-01-01-preview"
+    assert custom.query == {"api-version": "2025-01-01-preview"}
+
+
+def test_azure_is_streamed_directly_at_the_deployment_with_an_api_key_header():
+    creds = {"api_key": "az-key", "base_url": "https://r.openai.azure.com/openai/"}
+    target = build_target("azure_openai", creds, "prod-o4-mini")
+    assert target.route == "openai"
+    assert target.base_url == "https://r.openai.azure.com/openai/deployments/prod-o4-mini"
+    assert target.query == {"api-version": "2024-10-21"}
+    assert target.headers == {"api-key": "az-key"} and target.api_key is None
 
 
 def test_bedrock_with_a_bearer_token_passes_it_as_the_api_key():
