@@ -129,3 +129,24 @@ def prepare(calls) -> None:
         except GatewayError:
             continue  # the probe records this error itself
     rules.prepare(targets)
+    for target in targets:
+        if target.provider_type == "google_vertex":
+            _fetch_vertex_token(target)
+
+
+def _fetch_vertex_token(target: CallTarget) -> None:
+    """Exchange a Vertex service account for its access token now, not inside a probe.
+
+    litellm caches the token per credentials and refreshes it in the background before it
+    expires; only the first call of a process would pay the exchange (a signed JWT and a round
+    trip to Google's token endpoint, 50-100 ms) inside its TTFT.
+    """
+    import litellm.main
+
+    kwargs = target.litellm_kwargs
+    try:
+        litellm.main.vertex_chat_completion.get_access_token(
+            credentials=kwargs.get("vertex_credentials"), project_id=kwargs.get("vertex_project")
+        )
+    except Exception as exc:  # the probe will report the failure with its own message
+        log.info("Vertex token not fetched ahead of the pass: %s", type(exc).__name__)
