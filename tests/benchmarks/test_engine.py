@@ -67,6 +67,21 @@ def test_failed_requests_are_results_and_the_run_still_completes(llmsim):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_malformed_chunk_fails_its_sample_and_the_run_goes_on(llmsim):
+    account = make_account(credentials={"base_url": f"{llmsim}/v1"})
+    good = make_model(account, model_id="sim/ttft=5/itl=1/n=4")
+    broken = make_model(account, model_id="sim/ttft=5/itl=1/n=4/bad=1")  # {"choices":[null]}
+    run = make_run([good, broken], num_runs=2, warmup_runs=0)
+    assert engine.execute(run.id) == "completed"
+    results = services.results_of(run)
+    assert len(results) == 4
+    assert {(r.model_id, r.error_type) for r in results} == {
+        (good.pk, None),
+        (broken.pk, "stream_error"),
+    }
+
+
+@pytest.mark.django_db(transaction=True)
 def test_warmups_run_before_the_measured_requests(llmsim):
     import httpx
 
