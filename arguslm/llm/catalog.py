@@ -276,7 +276,9 @@ _TESTED: tuple[ProviderSpec, ...] = (
                 "api_version",
                 "API Version",
                 "text",
-                help=f"Defaults to {AZURE_DEFAULT_API_VERSION}. Models are deployment names.",
+                help=f"Defaults to {AZURE_DEFAULT_API_VERSION} (2024-09-01-preview or later: "
+                "probes send max_completion_tokens and ask for usage in the stream). "
+                "Models are deployment names.",
             ),
         ),
         # Azure speaks the OpenAI wire format at …/openai/deployments/<name>/chat/completions

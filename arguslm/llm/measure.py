@@ -350,8 +350,8 @@ async def _openai_read(
                 ctype = resp.headers.get("content-type", "")
                 if status >= 400:
                     try:
-                        raw = await wire.read_body(resp, limit=MAX_ERROR_BODY_BYTES)
-                    except wire.BodyError as exc:
+                        raw = await wire.read_body(resp, limit=MAX_ERROR_BODY_BYTES, truncate=True)
+                    except wire.BodyError as exc:  # corrupt or unknown encoding
                         raw = str(exc).encode()
                     return _http_error(status, raw, resp.headers, target, messages)
                 decoder = wire.decoder_for(resp)

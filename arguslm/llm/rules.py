@@ -23,9 +23,10 @@ from arguslm.llm.types import CallTarget
 
 log = logging.getLogger(__name__)
 
-# Extra completion tokens sent to a model whose reasoning is hidden and counted against the
-# same limit (OpenAI / Azure reasoning models): without it, a 64-token probe is often spent on
-# reasoning before any visible token (then recorded as empty_response, with the reason).
+# Extra completion tokens sent to a model whose reasoning counts against the same limit as its
+# answer (OpenAI / Azure reasoning models, Gemini 2.5+ thinking models): without it, a 64-token
+# probe is often spent on reasoning before any visible token (then recorded as empty_response,
+# with the reason).
 # Tokens that are not generated are not billed, so the headroom costs nothing on a short answer.
 REASONING_HEADROOM = 1024
 # The lowest reasoning effort every current OpenAI reasoning model accepts. Source: OpenAI API
@@ -37,6 +38,9 @@ PROBE_REASONING_EFFORT = "low"
 # gpt-5 chat snapshots. Source: OpenAI models and reasoning guides; litellm's
 # ``OpenAIOSeriesConfig.is_model_o_series_model`` and ``OpenAIGPT5Config.is_model_gpt_5_model``.
 _OPENAI_REASONING = re.compile(r"^(?:openai/)?(?:o\d|gpt-5)(?![\w.-]*-chat)", re.IGNORECASE)
+# Gemini 2.5 and later think by default, and thinking tokens count against maxOutputTokens
+# (Gemini API docs, "Thinking"); Flash-Lite thinks only when asked.
+_GEMINI_THINKING = re.compile(r"gemini-(?:2\.5|[3-9])", re.IGNORECASE)
 # These reasoning models predate ``reasoning_effort`` (OpenAI reasoning guide) or accept only
 # "high" (gpt-5-pro): send none and let the model use its default.
 _NO_EFFORT = re.compile(r"^(?:openai/)?(?:o1-mini|o1-preview|gpt-5(?:\.\d+)?-pro)", re.IGNORECASE)
@@ -63,13 +67,15 @@ class RequestRules:
     limit_param: str = "max_tokens"
     stream_usage: bool = True  # send stream_options={"include_usage": true}
     temperature: bool = True  # the model accepts a temperature other than its default
-    hidden_reasoning: bool = False  # reasons without streaming it, within the same token limit
+    # The model reasons before answering and its reasoning counts against the same token
+    # limit as the answer: it gets REASONING_HEADROOM on top of the caller's limit.
+    reasoning_in_limit: bool = False
     reasoning_effort: str | None = None
     source: str = "default"
 
     def token_limit(self, max_tokens: int) -> int:
         """The limit sent: the caller's, plus headroom for hidden reasoning."""
-        return max_tokens + (REASONING_HEADROOM if self.hidden_reasoning else 0)
+        return max_tokens + (REASONING_HEADROOM if self.reasoning_in_limit else 0)
 
     def openai_body(self, model_id: str, messages, *, max_tokens, stream, temperature) -> dict:
         """The JSON body of an OpenAI-wire chat request (the direct route)."""
@@ -101,9 +107,20 @@ def _openai_reasoning(model_id: str) -> RequestRules:
     return RequestRules(
         limit_param="max_completion_tokens",
         temperature=False,  # only the default (1) is accepted: OpenAI reasoning guide
-        hidden_reasoning=True,
+        reasoning_in_limit=True,
         reasoning_effort=None if _NO_EFFORT.match(model_id) else PROBE_REASONING_EFFORT,
         source="OpenAI reasoning models (API reference, reasoning guide)",
+    )
+
+
+def _gemini_thinking(model_id: str) -> RequestRules:
+    return RequestRules(
+        reasoning_in_limit=True,
+        # litellm maps "low" to a 1,024-token thinkingBudget (Gemini 2.5) or thinkingLevel
+        # "low" (Gemini 3), with includeThoughts: the thoughts stream, TTFT counts them and
+        # TTFAT waits for the answer. Flash-Lite does not think unless asked: ask nothing.
+        reasoning_effort=None if "lite" in model_id.lower() else PROBE_REASONING_EFFORT,
+        source="Gemini thinking docs + litellm VertexGeminiConfig (reasoning_effort mapping)",
     )
 
 
@@ -137,6 +154,8 @@ def rules_for(provider_type: str, model_id: str) -> RequestRules:
         # Azure: the deployment name stands for the model; deployments named after their
         # model (the common case) are recognised. Azure reasoning guide: same parameters.
         return _openai_reasoning(model_id)
+    if provider_type in ("google_ai_studio", "google_vertex") and _GEMINI_THINKING.search(model_id):
+        return _gemini_thinking(model_id)
     if provider_type == "openai":
         # OpenAI API reference: ``max_tokens`` is deprecated in favour of
         # ``max_completion_tokens``, which every chat model accepts; new model families

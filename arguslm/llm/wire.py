@@ -23,6 +23,10 @@ CHAT_ACCEPT_ENCODING = "identity"
 JSON_ACCEPT_ENCODING = "gzip, deflate"
 
 
+def _size(limit: int) -> str:
+    return f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 1024} KiB"
+
+
 class BodyError(Exception):
     """A body that cannot be read: too large, or encoded in a way we cannot decode."""
 
@@ -53,7 +57,7 @@ class Decoder:
         """The decoded bytes of one read; raises BodyError past the cap or on corrupt data."""
         self.received += len(raw)
         if self.received > self.limit:
-            raise BodyError(f"Response exceeded the {self.limit // (1024 * 1024)} MiB limit.")
+            raise BodyError(f"Response exceeded the {_size(self.limit)} limit.")
         if self._zlib is None:
             data = raw
         else:
@@ -64,12 +68,10 @@ class Decoder:
             except zlib.error as exc:
                 raise BodyError(f"Corrupt compressed body: {exc}") from None
             if self._zlib.unconsumed_tail:
-                raise BodyError(
-                    f"Response exceeded the {self.limit // (1024 * 1024)} MiB limit when decoded."
-                )
+                raise BodyError(f"Response exceeded the {_size(self.limit)} limit when decoded.")
         self.decoded += len(data)
         if self.decoded > self.limit:
-            raise BodyError(f"Response exceeded the {self.limit // (1024 * 1024)} MiB limit.")
+            raise BodyError(f"Response exceeded the {_size(self.limit)} limit.")
         return data
 
 
@@ -77,10 +79,25 @@ def decoder_for(response: httpx.Response, *, limit: int = MAX_BODY_BYTES) -> Dec
     return Decoder(response.headers.get("content-encoding"), limit=limit)
 
 
-async def read_body(response: httpx.Response, *, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The whole decoded body of a streamed httpx response, never more than ``limit`` bytes."""
+async def read_body(
+    response: httpx.Response, *, limit: int = MAX_BODY_BYTES, truncate: bool = False
+) -> bytes:
+    """The whole decoded body of a streamed httpx response, never more than ``limit`` bytes.
+
+    Past the limit: BodyError, or with ``truncate`` the first ``limit`` bytes (an error body
+    is still worth its first words; the rest is not read).
+    """
     decoder = decoder_for(response, limit=limit)
     parts = []
     async for raw in response.aiter_raw():
-        parts.append(decoder.feed(raw))
-    return b"".join(parts)
+        if truncate:
+            raw = raw[: max(0, limit - decoder.received)]
+        try:
+            parts.append(decoder.feed(raw))
+        except BodyError:
+            if not truncate:
+                raise
+            break
+        if truncate and (decoder.received >= limit or decoder.decoded >= limit):
+            break
+    return b"".join(parts)[:limit]

@@ -117,6 +117,13 @@ def strict_cases(
             {"api_key": "gemini-sim-key", "base_url": f"{sim}/p/gemini/v1beta"},
             f"gemini-2.5-flash/{s}",
         ),
+        case(
+            "Gemini thinking",
+            "google_ai_studio",
+            {"api_key": "gemini-sim-key", "base_url": f"{sim}/p/gemini/v1beta"},
+            f"gemini-2.5-pro/{s}/{r}",
+            shown=thinking,
+        ),
         case("Google Vertex AI", "google_vertex", vertex, f"gemini-2.5-flash/{s}"),
         case(
             "AWS Bedrock",

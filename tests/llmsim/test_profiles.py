@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from arguslm.llmsim import eventstream
+from arguslm.llmsim.accounts import service_account
 from arguslm.llmsim.profiles import VERTEX_TOKEN
 from arguslm.llmsim.scenarios import Scenario, ScenarioError, limit_output, parse_provider_model
 
@@ -1013,24 +1014,7 @@ def test_litellm_streams_from_the_profile(
 
 def test_litellm_streams_from_vertex_with_a_service_account(llmsim, litellm, run_async):
     pytest.importorskip("google.auth", reason="litellm needs google-auth for service accounts")
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    account = {
-        "type": "service_account",
-        "project_id": "sim-project",
-        "private_key_id": "sim-key",
-        "private_key": pem,
-        "client_email": "sim@sim-project.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": f"{llmsim}/p/vertex/token",
-    }
+    account = service_account(llmsim)
     common = {
         "vertex_credentials": json.dumps(account),
         "vertex_project": "sim-project",
