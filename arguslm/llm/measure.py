@@ -23,6 +23,7 @@ sample's classified error, so one bad answer cannot lose the other samples of a 
 import asyncio
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -675,6 +676,7 @@ async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, s
 
 
 _litellm_loop: asyncio.AbstractEventLoop | None = None
+_litellm_loop_pid: int | None = None
 _litellm_loop_lock = threading.Lock()
 
 
@@ -687,12 +689,13 @@ def _litellm_runner() -> asyncio.AbstractEventLoop:
     timing loop its turn at least every switch interval (5 ms), so a pass that mixes routes
     keeps the direct route's precision. litellm's clients live on this loop across passes.
     """
-    global _litellm_loop
+    global _litellm_loop, _litellm_loop_pid
     with _litellm_loop_lock:
-        if _litellm_loop is None or _litellm_loop.is_closed():
+        # A forked child inherits the loop but not its thread: it starts its own.
+        if _litellm_loop is None or _litellm_loop.is_closed() or _litellm_loop_pid != os.getpid():
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="litellm-route", daemon=True).start()
-            _litellm_loop = loop
+            _litellm_loop, _litellm_loop_pid = loop, os.getpid()
         return _litellm_loop
 
 
