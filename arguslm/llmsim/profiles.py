@@ -118,6 +118,39 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _new_call(
+    call_id: str,
+    model_id: str,
+    model_name: str,
+    scenario,
+    limit: int | None,
+    body: dict[str, Any],
+    received: float,
+    record: dict[str, Any],
+    *,
+    texts: list[str] | None = None,
+    hidden_reasoning: bool = False,
+) -> _Call:
+    """The call for an accepted request: the scenario cut to the provider's token limit."""
+    s, limited = limit_output(scenario, limit)
+    if texts is None:
+        texts = _message_texts(body)
+    input_tokens = s.input if s.input is not None else estimate_input_tokens(texts)
+    return _Call(
+        call_id,
+        model_id,
+        s,
+        body,
+        int(time.time()),
+        received,
+        input_tokens,
+        record,
+        flaky_key=model_name,
+        limited=limited,
+        hidden_reasoning=hidden_reasoning,
+    )
+
+
 # ---- OpenAI-compatible family: error bodies ---------------------------------------------
 
 
@@ -655,19 +688,15 @@ async def _openai_chat(
         return reject(*problem)
     if profile.one_token:
         s = dataclasses.replace(s, chunk=1)
-    s, limited = limit_output(s, limit)
-    input_tokens = s.input if s.input is not None else estimate_input_tokens(_message_texts(body))
-    call = _Call(
+    call = _new_call(
         call_id,
         model_id,
+        model_name,
         s,
+        limit,
         body,
-        int(time.time()),
         received,
-        input_tokens,
         record,
-        flaky_key=model_name,
-        limited=limited,
         hidden_reasoning=profile.reasoning == "hidden",
     )
     return await _run(request, wire, call, body.get("stream") is True)
@@ -797,20 +826,8 @@ async def _anthropic_chat(request: web.Request) -> web.StreamResponse:
     if budget is not None and s.reasoning > budget:
         # budget_tokens caps the thinking (extended thinking docs).
         s = dataclasses.replace(s, reasoning=budget)
-    s, limited = limit_output(s, max_tokens)  # max_tokens covers thinking + text
-    input_tokens = s.input if s.input is not None else estimate_input_tokens(_message_texts(body))
-    call = _Call(
-        call_id,
-        model_id,
-        s,
-        body,
-        int(time.time()),
-        received,
-        input_tokens,
-        record,
-        flaky_key=model_name,
-        limited=limited,
-    )
+    # max_tokens covers thinking + text.
+    call = _new_call(call_id, model_id, model_name, s, max_tokens, body, received, record)
     return await _run(request, wire, call, body.get("stream") is True)
 
 
@@ -1060,20 +1077,17 @@ async def _google_chat(request: web.Request, vertex: bool) -> web.StreamResponse
         s = dataclasses.replace(s, reasoning=budget)
     # maxOutputTokens covers thoughts and answer (same docs: thinking tokens count toward
     # the output limit), so reasoning consumes it first.
-    s, limited = limit_output(s, limit)
     include_thoughts = _camel(thinking, "includeThoughts") is True
-    input_tokens = s.input if s.input is not None else estimate_input_tokens(_gemini_texts(body))
-    call = _Call(
+    call = _new_call(
         call_id,
         model_id,
+        model_name,
         s,
+        limit,
         body,
-        int(time.time()),
         received,
-        input_tokens,
         record,
-        flaky_key=model_name,
-        limited=limited,
+        texts=_gemini_texts(body),
         # Thought summaries come only with includeThoughts (thinking docs); the time passes.
         hidden_reasoning=not include_thoughts,
     )
@@ -1290,20 +1304,7 @@ async def _bedrock_chat(request: web.Request, stream: bool) -> web.StreamRespons
             "1 validation error detected: Value at 'inferenceConfig.maxTokens' failed to "
             "satisfy constraint: Member must have value greater than or equal to 1",
         )
-    s, limited = limit_output(s, limit)
-    input_tokens = s.input if s.input is not None else estimate_input_tokens(_message_texts(body))
-    call = _Call(
-        call_id,
-        model_id,
-        s,
-        body,
-        int(time.time()),
-        received,
-        input_tokens,
-        record,
-        flaky_key=model_name,
-        limited=limited,
-    )
+    call = _new_call(call_id, model_id, model_name, s, limit, body, received, record)
     return await _run(request, wire, call, stream)
 
 
@@ -1334,20 +1335,7 @@ async def _ollama_native(request: web.Request) -> web.StreamResponse:
     options = body.get("options")
     limit = options.get("num_predict") if isinstance(options, dict) else None
     limit = limit if _is_int(limit) and limit > 0 else None
-    s, limited = limit_output(s, limit)
-    input_tokens = s.input if s.input is not None else estimate_input_tokens(_message_texts(body))
-    call = _Call(
-        call_id,
-        model_id,
-        s,
-        body,
-        int(time.time()),
-        received,
-        input_tokens,
-        record,
-        flaky_key=model_name,
-        limited=limited,
-    )
+    call = _new_call(call_id, model_id, model_name, s, limit, body, received, record)
     # /api/chat streams unless "stream": false (ollama docs/api.md).
     return await _run(request, wire, call, body.get("stream", True) is not False)
 
