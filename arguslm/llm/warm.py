@@ -14,6 +14,7 @@ litellm's provider configs) before the probing loop starts.
 
 import asyncio
 import logging
+import sys
 import threading
 import time
 
@@ -106,12 +107,19 @@ def warm_up() -> float:
     return time.perf_counter() - started
 
 
+# How often the interpreter hands the GIL between threads: litellm calls run on a thread of
+# their own (measure.py), and the loop that times the direct streams waits at most this long
+# for its turn when a read arrives (Python's default is 5 ms).
+SWITCH_INTERVAL_S = 0.001
+
+
 def ensure_warm() -> None:
     """Warm this process once (idempotent; the worker's start signal normally did it)."""
     global _warmed
     with _lock:
         if _warmed:
             return
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
             seconds = warm_up()
             log.info("Gateway warmed in %.1f s", seconds)
