@@ -51,10 +51,6 @@ DEFAULT_TIMEOUTS = Timeouts()
 _SECRET_PATTERN = re.compile(r"(?i)(bearer\s+|api[-_]?key[\"':=\s]{1,20})[A-Za-z0-9._\-]{12,}")
 
 
-class _Phase(Exception):
-    """A phase timeout, with the message to record."""
-
-
 class _StreamFailure(Exception):
     """An error reported inside a stream (after the first byte)."""
 
