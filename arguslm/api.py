@@ -18,6 +18,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from arguslm import errors
+
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +51,21 @@ class DatabaseUnavailable(exceptions.APIException):
 class BadGateway(exceptions.APIException):
     status_code = status.HTTP_502_BAD_GATEWAY
     default_detail = "The provider returned an error."
+
+
+def _from_domain(exc: errors.DomainError) -> exceptions.APIException:
+    """A service's refusal as the API's status (one mapping for every view)."""
+    from arguslm.limits import LimitReached
+
+    if isinstance(exc, errors.NotFound):
+        return exceptions.NotFound(exc.message)
+    if isinstance(exc, errors.Conflict):
+        return Conflict(exc.message)
+    if isinstance(exc, errors.LimitReached):
+        return LimitReached(exc.message)
+    if isinstance(exc, errors.Unavailable):
+        return QueueUnavailable(exc.message)
+    return exceptions.APIException(exc.message)
 
 
 def _flatten(detail, loc: list) -> list[dict]:
@@ -96,6 +113,8 @@ def exception_handler(exc, context):
         return Response({"detail": message}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, errors.DomainError):
+        exc = _from_domain(exc)
     # A backing service that is down (or restarting) is a 503 the client may retry, not a 500.
     if isinstance(exc, OperationalError):
         log.warning("Database unavailable: %s", exc)

@@ -68,7 +68,9 @@ class BenchmarkResult(MeasuredSample):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run = models.ForeignKey(BenchmarkRun, on_delete=models.CASCADE, related_name="results")
-    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="benchmark_results")
+    # PROTECT: benchmark history is never lost to a model's (or its account's) deletion, from
+    # any path; providers.services.delete_model / delete_account say why (a 409 in the API).
+    model = models.ForeignKey(LLMModel, on_delete=models.PROTECT, related_name="benchmark_results")
     # Order of completion within the run: WebSocket clients resume after the last one they saw.
     seq = models.PositiveIntegerField()
     estimated_cost = models.FloatField(null=True, blank=True)

@@ -5,15 +5,14 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from arguslm.api import QueueUnavailable
-from arguslm.limits import LimitReached
+from arguslm import errors
 from benchmarks import engine, live, stats
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 
 ACTIVE = (BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING)
 
 
-class TooManyBenchmarks(LimitReached):
+class TooManyBenchmarks(errors.LimitReached):
     """More pending + running runs than MAX_ACTIVE_BENCHMARKS (a 429)."""
 
 
@@ -37,7 +36,7 @@ def start(*, data: dict, user=None) -> BenchmarkRun:
         run.status, run.completed_at = BenchmarkRun.Status.FAILED, timezone.now()
         run.error = f"Could not queue the benchmark: {type(exc).__name__}: {exc}"
         run.save()
-        raise QueueUnavailable(run.error) from exc
+        raise errors.Unavailable(run.error) from exc
     return run
 
 

@@ -131,7 +131,7 @@ def benchmark_start(request: HttpRequest) -> HttpResponse:
     try:
         run = services.start(data=serializer.validated_data, user=request.user)
     except services.TooManyBenchmarks as exc:
-        return _render_benchmarks(request, form=form, errors={"form": exc.detail})
+        return _render_benchmarks(request, form=form, errors={"form": exc.message})
     messages.success(request, f"Started “{run.name}”.")
     return redirect("benchmark-detail", run_id=run.pk)
 
@@ -249,7 +249,7 @@ def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     try:
         new = services.start(data=serializer.validated_data, user=request.user)
     except services.TooManyBenchmarks as exc:
-        messages.error(request, f"Cannot re-run: {exc.detail}")
+        messages.error(request, f"Cannot re-run: {exc.message}")
         return redirect("benchmark-detail", run_id=run.pk)
     messages.success(request, f"Started a re-run of “{run.name}”.")
     return redirect("benchmark-detail", run_id=new.pk)

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 
 from arguslm.api import parse_uuid, validate_query
 from arguslm.limits import RATE_LIMITED, ThrottledActionsMixin
-from arguslm.schedules import reconcile
 from monitoring import costs, exports, services
 from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.prompts import PACKS
@@ -71,8 +70,7 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
         if request.method == "PATCH":
             serializer = MonitoringConfigSerializer(config, data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
-            serializer.save()
-            reconcile()  # interval and enabled take effect without a restart
+            serializer.save()  # reconciles the schedules (MonitoringConfig.save)
             config.refresh_from_db()
         return Response(MonitoringConfigSerializer(config).data)
 

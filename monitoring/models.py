@@ -46,6 +46,14 @@ class MonitoringConfig(models.Model):
         state = "on" if self.enabled else "off"
         return f"Monitoring every {self.interval_minutes} min ({state})"
 
+    def save(self, *args, **kwargs) -> None:
+        """Save, and make the schedules follow (interval, on/off) from any path: the page, the
+        API, the admin, a shell or a worker."""
+        super().save(*args, **kwargs)
+        from arguslm.schedules import reconcile  # schedules read this model
+
+        reconcile()
+
     @classmethod
     def get(cls) -> "MonitoringConfig":
         config = cls.objects.order_by("created_at").first()

@@ -25,8 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
-from arguslm.api import QueueUnavailable
-from arguslm.schedules import reconcile
+from arguslm import errors
 from monitoring import costs, services
 from monitoring.api import uptime_queryset
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
@@ -463,8 +462,7 @@ def monitoring_save(request: HttpRequest) -> HttpResponse:
     serializer = MonitoringConfigSerializer(config, data=_config_data(form), partial=True)
     if not serializer.is_valid():
         return _render_page(request, form=form, errors=_flatten_errors(serializer.errors))
-    config = serializer.save()
-    reconcile()  # the interval and enabled switch take effect without a restart
+    config = serializer.save()  # reconciles the schedules (MonitoringConfig.save)
     if config.enabled:
         messages.success(request, f"Saved. A pass runs every {config.interval_minutes} min.")
     else:
@@ -478,8 +476,8 @@ def monitoring_run_now(request: HttpRequest) -> HttpResponse:
     """Queue a manual pass; htmx then follows it in the passes card."""
     try:
         run = services.request_pass(trigger=MonitoringRun.Trigger.MANUAL)
-    except QueueUnavailable as exc:
-        text = f"Could not start a pass: {exc.detail}"
+    except errors.Unavailable as exc:
+        text = f"Could not start a pass: {exc.message}"
         if request.htmx:
             context = {**_runs_context(), "notice": {"level": "error", "text": text}}
             return render(request, "monitoring_runs.html", context)

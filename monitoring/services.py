@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from arguslm.api import QueueUnavailable
+from arguslm import errors
 from arguslm.db import refresh_connection
 from arguslm.llm import catalog, warm
 from arguslm.llm.measure import measure, new_http_client
@@ -62,7 +62,7 @@ def request_pass(*, trigger: str = MonitoringRun.Trigger.MANUAL) -> MonitoringRu
         run.status, run.finished_at = MonitoringRun.Status.FAILED, timezone.now()
         run.message = f"Could not queue the pass: {type(exc).__name__}: {exc}"
         run.save()
-        raise QueueUnavailable(run.message) from exc
+        raise errors.Unavailable(run.message) from exc
     return run
 
 

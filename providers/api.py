@@ -107,10 +107,7 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
         }
     )
     def destroy(self, request, pk=None):
-        account = self.get_object()
-        if services.has_benchmark_history(account=account):
-            raise Conflict("Cannot delete provider with models that have benchmark history")
-        account.delete()
+        services.delete_account(account=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=CatalogSerializer)
@@ -268,10 +265,7 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         }
     )
     def destroy(self, request, pk=None):
-        model = self.get_object()
-        if services.has_benchmark_history(model=model):
-            raise Conflict("Cannot delete a model that has benchmark history")
-        model.delete()
+        services.delete_model(model=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=ModelBulkUpdateSerializer, responses=ModelBulkResultSerializer)

@@ -4,8 +4,10 @@ import asyncio
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
+from arguslm import errors
 from arguslm.llm import connection, discovery
 from providers.models import LLMModel, ProviderAccount
 
@@ -81,6 +83,34 @@ def has_benchmark_history(
     if model is not None:
         return results.filter(model=model).exists()
     return results.filter(model__provider_account=account).exists()
+
+
+# The original ArgusLM's words (its SDK users see them in a 409).
+ACCOUNT_HAS_HISTORY = "Cannot delete provider with models that have benchmark history"
+MODEL_HAS_HISTORY = "Cannot delete a model that has benchmark history"
+
+
+def delete_account(*, account: ProviderAccount) -> None:
+    """Delete an account with its models; refused (Conflict) while benchmark results refer to
+    any of them. The database refuses it too (BenchmarkResult.model is PROTECT)."""
+    if has_benchmark_history(account=account):
+        raise errors.Conflict(ACCOUNT_HAS_HISTORY)
+    try:
+        with transaction.atomic():
+            account.delete()
+    except ProtectedError:  # a result stored since the check
+        raise errors.Conflict(ACCOUNT_HAS_HISTORY) from None
+
+
+def delete_model(*, model: LLMModel) -> None:
+    """Delete a model; refused (Conflict) while benchmark results refer to it."""
+    if has_benchmark_history(model=model):
+        raise errors.Conflict(MODEL_HAS_HISTORY)
+    try:
+        with transaction.atomic():
+            model.delete()
+    except ProtectedError:
+        raise errors.Conflict(MODEL_HAS_HISTORY) from None
 
 
 def ensure_demo_provider(*, base_url: str) -> ProviderAccount:

@@ -22,6 +22,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from arguslm import errors
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
 from providers import services
@@ -391,16 +392,16 @@ def provider_edit(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def provider_delete(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
-    if services.has_benchmark_history(account=account):
+    name = account.display_name
+    try:
+        services.delete_account(account=account)
+    except errors.Conflict as exc:
         return _card_or_back(
             request,
             account,
             "error",
-            "Cannot delete: some of its models have benchmark results. "
-            "Disable the account instead, or delete those benchmark runs first.",
+            f"{exc.message}. Disable the account instead, or delete those benchmark runs first.",
         )
-    name = account.display_name
-    account.delete()
     text = f"Deleted “{name}” and its models."
     if request.htmx:
         return render(request, "providers_deleted.html", {"text": text})
@@ -583,14 +584,15 @@ def model_rename(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def model_delete(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     model = _model(model_id)
-    if services.has_benchmark_history(model=model):
-        text = "Cannot delete: this model has benchmark results. Turn it off instead."
+    name = model.display_name
+    try:
+        services.delete_model(model=model)
+    except errors.Conflict as exc:
+        text = f"{exc.message}. Turn it off instead."
         if request.htmx:
             return _row(request, model, notice={"level": "error", "text": text})
         messages.error(request, text)
         return _back(request, "models")
-    name = model.display_name
-    model.delete()
     if request.htmx:
         return render(request, "models_deleted.html", {"text": f"Deleted “{name}”."})
     messages.success(request, f"Deleted “{name}”.")

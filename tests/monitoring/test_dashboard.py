@@ -452,6 +452,7 @@ def test_the_dashboard_and_its_partials_use_as_many_queries_for_20_models_as_for
     few = populate(2)
     counts_few = [count_queries(client, reverse(name), **headers) for name, headers in URLS]
     detail_few = count_queries(client, reverse("model-detail", args=[few[0].id]))
+    BenchmarkRun.objects.all().delete()  # benchmark history protects its models
     LLMModel.objects.all().delete()
     many = populate(20)
     counts_many = [count_queries(client, reverse(name), **headers) for name, headers in URLS]
@@ -467,6 +468,7 @@ def test_the_chart_endpoint_uses_as_many_queries_for_20_models_as_for_2(client, 
     url = reverse("dashboard-chart") + f"?range={range_key}&metric="
     populate(2)
     few = [count_queries(client, url + metric) for metric in METRICS]
+    BenchmarkRun.objects.all().delete()  # benchmark history protects its models
     LLMModel.objects.all().delete()
     populate(20)
     many = [count_queries(client, url + metric) for metric in METRICS]

@@ -192,6 +192,7 @@ def test_each_bad_input_is_explained_next_to_its_field_and_nothing_is_stored(
     logged_in, overrides, field, message
 ):
     before = MonitoringConfig.get()
+    schedule_before = list(Schedule.objects.filter(name=PASS_SCHEDULE).values())
     response = logged_in.post("/monitoring/settings", settings_form(**overrides))
     assert response.status_code == 200
     html = response.content.decode()
@@ -206,7 +207,7 @@ def test_each_bad_input_is_explained_next_to_its_field_and_nothing_is_stored(
         before.prompt_pack,
         before.updated_at,
     )
-    assert not Schedule.objects.filter(name=PASS_SCHEDULE).exists()
+    assert list(Schedule.objects.filter(name=PASS_SCHEDULE).values()) == schedule_before
 
 
 # --- run now and the live pass ------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""Each invariant holds whichever way a change arrives: the page, the API, the admin, a shell.
+
+The rules live in the models and services (issue "One write path"); these tests drive every
+path against the same rule.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db.models import ProtectedError
+from django.test import Client
+from django_q.models import Schedule
+
+from benchmarks.models import BenchmarkResult, BenchmarkRun
+from monitoring.models import MonitoringConfig
+from providers.models import LLMModel, ProviderAccount
+from tests.factories import make_account, make_model
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def admin_client():
+    root = get_user_model().objects.create_superuser("root", "root@example.org", "pw-root-123")
+    client = Client()
+    client.force_login(root)
+    return client
+
+
+def pass_minutes() -> int | None:
+    schedule = Schedule.objects.filter(name="arguslm.monitoring-pass").first()
+    return schedule.minutes if schedule else None
+
+
+# --- monitoring settings reconcile the schedules -------------------------------------------
+
+
+def test_the_api_page_admin_and_shell_all_make_the_schedule_follow_the_settings(
+    api, logged_in, admin_client
+):
+    api.patch("/api/v1/monitoring/config", {"interval_minutes": 7}, format="json")
+    assert pass_minutes() == 7
+
+    form = {
+        "enabled": "1",
+        "interval_choice": "custom",
+        "interval_custom": "9",
+        "prompt_pack": "health_check",
+        "degraded_ttft_ms": "",
+        "degraded_latency_ms": "",
+        "max_tokens": "32",
+        "timeout_seconds": "20",
+        "concurrency_per_account": "4",
+        "retention_days": "14",
+    }
+    logged_in.post("/monitoring/settings", form)
+    assert pass_minutes() == 9
+
+    config = MonitoringConfig.get()
+    url = f"/admin/monitoring/monitoringconfig/{config.pk}/change/"
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    data = {
+        key: value
+        for key, value in page.context["adminform"].form.initial.items()
+        if value is not None
+    }
+    data.update(interval_minutes=11, enabled="on")
+    data.pop("last_run_at", None)
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert pass_minutes() == 11
+
+    config = MonitoringConfig.get()
+    config.enabled = False
+    config.save()  # a shell or a worker
+    assert pass_minutes() is None
+
+
+# --- benchmark history is never lost --------------------------------------------------------
+
+
+def _with_history() -> LLMModel:
+    model = make_model(make_account(), model_id="kept-model")
+    run = BenchmarkRun.objects.create(name="r", model_ids=[str(model.pk)], status="completed")
+    BenchmarkResult.objects.create(run=run, model=model, seq=1, ttft_ms=100.0)
+    return model
+
+
+def test_a_model_with_benchmark_history_survives_every_delete_path(api, logged_in, admin_client):
+    model = _with_history()
+
+    response = api.delete(f"/api/v1/models/{model.pk}")
+    assert response.status_code == 409
+    assert response.json() == {"detail": "Cannot delete a model that has benchmark history"}
+
+    body = logged_in.post(f"/models/{model.pk}/delete", **HTMX).content.decode()
+    assert "Cannot delete a model that has benchmark history" in body
+
+    page = admin_client.post(f"/admin/providers/llmmodel/{model.pk}/delete/", {"post": "yes"})
+    assert page.status_code == 200 and "protected" in page.content.decode().lower()
+    admin_client.post(
+        "/admin/providers/llmmodel/",
+        {"action": "delete_selected", "_selected_action": [str(model.pk)], "post": "yes"},
+    )
+
+    with pytest.raises(ProtectedError):
+        LLMModel.objects.get(pk=model.pk).delete()
+
+    assert LLMModel.objects.filter(pk=model.pk).exists()
+    assert BenchmarkResult.objects.filter(model=model).count() == 1
+
+
+def test_an_account_whose_models_have_history_survives_every_delete_path(
+    api, logged_in, admin_client
+):
+    account = _with_history().provider_account
+
+    response = api.delete(f"/api/v1/providers/{account.pk}")
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "Cannot delete provider with models that have benchmark history"
+    }
+    body = logged_in.post(f"/providers/{account.pk}/delete", **HTMX).content.decode()
+    assert "Cannot delete provider with models that have benchmark history" in body
+    admin_client.post(f"/admin/providers/provideraccount/{account.pk}/delete/", {"post": "yes"})
+    with pytest.raises(ProtectedError):
+        ProviderAccount.objects.get(pk=account.pk).delete()
+
+    assert ProviderAccount.objects.filter(pk=account.pk).exists()
+    assert BenchmarkResult.objects.count() == 1
+
+
+def test_without_history_each_path_deletes(api, logged_in, admin_client):
+    models = [make_model(make_account(), model_id=f"m{i}") for i in range(3)]
+    assert api.delete(f"/api/v1/models/{models[0].pk}").status_code == 204
+    logged_in.post(f"/models/{models[1].pk}/delete", **HTMX)
+    admin_client.post(f"/admin/providers/llmmodel/{models[2].pk}/delete/", {"post": "yes"})
+    assert not LLMModel.objects.exists()
