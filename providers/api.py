@@ -66,15 +66,10 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
     @extend_schema(request=ProviderCreateSerializer, responses={201: ProviderSerializer})
     def create(self, request):
         data = _valid(ProviderCreateSerializer, request)
-        account = ProviderAccount(
-            provider_type=data["provider_type"],
-            display_name=data["display_name"],
-            enabled=data["enabled"],
-        )
-        account.credentials = data["credentials"]
-        account.save()
+        created = services.create_account(**data)
         return Response(
-            ProviderSerializer(self.get_object_for(account)).data, status=status.HTTP_201_CREATED
+            ProviderSerializer(self.get_object_for(created.account)).data,
+            status=status.HTTP_201_CREATED,
         )
 
     def get_object_for(self, account):

@@ -75,6 +75,13 @@ class ProviderCreateSerializer(serializers.Serializer):
     display_name = serializers.CharField(max_length=255)
     credentials = serializers.DictField(required=False, default=dict)
     enabled = serializers.BooleanField(required=False, default=True)
+    discover_models = serializers.BooleanField(
+        required=False,
+        default=False,
+        write_only=True,
+        help_text="Discover the account's models right after creating it, as the Providers "
+        "page does (off by default, like the original API: clients call refresh-models).",
+    )
 
     def validate_display_name(self, value: str) -> str:
         if not value.strip():

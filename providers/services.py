@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from arguslm import errors
 from arguslm.llm import connection, discovery
+from arguslm.llm.types import GatewayError
 from providers.models import LLMModel, ProviderAccount
 
 DEMO_NAME = "Local simulator"
@@ -30,6 +31,42 @@ class RefreshResult:
             f"Discovered {self.discovered} models: {self.added} new, {self.updated} updated, "
             f"{self.unavailable} no longer listed."
         )
+
+
+@dataclass
+class Created:
+    """A new account, and what discovering its models found (or why it could not)."""
+
+    account: ProviderAccount
+    refresh: RefreshResult | None = None
+    discovery_error: str | None = None
+
+
+def create_account(
+    *,
+    provider_type: str,
+    display_name: str,
+    credentials: dict,
+    enabled: bool = True,
+    discover_models: bool = True,
+) -> Created:
+    """Store a new account (credentials encrypted), then discover its models once.
+
+    Validation is the serializers' (ProviderCreateSerializer), shared by the page and the API;
+    a failed discovery keeps the account and says why (models can be added by hand).
+    """
+    account = ProviderAccount(
+        provider_type=provider_type, display_name=display_name, enabled=enabled
+    )
+    account.credentials = credentials
+    account.save()
+    created = Created(account)
+    if discover_models:
+        try:
+            created.refresh = refresh_models(account=account)
+        except GatewayError as exc:
+            created.discovery_error = exc.message
+    return created
 
 
 def refresh_models(*, account: ProviderAccount) -> RefreshResult:

@@ -293,22 +293,17 @@ def provider_add(request: HttpRequest) -> HttpResponse:
         if not provider_type:
             errors["provider_type"] = "Choose a provider type."
         return _render_providers(request, add_data=post, add_errors=errors)
-    data = serializer.validated_data
-    account = ProviderAccount(
-        provider_type=data["provider_type"], display_name=data["display_name"], enabled=True
-    )
-    account.credentials = data["credentials"]
-    account.save()
-    try:
-        result = services.refresh_models(account=account)
-    except GatewayError as exc:
+    created = services.create_account(**{**serializer.validated_data, "discover_models": True})
+    account = created.account
+    if created.discovery_error:
         messages.warning(
             request,
-            f"Added “{account.display_name}”, but model discovery failed: {exc.message} "
+            f"Added “{account.display_name}”, but model discovery failed: "
+            f"{created.discovery_error} "
             "Add models by hand on the Models page, or fix the account and refresh.",
         )
     else:
-        messages.success(request, f"Added “{account.display_name}”. {result.message}")
+        messages.success(request, f"Added “{account.display_name}”. {created.refresh.message}")
     return redirect(f"{reverse('providers')}#provider-{account.pk}")
 
 

@@ -137,3 +137,40 @@ def test_without_history_each_path_deletes(api, logged_in, admin_client):
     logged_in.post(f"/models/{models[1].pk}/delete", **HTMX)
     admin_client.post(f"/admin/providers/llmmodel/{models[2].pk}/delete/", {"post": "yes"})
     assert not LLMModel.objects.exists()
+
+
+# --- creating an account ---------------------------------------------------------------------
+
+
+def test_the_page_and_the_api_create_accounts_through_one_service(api, logged_in, llmsim):
+    credentials = {"base_url": f"{llmsim}/v1"}
+    logged_in.post(
+        "/providers/add",
+        {
+            "provider_type": "custom_openai_compatible",
+            "display_name": "Page",
+            "cred_base_url": credentials["base_url"],
+        },
+    )
+    api.post(
+        "/api/v1/providers",
+        {
+            "provider_type": "custom_openai_compatible",
+            "display_name": "API",
+            "credentials": credentials,
+            "discover_models": True,
+        },
+        format="json",
+    )
+    plain = api.post(
+        "/api/v1/providers",
+        {"provider_type": "custom_openai_compatible", "display_name": "Plain", "credentials": {}},
+        format="json",
+    )
+    assert plain.status_code == 422  # the same validation: a base URL is required
+
+    def discovered(name):
+        account = ProviderAccount.objects.get(display_name=name)
+        return set(account.models.filter(source="discovered").values_list("model_id", flat=True))
+
+    assert discovered("Page") == discovered("API") != set()
