@@ -59,11 +59,9 @@ class AlertAdmin(admin.ModelAdmin):
 
     @admin.action(description="Acknowledge")
     def acknowledge(self, request, queryset):
-        from django.utils import timezone
+        from alerts import services
 
-        count = queryset.filter(acknowledged=False).update(
-            acknowledged=True, acknowledged_at=timezone.now()
-        )
+        count = services.acknowledge(alerts=queryset, by=services.acknowledged_by(request.user))
         self.message_user(request, f"Acknowledged {count} alert(s).")
 
 

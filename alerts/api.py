@@ -1,15 +1,13 @@
 """REST API: /api/v1/alerts (alerts, the bell's counts) and /api/v1/alerts/rules."""
 
-from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from alerts import notifications
-from alerts.models import Alert, AlertEvent, AlertRule, Incident, Notification
+from alerts import notifications, services
+from alerts.models import Alert, AlertRule, Incident, Notification
 from alerts.serializers import (
     AlertListSerializer,
     AlertQuerySerializer,
@@ -58,7 +56,7 @@ class AlertRuleViewSet(
 
 
 def _by(request) -> str:
-    return f"by {request.user}" if request.user.is_authenticated else ""
+    return services.acknowledged_by(request.user)
 
 
 def _alerts():
@@ -103,32 +101,14 @@ class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     def acknowledge(self, request, pk=None):
         alert = self.get_object()
         if not alert.acknowledged:
-            with transaction.atomic():
-                # Conditional: of two concurrent acknowledgements only one records the event.
-                acknowledged = Alert.objects.filter(pk=alert.pk, acknowledged=False).update(
-                    acknowledged=True, acknowledged_at=timezone.now()
-                )
-                if acknowledged and alert.incident_id:
-                    AlertEvent.objects.create(
-                        incident_id=alert.incident_id,
-                        event=AlertEvent.Event.ACKNOWLEDGED,
-                        detail=_by(request),
-                    )
+            services.acknowledge(alerts=Alert.objects.filter(pk=alert.pk), by=_by(request))
             alert.refresh_from_db(fields=["acknowledged", "acknowledged_at"])
         return Response(AlertSerializer(alert).data)
 
     @extend_schema(request=None, responses=CountSerializer)
     @action(detail=False, methods=["post"], url_path="acknowledge-all")
     def acknowledge_all(self, request):
-        with transaction.atomic():
-            unread = Alert.objects.filter(acknowledged=False)
-            incidents = set(unread.exclude(incident=None).values_list("incident_id", flat=True))
-            count = unread.update(acknowledged=True, acknowledged_at=timezone.now())
-            # The incidents' history records the acknowledgement, as a single acknowledge does.
-            AlertEvent.objects.bulk_create(
-                AlertEvent(incident_id=pk, event=AlertEvent.Event.ACKNOWLEDGED, detail=_by(request))
-                for pk in sorted(incidents, key=str)
-            )
+        count = services.acknowledge(alerts=Alert.objects.all(), by=_by(request))
         return Response({"count": count})
 
     @extend_schema(responses=CountSerializer)

@@ -18,8 +18,6 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,8 +28,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts import notifications
-from alerts.models import Alert, AlertEvent, AlertRule, Incident, Notification
+from alerts import notifications, services
+from alerts.models import Alert, AlertRule, Incident, Notification
 from alerts.serializers import AlertRuleSerializer
 from providers.models import LLMModel
 
@@ -243,34 +241,13 @@ def bell(request: HttpRequest) -> HttpResponse:
 # --- acknowledging ------------------------------------------------------------------------------
 
 
-def _acknowledge(alerts: QuerySet, user) -> int:
-    """Acknowledge the unacknowledged ones of ``alerts``, noting it in their incidents' history."""
-    now = timezone.now()
-    with transaction.atomic():
-        count = alerts.filter(acknowledged=False).update(acknowledged=True, acknowledged_at=now)
-        if count:
-            # The rows just updated are the ones stamped with this exact time.
-            incident_ids = (
-                Alert.objects.filter(acknowledged_at=now, incident__isnull=False)
-                .values_list("incident_id", flat=True)
-                .distinct()
-            )
-            AlertEvent.objects.bulk_create(
-                AlertEvent(
-                    incident_id=incident_id,
-                    event=AlertEvent.Event.ACKNOWLEDGED,
-                    detail=f"by {user.get_username()}",
-                )
-                for incident_id in incident_ids
-            )
-    return count
-
-
 @_login_required
 @require_POST
 def alert_acknowledge(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=alert_id)
-    _acknowledge(Alert.objects.filter(pk=alert.pk), request.user)
+    services.acknowledge(
+        alerts=Alert.objects.filter(pk=alert.pk), by=services.acknowledged_by(request.user)
+    )
     if request.htmx:
         return _changed(ALERTS_CHANGED)
     messages.success(request, "Alert acknowledged.")
@@ -280,7 +257,9 @@ def alert_acknowledge(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse
 @_login_required
 @require_POST
 def alerts_acknowledge_all(request: HttpRequest) -> HttpResponse:
-    count = _acknowledge(Alert.objects.all(), request.user)
+    count = services.acknowledge(
+        alerts=Alert.objects.all(), by=services.acknowledged_by(request.user)
+    )
     if request.htmx:
         return _changed(ALERTS_CHANGED)
     messages.success(request, f"Acknowledged {count} alert{'' if count == 1 else 's'}.")

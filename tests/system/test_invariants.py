@@ -10,6 +10,7 @@ from django.db.models import ProtectedError
 from django.test import Client
 from django_q.models import Schedule
 
+from alerts.models import Alert, AlertEvent, AlertRule, Incident
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 from monitoring.models import MonitoringConfig
 from providers.models import LLMModel, ProviderAccount
@@ -174,3 +175,43 @@ def test_the_page_and_the_api_create_accounts_through_one_service(api, logged_in
         return set(account.models.filter(source="discovered").values_list("model_id", flat=True))
 
     assert discovered("Page") == discovered("API") != set()
+
+
+# --- acknowledging alerts ----------------------------------------------------------------------
+
+
+def _alert(rule, *, n: int) -> Alert:
+    from django.utils import timezone
+
+    incident = Incident.objects.create(
+        rule=rule, subject=f"m{n}", summary="down", opened_at=timezone.now()
+    )
+    return Alert.objects.create(rule=rule, incident=incident, message=f"down {n}")
+
+
+@pytest.mark.parametrize("path", ["api", "api-all", "page", "page-all", "admin"])
+def test_acknowledging_is_the_same_from_every_path(path, api, logged_in, admin_client):
+    rule = AlertRule.objects.create(name="r", rule_type="any_model_down")
+    first, second = _alert(rule, n=1), _alert(rule, n=2)
+    if path == "api":
+        api.post(f"/api/v1/alerts/{first.pk}/acknowledge")
+        api.post(f"/api/v1/alerts/{first.pk}/acknowledge")  # twice: one event
+    elif path == "api-all":
+        api.post("/api/v1/alerts/acknowledge-all")
+    elif path == "page":
+        logged_in.post(f"/alerts/{first.pk}/acknowledge")
+    elif path == "page-all":
+        logged_in.post("/alerts/acknowledge-all")
+    else:
+        admin_client.post(
+            "/admin/alerts/alert/",
+            {"action": "acknowledge", "_selected_action": [str(first.pk)]},
+        )
+    everyone = path.endswith("-all")
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.acknowledged and first.acknowledged_at
+    assert second.acknowledged is everyone
+    events = AlertEvent.objects.filter(event=AlertEvent.Event.ACKNOWLEDGED)
+    assert events.count() == (2 if everyone else 1)
+    assert all(e.detail.startswith("by ") for e in events)
