@@ -60,7 +60,7 @@ ROLLUP_NAMES = {CheckRollup.Resolution.HOUR: "hourly", CheckRollup.Resolution.DA
 
 def monitored_models():
     return (
-        LLMModel.objects.filter(enabled_for_monitoring=True, provider_account__enabled=True)
+        LLMModel.objects.monitored()
         .select_related("provider_account", "status")
         .order_by("provider_account__display_name", "model_id")
     )

@@ -43,9 +43,7 @@ QUEUED_GIVE_UP = timedelta(hours=1)
 
 def monitored_models():
     """Models that monitoring probes: monitoring on, account enabled."""
-    return LLMModel.objects.filter(
-        enabled_for_monitoring=True, provider_account__enabled=True
-    ).select_related("provider_account")
+    return LLMModel.objects.monitored().select_related("provider_account")
 
 
 def request_pass(*, trigger: str = MonitoringRun.Trigger.MANUAL) -> MonitoringRun:

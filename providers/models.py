@@ -65,6 +65,15 @@ class ProviderAccount(models.Model):
         return sorted(self.credentials)
 
 
+class LLMModelQuerySet(models.QuerySet):
+    def monitored(self) -> "LLMModelQuerySet":
+        """The models monitoring probes: monitoring switched on, on an enabled account.
+
+        The one definition: passes, the dashboard and the pages all use it.
+        """
+        return self.filter(enabled_for_monitoring=True, provider_account__enabled=True)
+
+
 class LLMModel(models.Model):
     """A model id served by one provider account, with its monitoring/benchmark switches."""
 
@@ -89,6 +98,8 @@ class LLMModel(models.Model):
     degraded_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LLMModelQuerySet.as_manager()
 
     class Meta:
         verbose_name = "model"

@@ -16,3 +16,11 @@ def make_model(account: ProviderAccount | None = None, **kw) -> LLMModel:
     account = account or make_account()
     defaults = {"model_id": "sim/n=3", "enabled_for_monitoring": True}
     return LLMModel.objects.create(provider_account=account, **{**defaults, **kw})
+
+
+def make_benchmark_result(model: LLMModel, **kw):
+    """A completed benchmark run with one result of ``model`` (history that must be kept)."""
+    from benchmarks.models import BenchmarkResult, BenchmarkRun
+
+    run = BenchmarkRun.objects.create(name="history", model_ids=[str(model.pk)], status="completed")
+    return BenchmarkResult.objects.create(run=run, model=model, seq=1, **{"ttft_ms": 100.0, **kw})

@@ -3,19 +3,14 @@ format the ``arguslm`` SDK needs. Connection tests and discovery talk to the LLM
 OpenAI, Anthropic and Ollama listings over real HTTP."""
 
 import base64
-import datetime
-import uuid
 
 import pytest
-from django.apps import apps
 from django.db import connection
-from django.db import models as djmodels
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from arguslm.llm import catalog, discovery
-from providers import services
 from providers.models import LLMModel, ProviderAccount
+from tests.factories import make_benchmark_result
 
 pytestmark = pytest.mark.django_db
 
@@ -545,66 +540,17 @@ def test_deleting_a_provider_removes_it_and_its_models(api):
     assert api.get(f"/api/v1/providers/{account.pk}").status_code == 404
 
 
-def _make_row(model_cls, known: dict):
-    """A row of ``model_cls`` with every required field filled (FKs from ``known`` or new)."""
-    values = {}
-    for f in model_cls._meta.concrete_fields:
-        if f.primary_key or f.null or f.has_default() or getattr(f, "auto_now_add", False):
-            continue
-        if getattr(f, "auto_now", False):
-            continue
-        if f.is_relation:
-            related = f.related_model
-            values[f.name] = known.get(related) or _make_row(related, known)
-        elif isinstance(f, djmodels.JSONField):
-            values[f.name] = {}
-        elif isinstance(f, djmodels.BooleanField):
-            values[f.name] = False
-        elif isinstance(f, djmodels.DateTimeField):
-            values[f.name] = timezone.now()
-        elif isinstance(f, djmodels.DurationField):
-            values[f.name] = datetime.timedelta()
-        elif isinstance(f, djmodels.UUIDField):
-            values[f.name] = uuid.uuid4()
-        elif isinstance(f, djmodels.IntegerField | djmodels.FloatField | djmodels.DecimalField):
-            values[f.name] = 1
-        elif f.choices:
-            values[f.name] = f.choices[0][0]
-        else:
-            values[f.name] = "x"
-    return model_cls.objects.create(**values)
-
-
 def test_deleting_a_provider_whose_models_have_benchmark_history_is_a_409(api):
-    try:
-        result_model = apps.get_model("benchmarks", "BenchmarkResult")
-    except LookupError:
-        pytest.skip("the benchmarks app has no BenchmarkResult model yet: no history to keep")
+    # (Every delete path of this rule: tests/system/test_invariants.py.)
     account = make_account()
     model = make_model(account)
-    _make_row(result_model, {LLMModel: model, ProviderAccount: account})
+    make_benchmark_result(model)
     response = api.delete(f"/api/v1/providers/{account.pk}")
     assert response.status_code == 409
     assert response.json() == {
         "detail": "Cannot delete provider with models that have benchmark history"
     }
     assert LLMModel.objects.filter(pk=model.pk).exists()
-
-
-def test_a_provider_with_benchmark_history_is_kept_with_a_409(api, monkeypatch):
-    # The view's side of the rule, whatever the benchmarks app stores.
-    monkeypatch.setattr(services, "has_benchmark_history", lambda **kw: True)
-    account = make_account()
-    make_model(account)
-    response = api.delete(f"/api/v1/providers/{account.pk}")
-    assert response.status_code == 409
-    assert response.json() == {
-        "detail": "Cannot delete provider with models that have benchmark history"
-    }
-    assert ProviderAccount.objects.count() == 1 and LLMModel.objects.count() == 1
-
-
-# --- connection tests ---------------------------------------------------------------------------
 
 
 def test_testing_unsaved_openai_compatible_credentials_against_the_simulator(api, llmsim):
@@ -1161,18 +1107,6 @@ def test_deleting_a_model_removes_only_it(api):
     assert response.status_code == 204
     assert list(LLMModel.objects.all()) == [kept]
     assert api.get(f"/api/v1/models/{model.pk}").status_code == 404
-
-
-def test_a_model_with_benchmark_history_is_kept_with_a_409(api, monkeypatch):
-    monkeypatch.setattr(services, "has_benchmark_history", lambda **kw: True)
-    model = make_model(make_account(), "a")
-    response = api.delete(f"/api/v1/models/{model.pk}")
-    assert response.status_code == 409
-    assert response.json() == {"detail": "Cannot delete a model that has benchmark history"}
-    assert LLMModel.objects.filter(pk=model.pk).exists()
-
-
-# --- models: bulk update ------------------------------------------------------------------------
 
 
 def test_bulk_update_switches_every_model_of_one_account(api):

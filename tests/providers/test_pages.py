@@ -3,7 +3,6 @@ and bad input. Connection tests and discovery talk to the LLM simulator over rea
 
 import pytest
 
-from providers import services
 from providers.models import LLMModel, ProviderAccount
 
 pytestmark = pytest.mark.django_db
@@ -357,15 +356,6 @@ def test_deleting_an_account_removes_it_and_its_models(logged_in):
     assert not ProviderAccount.objects.exists() and not LLMModel.objects.exists()
 
 
-def test_deleting_an_account_with_benchmark_history_is_refused(logged_in, monkeypatch):
-    monkeypatch.setattr(services, "has_benchmark_history", lambda **kw: True)
-    account = make_account()
-    make_model(account)
-    body = logged_in.post(f"/providers/{account.pk}/delete", **HTMX).content.decode()
-    assert "Cannot delete" in body
-    assert LLMModel.objects.filter(provider_account=account).exists()
-
-
 def test_deleting_without_htmx_redirects_with_a_message(logged_in):
     account = make_account()
     response = logged_in.post(f"/providers/{account.pk}/delete", follow=True)
@@ -422,7 +412,8 @@ def test_the_models_page_paginates_by_25(logged_in):
     assert "26–30 of 30" in second and "model-29" in second
     assert 'href="?page=1"' in second
     filtered = logged_in.get(f"/models?provider={account.pk}&q=model").content.decode()
-    assert f"provider={account.pk}&amp;page=2" in filtered or "page=2" in filtered
+    # The filters survive paging: the next-page link keeps both of them.
+    assert f'href="?q=model&amp;provider={account.pk}&amp;page=2"' in filtered
 
 
 def test_an_htmx_search_returns_only_the_table(logged_in):
@@ -498,14 +489,6 @@ def test_deleting_a_model(logged_in):
     body = logged_in.post(f"/models/{model.pk}/delete", **HTMX).content.decode()
     assert "Deleted “Gone”." in body
     assert not LLMModel.objects.exists()
-
-
-def test_deleting_a_model_with_benchmark_history_is_refused(logged_in, monkeypatch):
-    monkeypatch.setattr(services, "has_benchmark_history", lambda **kw: True)
-    model = make_model(make_account())
-    body = logged_in.post(f"/models/{model.pk}/delete", **HTMX).content.decode()
-    assert "Cannot delete" in body
-    assert LLMModel.objects.filter(pk=model.pk).exists()
 
 
 def test_bulk_monitoring_for_one_provider(logged_in):

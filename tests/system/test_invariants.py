@@ -11,10 +11,10 @@ from django.test import Client
 from django_q.models import Schedule
 
 from alerts.models import Alert, AlertEvent, AlertRule, Incident
-from benchmarks.models import BenchmarkResult, BenchmarkRun
+from benchmarks.models import BenchmarkResult
 from monitoring.models import MonitoringConfig
 from providers.models import LLMModel, ProviderAccount
-from tests.factories import make_account, make_model
+from tests.factories import make_account, make_benchmark_result, make_model
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -83,8 +83,7 @@ def test_the_api_page_admin_and_shell_all_make_the_schedule_follow_the_settings(
 
 def _with_history() -> LLMModel:
     model = make_model(make_account(), model_id="kept-model")
-    run = BenchmarkRun.objects.create(name="r", model_ids=[str(model.pk)], status="completed")
-    BenchmarkResult.objects.create(run=run, model=model, seq=1, ttft_ms=100.0)
+    make_benchmark_result(model)
     return model
 
 
