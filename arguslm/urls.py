@@ -4,9 +4,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import (
-    SpectacularAPIView,
+    SpectacularJSONAPIView,
     SpectacularRedocView,
     SpectacularSwaggerSplitView,
+    SpectacularYAMLAPIView,
 )
 
 from arguslm import views
@@ -19,7 +20,9 @@ urlpatterns = [
     path("ready", views.ready, name="ready"),
     path("metrics", metrics, name="metrics"),
     path("api/v1/", include("arguslm.api_urls")),
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    # JSON whatever the Accept header says (the default view answers YAML to a plain GET).
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
+    path("openapi.yaml", SpectacularYAMLAPIView.as_view(), name="openapi-yaml"),
     # The split view serves Swagger UI's init script as a file: no inline script, strict CSP.
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="openapi-schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),

@@ -51,8 +51,10 @@ def test_docs_and_schema_are_public_and_need_no_cdn(client):
     body = docs.content.decode()
     assert "swagger-ui" in body
     assert "cdn." not in body and "jsdelivr" not in body
-    schema = client.get("/openapi.json", HTTP_ACCEPT="application/json")
+    schema = client.get("/openapi.json")  # JSON without asking (tools fetch it plainly)
     assert schema.status_code == 200
+    assert schema.json()["openapi"].startswith("3.")
+    assert client.get("/openapi.yaml").content.startswith(b"openapi: 3.")
     assert client.get("/redoc").status_code == 200
 
 
