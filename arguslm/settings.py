@@ -341,8 +341,15 @@ WHITENOISE_AUTOREFRESH = DEBUG
 STATIC_ROOT = DATA_DIR / "static"  # collectstatic target; WhiteNoise also serves from finders
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
-if (BASE_DIR / "node_modules").is_dir():
-    STATICFILES_DIRS.append(("vendor", BASE_DIR / "node_modules"))
+# Of node_modules/ (filled by `npm install` from package.json), only the files the pages load
+# are static files, as static/vendor/<path>; `manage.py check` fails when one is missing.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "arguslm.staticfiles.VendorFinder",
+]
+ARGUSLM_VENDOR_DIR = BASE_DIR / "node_modules"
+ARGUSLM_VENDOR_FILES = ["chart.js/dist/chart.umd.js"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
