@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from alerts import notifications, services
 from alerts.models import Alert, AlertRule, Incident, Notification
 from alerts.serializers import AlertRuleSerializer
+from arguslm.templatetags.arguslm_tags import ago
 from providers.models import LLMModel
 
 ALERTS_PER_PAGE = 25
@@ -43,15 +44,6 @@ DELIVERIES_SHOWN = 25
 ALERTS_CHANGED = "alertsChanged"
 DELIVERIES_CHANGED = "deliveriesChanged"
 SINCE = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
-# timesince() with one unit, abbreviated: "5m", "3h", "2d".
-SHORT_TIME = {
-    "year": "%(num)dy",
-    "month": "%(num)dmo",
-    "week": "%(num)dw",
-    "day": "%(num)dd",
-    "hour": "%(num)dh",
-    "minute": "%(num)dm",
-}
 
 Type = AlertRule.RuleType
 RULE_TYPES = [
@@ -189,12 +181,6 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
         return None
 
 
-def _ago(when: datetime, now: datetime | None = None) -> str:
-    """A short relative time: "just now", "5m ago", "3h ago", "2d ago"."""
-    short = timesince(when, now, time_strings=SHORT_TIME, depth=1)
-    return "just now" if short.startswith("0") else f"{short} ago"
-
-
 def _duration(start: datetime, end: datetime) -> str:
     text = timesince(start, end)
     return "under a minute" if text.startswith("0") else text
@@ -221,7 +207,7 @@ def bell_data() -> dict:
     items = list(Alert.objects.select_related("model", "rule").order_by("-created_at")[:BELL_ITEMS])
     now = timezone.now()
     for alert in items:
-        alert.ago = _ago(alert.created_at, now)
+        alert.ago = ago(alert.created_at, now, short=True)
     return {"unread": unread, "badge": "99+" if unread > 99 else str(unread), "items": items}
 
 
@@ -451,7 +437,7 @@ def _incidents() -> dict:
     )
     for incident in open_ + resolved:
         incident.duration = _duration(incident.opened_at, incident.resolved_at or now)
-        incident.opened_ago = _ago(incident.opened_at, now)
+        incident.opened_ago = ago(incident.opened_at, now, short=True)
         if incident.model is not None:
             incident.subject_label = incident.model.display_name
         elif incident.subject == "*" and incident.rule.target_model_name:
@@ -484,7 +470,7 @@ def _history(request: HttpRequest) -> dict:
     page = Paginator(alerts, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
     now = timezone.now()
     for alert in page:
-        alert.ago = _ago(alert.created_at, now)
+        alert.ago = ago(alert.created_at, now, short=True)
     active = {k: v for k, v in filters.items() if v}
     base = reverse("alerts")
 
@@ -515,7 +501,7 @@ def _deliveries() -> dict:
         # Webhook URLs are secrets (Slack and Discord keep their token in the path).
         row.safe_target = row.target if row.channel == "email" else _url_origin(row.target)
         row.attempt_log = sorted(row.log.all(), key=lambda attempt: attempt.number)
-        row.ago = _ago(row.created_at, now)
+        row.ago = ago(row.created_at, now, short=True)
     return {"deliveries": rows}
 
 

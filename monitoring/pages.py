@@ -22,10 +22,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm import errors
+from arguslm.templatetags.arguslm_tags import ago
 from monitoring import costs, services
 from monitoring.api import uptime_queryset
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
@@ -136,14 +136,6 @@ def _duration_label(ms: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
-def _ago(moment, now=None) -> str:
-    """Say "just now" under a minute, else "5 minutes ago" (timesince's largest unit)."""
-    now = now or timezone.now()
-    if now - moment < timedelta(minutes=1):
-        return "just now"
-    return f"{timesince(moment, now, depth=1)} ago"
-
-
 def error_label(error_type: str | None) -> str:
     """How an error type reads on the page: configuration problems say what to check."""
     if not error_type:
@@ -168,7 +160,7 @@ def _status_context(request: HttpRequest | None = None) -> dict:
     return {
         "config": config,
         "last_run_at": last,
-        "last_run_ago": _ago(last, now) if last else "",
+        "last_run_ago": ago(last, now) if last else "",
         "stale": stale,
     }
 
@@ -301,7 +293,7 @@ def _decorate_model(model: LLMModel) -> LLMModel:
     # The reverse one-to-one raises RelatedObjectDoesNotExist (an AttributeError) when the
     # model has never been probed.
     model.latest = getattr(model, "status", None)
-    model.latest_ago = _ago(model.latest.checked_at) if model.latest else ""
+    model.latest_ago = ago(model.latest.checked_at) if model.latest else ""
     model.config_problem = CONFIG_PROBLEMS.get(model.latest.error_type) if model.latest else None
     return model
 

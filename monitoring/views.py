@@ -19,6 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from arguslm.templatetags.arguslm_tags import ago
 from monitoring import dashboard
 from providers.models import LLMModel, ProviderAccount
 
@@ -65,22 +66,6 @@ def login_required_htmx(view):
 
 
 # --- formatting helpers -------------------------------------------------------------------------
-
-
-def ago(moment: datetime | None, now: datetime) -> str:
-    """Relative time for cards: just now, 42 s ago, 5 min ago, 3 h ago, 2 d ago, or never."""
-    if moment is None:
-        return "never"
-    seconds = int((now - moment).total_seconds())
-    if seconds < 5:
-        return "just now"
-    if seconds < 60:
-        return f"{seconds} s ago"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
 
 
 def percent(ratio: float | None) -> str | None:
