@@ -12,11 +12,9 @@ history listen for it and re-render themselves, wherever the action came from.
 
 import uuid
 from datetime import datetime, timedelta
-from functools import wraps
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -31,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from alerts import notifications, services
 from alerts.models import Alert, AlertRule, Incident, Notification
 from alerts.serializers import AlertRuleSerializer
+from arguslm.pages import login_required_htmx
 from arguslm.templatetags.arguslm_tags import ago
 from providers.models import LLMModel
 
@@ -141,20 +140,6 @@ FORM_FIELDS = set(TEXT_FIELDS)
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _login_required(view):
-    """``login_required``; but an htmx request of a logged-out user (an expired session while
-    the bell polls) reloads the page, instead of swapping the login page into the bell."""
-    protected = login_required(view)
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.htmx and not request.user.is_authenticated:
-            return HttpResponse(status=204, headers={"HX-Refresh": "true"})
-        return protected(request, *args, **kwargs)
-
-    return wrapper
-
-
 def _changed(*events: str) -> HttpResponse:
     """htmx: nothing to swap; the listed events make the live parts re-render themselves."""
     return HttpResponse(status=204, headers={"HX-Trigger": ", ".join(events)})
@@ -217,7 +202,7 @@ def bell_context(request: HttpRequest) -> dict:
     return {"alerts_bell": SimpleLazyObject(bell_data)}
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def bell(request: HttpRequest) -> HttpResponse:
     """The bell's badge and dropdown (polled by htmx every 30 s)."""
@@ -227,7 +212,7 @@ def bell(request: HttpRequest) -> HttpResponse:
 # --- acknowledging ------------------------------------------------------------------------------
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def alert_acknowledge(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=alert_id)
@@ -240,7 +225,7 @@ def alert_acknowledge(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse
     return _back(request)
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def alerts_acknowledge_all(request: HttpRequest) -> HttpResponse:
     count = services.acknowledge(
@@ -525,7 +510,7 @@ def _render_page(request: HttpRequest, *, form=None, errors=None) -> HttpRespons
     return render(request, "alerts.html", context)
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def alerts_page(request: HttpRequest) -> HttpResponse:
     target = request.htmx.target if request.htmx else None
@@ -558,7 +543,7 @@ def _row_or_back(request: HttpRequest, rule: AlertRule, level: str, text: str) -
     return _back(request)
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def rule_create(request: HttpRequest) -> HttpResponse:
     form = _form_from_post(request.POST)
@@ -570,7 +555,7 @@ def rule_create(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('alerts')}#rule-{rule.pk}")
 
 
-@_login_required
+@login_required_htmx
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     """The rule's edit form, with its webhook signing secret."""
@@ -591,7 +576,7 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     return render(request, "alerts_rule.html", context)
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def rule_toggle(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     """Enable or disable a rule (the posted state, so a double click is harmless)."""
@@ -602,7 +587,7 @@ def rule_toggle(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     return _row_or_back(request, rule, "success", f"Rule {state}.")
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def rule_test(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     """Raise a test alert and queue it to the rule's email and webhook channels."""
@@ -617,7 +602,7 @@ def rule_test(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     return response
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def rule_delete(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     rule = _rule(rule_id)

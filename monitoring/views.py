@@ -7,18 +7,17 @@ availability, the server-rendered sparklines and the status-history grid.
 
 import uuid
 from datetime import datetime, timedelta
-from functools import wraps
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from arguslm.pages import login_required_htmx
 from arguslm.templatetags.arguslm_tags import ago
 from monitoring import dashboard
 from providers.models import LLMModel, ProviderAccount
@@ -48,21 +47,6 @@ COMPARED = [
     ("latency_p50", "ms", 0, True),
     ("tps_p50", "tok/s", 1, False),
 ]
-
-
-def login_required_htmx(view):
-    """``login_required``, except that an htmx poll whose session ended sends the whole page
-    to the login form instead of swapping the login form into a card."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated and request.htmx:
-            back = request.htmx.current_url_abs_path or resolve_url("dashboard")
-            login = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': back})}"
-            return HttpResponse(status=204, headers={"HX-Redirect": login})
-        return login_required(view)(request, *args, **kwargs)
-
-    return wrapped
 
 
 # --- formatting helpers -------------------------------------------------------------------------

@@ -94,11 +94,11 @@ def test_every_view_sends_anonymous_visitors_to_the_login_page(client):
     assert not Alert.objects.get().acknowledged
 
 
-def test_an_htmx_request_after_the_session_expired_reloads_the_page(client):
+def test_an_htmx_request_after_the_session_expired_sends_the_page_to_login(client):
     # Otherwise the login page would be swapped into the bell by its next poll.
-    response = client.get("/alerts/bell", **HTMX)
+    response = client.get("/alerts/bell", HTTP_HX_CURRENT_URL="http://testserver/alerts", **HTMX)
     assert response.status_code == 204
-    assert response["HX-Refresh"] == "true"
+    assert response["HX-Redirect"] == "/login?next=%2Falerts"
 
 
 # --- the bell -----------------------------------------------------------------------------------
