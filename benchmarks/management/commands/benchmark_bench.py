@@ -39,8 +39,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, models, runs, engine, **options):
         if engine:
+            from arguslm.llm import warm
             from benchmarks import engine as bench_engine
 
+            warm.ensure_warm()  # as a django-q2 worker does when it starts, before any task
             bench_engine.execute(engine)
             return
         url, sim = start_simulator()

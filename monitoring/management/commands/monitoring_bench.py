@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
+from arguslm.llm import warm
 from arguslm.management.commands.gateway_bench import start_simulator
 from arguslm.stats import percentile
 from monitoring import services
@@ -48,6 +49,7 @@ class Command(BaseCommand):
 
     def worker(self, spec: str) -> None:
         run_id, ids = spec.split(":", 1)
+        warm.ensure_warm()  # as a django-q2 worker does when it starts, before any task
         cpu = time.process_time()
         stored = services.probe_shard(run_id=run_id, model_ids=ids.split(","))
         self.stdout.write(json.dumps({"cpu": time.process_time() - cpu, "stored": stored}))
