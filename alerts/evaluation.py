@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent, AlertRule, Incident, RuleState
+from alerts.models import Alert, AlertEvent, AlertRule, Incident, RuleState, threshold_setting
 from monitoring.models import UptimeCheck
 
 METRIC_FIELDS = {"ttft": "ttft_ms", "latency": "latency_ms", "tps": "tps_excluding_ttft"}
@@ -84,9 +84,9 @@ def _down(check: UptimeCheck) -> Verdict:
 
 def _performance(rule: AlertRule, checks: list[UptimeCheck]) -> list[Verdict]:
     config = rule.threshold_config or {}
-    metric = config.get("metric", "latency")
-    window = timedelta(minutes=int(config.get("window_minutes", 15)))
-    min_samples = int(config.get("min_samples", 3))
+    metric = threshold_setting(config, "metric")
+    window = timedelta(minutes=int(threshold_setting(config, "window_minutes")))
+    min_samples = int(threshold_setting(config, "min_samples"))
     now = timezone.now()
     models = {c.model_id: c.model for c in checks}
     target = rule.target_model_id or config.get("target_model_id")
@@ -134,10 +134,10 @@ def _metric_value(metric: str, checks: list[UptimeCheck]) -> tuple[float | None,
 def _limit(rule, config: dict, metric: str, model_id, window_start) -> tuple[float | None, str]:
     """The bound a value must not cross, and which direction is worse."""
     worse = "lower" if metric == "tps" else "higher"
-    if config.get("comparison", "absolute") == "absolute":
+    if threshold_setting(config, "comparison") == "absolute":
         return float(config["threshold"]), worse
     # Baseline: the model's own median over the preceding hours, times a factor.
-    hours = int(config.get("baseline_hours", 24))
+    hours = int(threshold_setting(config, "baseline_hours"))
     history = list(
         UptimeCheck.objects.filter(
             model_id=model_id,
@@ -146,9 +146,9 @@ def _limit(rule, config: dict, metric: str, model_id, window_start) -> tuple[flo
         )
     )
     baseline, n = _metric_value(metric, history)
-    if baseline is None or n < int(config.get("min_samples", 3)):
+    if baseline is None or n < int(threshold_setting(config, "min_samples")):
         return None, worse
-    factor = float(config.get("factor", 1.5))
+    factor = float(threshold_setting(config, "factor"))
     if metric == "error_rate":
         return max(baseline * factor, float(config.get("threshold", 0.1))), worse
     return (baseline / factor if worse == "lower" else baseline * factor), worse

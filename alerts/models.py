@@ -13,6 +13,24 @@ def new_webhook_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
+# Defaults of a performance rule's ``threshold_config``, in one place: the API's serializer,
+# the rule form, the evaluation and the rules list all read them here.
+THRESHOLD_DEFAULTS = {
+    "metric": "latency",
+    "comparison": "absolute",
+    "factor": 1.5,
+    "window_minutes": 15,
+    "baseline_hours": 24,
+    "min_samples": 3,
+}
+
+
+def threshold_setting(config: dict | None, name: str):
+    """One key of a ``threshold_config``, or its default."""
+    value = (config or {}).get(name)
+    return THRESHOLD_DEFAULTS.get(name) if value is None else value
+
+
 class AlertRule(models.Model):
     """A condition evaluated after every monitoring pass, and where to send its alerts."""
 

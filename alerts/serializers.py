@@ -7,7 +7,14 @@ from django.core.validators import validate_email
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from alerts.models import Alert, AlertRule, DeliveryAttempt, Incident, Notification
+from alerts.models import (
+    THRESHOLD_DEFAULTS,
+    Alert,
+    AlertRule,
+    DeliveryAttempt,
+    Incident,
+    Notification,
+)
 from arguslm.api import reject_null_characters
 from providers.models import LLMModel
 
@@ -19,7 +26,9 @@ class ThresholdConfigSerializer(serializers.Serializer):
     """``threshold_config`` of a performance_degradation rule."""
 
     metric = serializers.ChoiceField(choices=METRICS)
-    comparison = serializers.ChoiceField(choices=COMPARISONS, default="absolute")
+    comparison = serializers.ChoiceField(
+        choices=COMPARISONS, default=THRESHOLD_DEFAULTS["comparison"]
+    )
     threshold = serializers.FloatField(
         required=False,
         min_value=0,
@@ -29,12 +38,18 @@ class ThresholdConfigSerializer(serializers.Serializer):
         required=False,
         min_value=1.01,
         max_value=100,
-        default=1.5,
+        default=THRESHOLD_DEFAULTS["factor"],
         help_text="baseline: how many times worse than the model's own median counts as degraded",
     )
-    window_minutes = serializers.IntegerField(min_value=1, max_value=1440, default=15)
-    baseline_hours = serializers.IntegerField(min_value=1, max_value=720, default=24)
-    min_samples = serializers.IntegerField(min_value=1, max_value=1000, default=3)
+    window_minutes = serializers.IntegerField(
+        min_value=1, max_value=1440, default=THRESHOLD_DEFAULTS["window_minutes"]
+    )
+    baseline_hours = serializers.IntegerField(
+        min_value=1, max_value=720, default=THRESHOLD_DEFAULTS["baseline_hours"]
+    )
+    min_samples = serializers.IntegerField(
+        min_value=1, max_value=1000, default=THRESHOLD_DEFAULTS["min_samples"]
+    )
     target_model_id = serializers.UUIDField(required=False)
 
     def validate(self, attrs):

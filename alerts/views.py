@@ -27,7 +27,14 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts import notifications, services
-from alerts.models import Alert, AlertRule, Incident, Notification
+from alerts.models import (
+    THRESHOLD_DEFAULTS,
+    Alert,
+    AlertRule,
+    Incident,
+    Notification,
+    threshold_setting,
+)
 from alerts.serializers import AlertRuleSerializer
 from arguslm.pages import login_required_htmx
 from arguslm.templatetags.arguslm_tags import ago
@@ -119,12 +126,7 @@ TEXT_FIELDS = (
 NEW_RULE = {
     **dict.fromkeys(TEXT_FIELDS, ""),
     "rule_type": Type.ANY_MODEL_DOWN,
-    "metric": "latency",
-    "comparison": "absolute",
-    "factor": "1.5",
-    "window_minutes": "15",
-    "baseline_hours": "24",
-    "min_samples": "3",
+    **{name: str(value) for name, value in THRESHOLD_DEFAULTS.items()},
     "consecutive_failures": "1",
     "consecutive_recoveries": "1",
     "webhook_format": AlertRule.WebhookFormat.GENERIC,
@@ -369,16 +371,17 @@ def _target_text(rule: AlertRule) -> str:
         return f"Every model matching “{rule.target_model_name}”"
     if rule.rule_type == Type.PERFORMANCE_DEGRADATION:
         config = rule.threshold_config or {}
-        metric = config.get("metric", "latency")
+        metric = threshold_setting(config, "metric")
         label, unit = METRIC_SHORT.get(metric, metric), METRIC_UNITS.get(metric, "")
         worse = "<" if metric == "tps" else ">"
-        if config.get("comparison") == "baseline":
-            hours = config.get("baseline_hours", 24)
-            limit = f"{config.get('factor', 1.5):g}× worse than its {hours} h median"
+        if threshold_setting(config, "comparison") == "baseline":
+            hours = threshold_setting(config, "baseline_hours")
+            factor = threshold_setting(config, "factor")
+            limit = f"{factor:g}× worse than its {hours} h median"
         else:
             limit = f"{worse} {config.get('threshold', 0):g}{unit}"
         scope = rule.target_model.display_name if rule.target_model else "any model"
-        window = config.get("window_minutes", 15)
+        window = threshold_setting(config, "window_minutes")
         return f"{label} {limit} over {window} min ({scope})"
     return "—"
 
