@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from arguslm.db import refresh_connection
-from arguslm.llm import catalog, warm
+from arguslm.llm import warm
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
 from benchmarks import live
@@ -53,11 +53,11 @@ def execute(run_id) -> str:
         }
         ordered = [models[i] for i in run.model_ids if i in models]
         warm.ensure_warm()  # before the loop that times the streams (see arguslm/llm/warm.py)
-        warm.prepare(
-            (m.provider_account.provider_type, m.provider_account.credentials, m.model_id)
+        targets = warm.prepare(
+            (m.pk, m.provider_account.provider_type, m.provider_account.credentials, m.model_id)
             for m in ordered
         )
-        cancelled = asyncio.run(_Engine(run, ordered).main())
+        cancelled = asyncio.run(_Engine(run, ordered, targets).main())
         status = BenchmarkRun.Status.CANCELLED if cancelled else BenchmarkRun.Status.COMPLETED
         error = "Cancelled by request." if cancelled else None
     except Exception as exc:  # an engine failure (not a request failure): record it
@@ -88,9 +88,10 @@ def close_stale_runs(*, now=None) -> int:
 
 
 class _Engine:
-    def __init__(self, run: BenchmarkRun, models: list[LLMModel]):
+    def __init__(self, run: BenchmarkRun, models: list[LLMModel], targets: dict):
         self.run = run
         self.models = models
+        self.targets = targets  # model pk -> CallTarget, or the GatewayError building it raised
         self.pack = get_pack(run.prompt_pack)
         self.seq = 0
         self.cancelled = False
@@ -138,14 +139,12 @@ class _Engine:
                 return
 
     async def _model(self, model: LLMModel, account_limit: asyncio.Semaphore) -> None:
-        try:
-            account = model.provider_account
-            target = catalog.build_target(
-                account.provider_type, account.credentials, model.model_id
-            )
-        except GatewayError as exc:
+        target = self.targets[model.pk]
+        if isinstance(target, GatewayError):
             for _ in range(self.run.num_runs):
-                await self._save(model, Sample(error_type=ErrorType.BAD_REQUEST, error=exc.message))
+                await self._save(
+                    model, Sample(error_type=ErrorType.BAD_REQUEST, error=target.message)
+                )
             return
         for _ in range(self.run.warmup_runs):  # before the measured requests, and discarded
             await self._request(target, account_limit)

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from arguslm import errors
 from arguslm.db import refresh_connection
-from arguslm.llm import catalog, warm
+from arguslm.llm import warm
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
 from monitoring import rollups
@@ -145,12 +145,12 @@ def probe_shard(*, run_id, model_ids: list) -> int:
     # Anything that can block (litellm's first import, each model's request rules) happens
     # here, before the loop that times the streams starts.
     warm.ensure_warm()
-    warm.prepare(
-        (m.provider_account.provider_type, m.provider_account.credentials, m.model_id)
+    targets = warm.prepare(
+        (m.pk, m.provider_account.provider_type, m.provider_account.credentials, m.model_id)
         for m in models
     )
     _freeze_gc_once()
-    results = asyncio.run(_probe_all(models, config=config, pack=pack, run_id=run.id))
+    results = asyncio.run(_probe_all(models, targets, config=config, pack=pack, run_id=run.id))
     checks = [
         _check(run.id, model, sample, created_at, config) for model, sample, created_at in results
     ]
@@ -222,7 +222,7 @@ def _check(run_id, model: LLMModel, sample: Sample, created_at, config) -> Uptim
     )
 
 
-async def _probe_all(models, *, config: MonitoringConfig, pack, run_id) -> list:
+async def _probe_all(models, targets: dict, *, config: MonitoringConfig, pack, run_id) -> list:
     """Probe every model concurrently: paced per process, bounded per provider account."""
     timeout = float(config.timeout_seconds)
     timeouts = Timeouts(
@@ -245,7 +245,13 @@ async def _probe_all(models, *, config: MonitoringConfig, pack, run_id) -> list:
             tasks.append(
                 asyncio.create_task(
                     _probe_one(
-                        model, limit, client=client, timeouts=timeouts, pack=pack, config=config
+                        model,
+                        targets[model.pk],
+                        limit,
+                        client=client,
+                        timeouts=timeouts,
+                        pack=pack,
+                        config=config,
                     )
                 )
             )
@@ -254,18 +260,14 @@ async def _probe_all(models, *, config: MonitoringConfig, pack, run_id) -> list:
     return results
 
 
-async def _probe_one(model: LLMModel, limit, *, client, timeouts, pack, config):
+async def _probe_one(model: LLMModel, target, limit, *, client, timeouts, pack, config):
+    """One probe; ``target`` is the prepared CallTarget, or the GatewayError building it raised."""
     waited = time.perf_counter()
     async with limit:
         queue_ms = (time.perf_counter() - waited) * 1000
         created_at = timezone.now()
-        account = model.provider_account
-        try:
-            target = catalog.build_target(
-                account.provider_type, account.credentials, model.model_id
-            )
-        except GatewayError as exc:
-            sample = Sample(error_type=ErrorType.BAD_REQUEST, error=exc.message)
+        if isinstance(target, GatewayError):
+            sample = Sample(error_type=ErrorType.BAD_REQUEST, error=target.message)
         else:
             messages = pack.messages(nonce=uuid.uuid4().hex[:8])
             try:

@@ -46,6 +46,9 @@ DRAIN_S = 1.0
 # chunks carry several tokens and the tokenizer estimate is closer. Measured against a real
 # server by ``manage.py real_llm_bench`` (README, "Accuracy against a real server").
 ONE_TOKEN_CHUNK_CHARS = 8
+# No tokenizer in use makes tokens longer than this on average: a text this many times the
+# limit (in characters) is at the limit without being tokenized.
+MAX_CHARS_PER_TOKEN = 16
 _NS = 1_000_000
 DEFAULT_TIMEOUTS = Timeouts()
 _SECRET_PATTERN = re.compile(r"(?i)(bearer\s+|api[-_]?key[\"':=\s]{1,20})[A-Za-z0-9._\-]{12,}")
@@ -173,6 +176,8 @@ def estimate_output_tokens(text: str, chunks: int, *, limit: int | None = None) 
     """
     if not text:
         return 0
+    if limit and len(text) >= limit * MAX_CHARS_PER_TOKEN:
+        return limit  # no need to tokenize megabytes on the probing loop to know that
     if chunks and len(text) / chunks <= ONE_TOKEN_CHUNK_CHARS:
         estimate = chunks
     else:
@@ -188,9 +193,7 @@ def estimate_input_tokens(messages: list[dict]) -> int:
         return 0
 
 
-def estimate_tokens(
-    target: CallTarget | None = None, *, text: str = "", messages: list[dict] | None = None
-) -> int:
+def estimate_tokens(*, text: str = "", messages: list[dict] | None = None) -> int:
     """A tokenizer estimate of a text or of messages (the default tokenizer, never a download)."""
     if messages is not None:
         return estimate_input_tokens(messages)

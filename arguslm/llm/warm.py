@@ -128,18 +128,25 @@ def ensure_warm() -> None:
         _warmed = True
 
 
-def prepare(calls) -> None:
-    """Resolve the request rules of (provider_type, credentials, model_id) calls, off the loop."""
-    targets = []
-    for provider_type, credentials, model_id in calls:
+def prepare(calls) -> dict:
+    """Each call's target, built once and ready, before the loop that times the streams.
+
+    ``calls`` are (key, provider_type, credentials, model_id); returns {key: CallTarget, or the
+    GatewayError that building it raised}. Decrypted credentials, request rules (litellm's
+    provider configs) and Vertex tokens are all resolved here, never mid-pass.
+    """
+    prepared: dict = {}
+    for key, provider_type, credentials, model_id in calls:
         try:
-            targets.append(catalog.build_target(provider_type, credentials, model_id))
-        except GatewayError:
-            continue  # the probe records this error itself
+            prepared[key] = catalog.build_target(provider_type, credentials, model_id)
+        except GatewayError as exc:
+            prepared[key] = exc  # the probe records it as its sample's error
+    targets = [t for t in prepared.values() if isinstance(t, CallTarget)]
     rules.prepare(targets)
     for target in targets:
         if target.provider_type == "google_vertex":
             _fetch_vertex_token(target)
+    return prepared
 
 
 def _fetch_vertex_token(target: CallTarget) -> None:
