@@ -17,6 +17,7 @@ from arguslm.llmsim import eventstream
 from arguslm.llmsim.accounts import service_account
 from arguslm.llmsim.profiles import VERTEX_TOKEN
 from arguslm.llmsim.scenarios import Scenario, ScenarioError, limit_output, parse_provider_model
+from tests.llmsim.test_llmsim import sse
 
 SLACK_MS = 30  # allowed lateness of an event as seen by the client
 MESSAGES = [{"role": "user", "content": "x" * 40}]  # 10 input tokens
@@ -561,16 +562,6 @@ ANTHROPIC_HEADERS = {"x-api-key": "sk-ant", "anthropic-version": "2023-06-01"}
 AUTH, INVALID = "authentication_error", "invalid_request_error"
 
 
-def anthropic_sse(resp: httpx.Response) -> list[tuple[str, Any]]:
-    events, name = [], ""
-    for line in resp.iter_lines():
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            events.append((name, json.loads(line[6:])))
-    return events
-
-
 @pytest.mark.parametrize(
     ("headers", "body", "status", "kind", "message"),
     [
@@ -621,7 +612,7 @@ def test_anthropic_streams_thinking_and_stops_at_max_tokens(sim):
     with sim.stream(
         "POST", "/p/anthropic/v1/messages", json=body, headers=ANTHROPIC_HEADERS
     ) as resp:
-        events = anthropic_sse(resp)
+        events = sse(resp)
 
     thinking = [
         e["delta"]["thinking"]
