@@ -520,13 +520,15 @@ def _failed(col: _Collector, target, messages, error_type: ErrorType, message: s
 # --- litellm --------------------------------------------------------------------------------
 
 
+def _response_status(exc: BaseException) -> int | None:
+    """The HTTP status of the provider's own answer, when the exception carries one."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) and status >= 400 else None
+
+
 def _litellm_status(exc: Exception) -> int | None:
     """The provider's HTTP status (litellm reports 529 as a 500 on the exception itself)."""
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    if isinstance(status, int) and status >= 400:
-        return status
-    status = getattr(exc, "status_code", None)
+    status = _response_status(exc) or getattr(exc, "status_code", None)
     return status if isinstance(status, int) else None
 
 
@@ -537,16 +539,10 @@ def _is_connection_error(exc: BaseException) -> bool:
     while exc is not None and seen < 5:
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | OSError):
             return True
-        if type(exc).__name__ == "APIConnectionError" and not _litellm_status_is_real(exc):
+        if type(exc).__name__ == "APIConnectionError" and _response_status(exc) is None:
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
-
-
-def _litellm_status_is_real(exc: BaseException) -> bool:
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    return isinstance(status, int) and status >= 400
 
 
 def _classify_litellm(exc: Exception, *, after_first_byte: bool) -> ErrorType:
