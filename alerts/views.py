@@ -208,7 +208,7 @@ def bell_context(request: HttpRequest) -> dict:
 @require_GET
 def bell(request: HttpRequest) -> HttpResponse:
     """The bell's badge and dropdown (polled by htmx every 30 s)."""
-    return render(request, "alerts_bell_menu.html", {"bell": bell_data()})
+    return render(request, "alerts/bell_menu.html", {"bell": bell_data()})
 
 
 # --- acknowledging ------------------------------------------------------------------------------
@@ -510,7 +510,7 @@ def _render_page(request: HttpRequest, *, form=None, errors=None) -> HttpRespons
         **_deliveries(),
         **_form_context(form or dict(NEW_RULE), errors),
     }
-    return render(request, "alerts.html", context)
+    return render(request, "alerts/alerts.html", context)
 
 
 @login_required_htmx
@@ -518,9 +518,9 @@ def _render_page(request: HttpRequest, *, form=None, errors=None) -> HttpRespons
 def alerts_page(request: HttpRequest) -> HttpResponse:
     target = request.htmx.target if request.htmx else None
     if target == "alert-history":
-        response = render(request, "alerts_history.html", _history(request))
+        response = render(request, "alerts/history.html", _history(request))
     elif target == "delivery-log":
-        response = render(request, "alerts_deliveries.html", _deliveries())
+        response = render(request, "alerts/deliveries.html", _deliveries())
     else:
         response = _render_page(request)
     # The same URL answers with the page or, for htmx, one section (see the models page).
@@ -540,7 +540,7 @@ def _row_or_back(request: HttpRequest, rule: AlertRule, level: str, text: str) -
     if request.htmx:
         notice = {"level": level, "text": text}
         return render(
-            request, "alerts_rule_row.html", {"rule": _decorate_rule(rule), "notice": notice}
+            request, "alerts/rule_row.html", {"rule": _decorate_rule(rule), "notice": notice}
         )
     getattr(messages, level)(request, text)
     return _back(request)
@@ -576,7 +576,7 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     else:
         form = _form_from_rule(rule)
     context = {"page": "alerts", "rule": _decorate_rule(rule), **_form_context(form, errors)}
-    return render(request, "alerts_rule.html", context)
+    return render(request, "alerts/rule.html", context)
 
 
 @login_required_htmx
@@ -613,7 +613,7 @@ def rule_delete(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     rule.delete()  # its incidents, alerts and their deliveries go with it
     text = f"Deleted rule “{name}” and its alert history."
     if request.htmx:
-        response = render(request, "alerts_rule_deleted.html", {"text": text})
+        response = render(request, "alerts/rule_deleted.html", {"text": text})
         response["HX-Trigger"] = f"{ALERTS_CHANGED}, {DELIVERIES_CHANGED}"
         return response
     messages.success(request, text)

@@ -9,9 +9,11 @@ class ArgusLMConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from arguslm import schema  # noqa: F401 (registers the OpenAPI auth extensions)
+        from arguslm import audit  # schema registers the OpenAPI auth extensions
         from arguslm.keys import ensure_encryption_canary
 
+        # ready() runs in every process (web, worker, management commands): all record changes.
+        audit.connect_receivers()
         # After migrate, the canary exists (created with the current key) or is verified.
         post_migrate.connect(ensure_encryption_canary, sender=self)
 

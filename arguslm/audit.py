@@ -30,6 +30,8 @@ from django.db import models
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.http import HttpRequest, HttpResponse
 
+from arguslm.models import AuditEvent
+
 _request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
     "arguslm_audit_request", default=None
 )
@@ -114,8 +116,6 @@ def record(
     changes: dict | None = None,
 ):
     """Append one audit event, attributed to the current actor."""
-    from arguslm.models import AuditEvent
-
     if instance is not None:
         object_type = object_type or instance._meta.label_lower
         object_id = object_id or str(instance.pk)

@@ -92,13 +92,6 @@ class AuditEvent(models.Model):
         raise ValueError("Audit events are append-only: they cannot be deleted.")
 
 
-# The audit receivers are connected here, not in AppConfig.ready(), so that every process that
-# loads the models (web, worker, management commands) records changes.
-from arguslm import audit  # noqa: E402
-
-audit.connect_receivers()
-
-
 class MeasuredSample(models.Model):
     """The per-sample fields of metrics.md, shared by uptime checks and benchmark results."""
 

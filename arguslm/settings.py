@@ -48,7 +48,12 @@ INSTALLED_APPS = [
     "monitoring",
     "benchmarks",
     "alerts",
+    "dashboard",
 ]
+# The performance harness (perf/: bench commands, history generator) is a development tool:
+# a checkout has it, a deployment may leave the folder out.
+if (BASE_DIR / "perf").is_dir():
+    INSTALLED_APPS.append("perf")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

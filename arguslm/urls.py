@@ -11,14 +11,12 @@ from drf_spectacular.views import (
 )
 
 from arguslm import views
-from arguslm.metrics import metrics
 from arguslm.security import RateLimitedLoginView, rate_limited_login
 
 urlpatterns = [
     path("", views.root, name="root"),
     path("health", views.health, name="health"),
     path("ready", views.ready, name="ready"),
-    path("metrics", metrics, name="metrics"),
     path("api/v1/", include("arguslm.api_urls")),
     # JSON whatever the Accept header says (the default view answers YAML to a plain GET).
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
@@ -31,11 +29,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login", RateLimitedLoginView.as_view(), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
-    path("dashboard", views.dashboard, name="dashboard"),
     path("settings", views.settings_page, name="settings"),
     path("", include("providers.urls")),
     path("", include("benchmarks.urls")),
     path("", include("alerts.urls")),
     path("", include("monitoring.page_urls")),
-    path("", include("monitoring.urls")),
+    path("", include("dashboard.urls")),
 ]

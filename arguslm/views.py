@@ -82,15 +82,6 @@ def _redis_check(url: str) -> str:
 
 
 @login_required
-@require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """Status, model cards (htmx-polled), trend charts (JSON), comparison, activity."""
-    from monitoring.views import dashboard_context
-
-    return render(request, "dashboard.html", dashboard_context(request))
-
-
-@login_required
 @require_http_methods(["GET", "POST"])
 def settings_page(request: HttpRequest) -> HttpResponse:
     """Appearance and the user's API token (shown in full only right after it is created)."""

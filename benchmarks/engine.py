@@ -20,10 +20,10 @@ from django.utils import timezone
 from arguslm.db import refresh_connection
 from arguslm.llm import warm
 from arguslm.llm.measure import measure, new_http_client
+from arguslm.llm.prompts import get_pack
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
 from benchmarks import live
 from benchmarks.models import BenchmarkResult, BenchmarkRun
-from monitoring.prompts import get_pack
 from providers.models import LLMModel
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from arguslm.llm.prompts import BY_ID
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 from benchmarks.stats import is_failed
-from monitoring.prompts import BY_ID
 from providers.models import LLMModel
 
 

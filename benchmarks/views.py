@@ -18,10 +18,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from arguslm.llm.prompts import BY_ID, PACKS
 from benchmarks import engine, live, services
 from benchmarks.models import BenchmarkRun
 from benchmarks.serializers import BenchmarkCreateSerializer
-from monitoring.prompts import BY_ID, PACKS
 from providers.models import LLMModel
 
 RUNS_PER_PAGE = 20
@@ -93,7 +93,7 @@ def _history(request: HttpRequest) -> dict:
 def _render_benchmarks(request: HttpRequest, *, form=None, errors=None) -> HttpResponse:
     context = {"page": "benchmarks", **_history(request)}
     if request.htmx and request.htmx.target == "benchmarks-history":
-        return render(request, "benchmarks_history.html", context)
+        return render(request, "benchmarks/history.html", context)
     form = form or {**DEFAULTS, "model_ids": []}
     context.update(
         groups=_model_groups(),
@@ -102,7 +102,7 @@ def _render_benchmarks(request: HttpRequest, *, form=None, errors=None) -> HttpR
         selected={str(m) for m in form["model_ids"]},
         errors=errors or {},
     )
-    return render(request, "benchmarks.html", context)
+    return render(request, "benchmarks/benchmarks.html", context)
 
 
 @login_required
@@ -194,7 +194,7 @@ def benchmark_detail(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
         "duration": duration,
         "percent": round(100 * len(results) / run.total_requests) if run.total_requests else 0,
     }
-    return render(request, "benchmark_detail.html", context)
+    return render(request, "benchmarks/detail.html", context)
 
 
 @login_required

@@ -10,9 +10,9 @@ from rest_framework.response import Response
 
 from arguslm.api import parse_uuid, validate_query
 from arguslm.limits import RATE_LIMITED, ThrottledActionsMixin
+from arguslm.llm.prompts import PACKS
 from monitoring import costs, exports, services
 from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
-from monitoring.prompts import PACKS
 from monitoring.serializers import (
     CostSerializer,
     ExportQuerySerializer,

@@ -25,11 +25,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm import errors
+from arguslm.llm.prompts import PACKS
 from arguslm.templatetags.arguslm_tags import ago
 from monitoring import costs, services
 from monitoring.api import uptime_queryset
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
-from monitoring.prompts import PACKS
 from monitoring.serializers import MonitoringConfigSerializer
 from providers.models import LLMModel, ProviderAccount
 from providers.services import set_flags_for_account
@@ -271,7 +271,7 @@ def _runs_context(run_id: uuid.UUID | None = None) -> dict:
 
 
 def _runs_response(request: HttpRequest, context: dict) -> HttpResponse:
-    response = render(request, "monitoring_runs.html", context)
+    response = render(request, "monitoring/runs.html", context)
     current = context["current"]
     if request.htmx and current is not None and not current.live:
         # Only requests made while the pass was live (polls, Run now) get here with htmx.
@@ -422,17 +422,17 @@ def _render_page(
         **_checks_context(request),
         **_cost_context(),
     }
-    return render(request, "monitoring.html", context)
+    return render(request, "monitoring/monitoring.html", context)
 
 
 @login_required
 @require_GET
 def monitoring_page(request: HttpRequest) -> HttpResponse:
     sections = {
-        "monitoring-status": ("monitoring_status.html", _status_context),
-        "monitoring-models": ("monitoring_models.html", _models_context),
-        "monitoring-checks": ("monitoring_checks.html", _checks_context),
-        "monitoring-cost": ("monitoring_cost.html", _cost_context),
+        "monitoring-status": ("monitoring/status.html", _status_context),
+        "monitoring-models": ("monitoring/models.html", _models_context),
+        "monitoring-checks": ("monitoring/checks.html", _checks_context),
+        "monitoring-cost": ("monitoring/cost.html", _cost_context),
     }
     target = request.htmx.target if request.htmx else None
     if target in sections:
@@ -472,7 +472,7 @@ def monitoring_run_now(request: HttpRequest) -> HttpResponse:
         text = f"Could not start a pass: {exc.message}"
         if request.htmx:
             context = {**_runs_context(), "notice": {"level": "error", "text": text}}
-            return render(request, "monitoring_runs.html", context)
+            return render(request, "monitoring/runs.html", context)
         messages.error(request, text)
         return redirect(reverse("monitoring") + "#monitoring-runs")
     if request.htmx:
@@ -504,7 +504,7 @@ def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse
         )
         account = _accounts().get(pk=model.provider_account_id)
         return render(
-            request, "monitoring_model.html", {"m": model, "account": account, "oob": True}
+            request, "monitoring/model.html", {"m": model, "account": account, "oob": True}
         )
     state = "on" if model.enabled_for_monitoring else "off"
     messages.success(request, f"Monitoring {state} for {model.display_name}.")
@@ -522,7 +522,7 @@ def monitoring_account(request: HttpRequest, account_id: uuid.UUID) -> HttpRespo
         q = request.POST.get("q", "").strip()
         name_match = q and q.lower() in account.display_name.lower()
         group = _account_models(_accounts().get(pk=account.pk), "" if name_match else q)
-        return render(request, "monitoring_account.html", {"account": group, "q": q})
+        return render(request, "monitoring/account.html", {"account": group, "q": q})
     verb = "Monitoring" if enabled else "Stopped monitoring"
     messages.success(request, f"{verb} all {count} model(s) of “{account.display_name}”.")
     return _back(request)

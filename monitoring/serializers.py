@@ -4,8 +4,8 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from arguslm.llm.prompts import BY_ID
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
-from monitoring.prompts import BY_ID
 
 
 class MonitoringConfigSerializer(serializers.ModelSerializer):

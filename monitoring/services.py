@@ -23,10 +23,10 @@ from arguslm import errors
 from arguslm.db import refresh_connection
 from arguslm.llm import warm
 from arguslm.llm.measure import measure, new_http_client
+from arguslm.llm.prompts import get_pack
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
-from monitoring import rollups
+from monitoring import rollups, signals
 from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
-from monitoring.prompts import get_pack
 from providers.models import LLMModel
 
 log = logging.getLogger(__name__)
@@ -181,23 +181,8 @@ def _finish(run_id, *, config: MonitoringConfig) -> bool:
     if closed != 1:
         return False
     MonitoringConfig.objects.filter(pk=config.pk).update(last_run_at=now)
-    after_pass(run_id=run_id)
+    signals.pass_completed.send(sender=MonitoringRun, run_id=run_id)
     return True
-
-
-def after_pass(*, run_id) -> None:
-    """Work that follows a completed pass, queued so it never slows the pass down."""
-    from django.apps import apps
-    from django_q.tasks import async_task
-
-    if apps.is_installed("alerts") and _has_module("alerts.tasks"):
-        async_task("alerts.tasks.evaluate_run", str(run_id), task_name=f"alerts-{run_id}")
-
-
-def _has_module(name: str) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(name) is not None
 
 
 _gc_frozen = False

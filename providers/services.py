@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from arguslm import errors
+from arguslm import audit, errors
 from arguslm.llm import connection, discovery
 from arguslm.llm.types import GatewayError
 from providers.models import LLMModel, ProviderAccount
@@ -110,18 +110,6 @@ def test_connection(*, provider_type: str, credentials: dict) -> dict:
     return asyncio.run(connection.test_connection(provider_type, credentials))
 
 
-def has_benchmark_history(
-    *, account: ProviderAccount | None = None, model: LLMModel | None = None
-) -> bool:
-    """Whether any benchmark result refers to the account's models (or to one model)."""
-    from benchmarks.models import BenchmarkResult  # benchmarks build on providers
-
-    results = BenchmarkResult.objects.all()
-    if model is not None:
-        return results.filter(model=model).exists()
-    return results.filter(model__provider_account=account).exists()
-
-
 # The original ArgusLM's words (its SDK users see them in a 409).
 ACCOUNT_HAS_HISTORY = "Cannot delete provider with models that have benchmark history"
 MODEL_HAS_HISTORY = "Cannot delete a model that has benchmark history"
@@ -129,20 +117,17 @@ MODEL_HAS_HISTORY = "Cannot delete a model that has benchmark history"
 
 def delete_account(*, account: ProviderAccount) -> None:
     """Delete an account with its models; refused (Conflict) while benchmark results refer to
-    any of them. The database refuses it too (BenchmarkResult.model is PROTECT)."""
-    if has_benchmark_history(account=account):
-        raise errors.Conflict(ACCOUNT_HAS_HISTORY)
+    any of them: the database refuses it (BenchmarkResult.model is PROTECT, the one protected
+    relation of a model), before anything is deleted."""
     try:
         with transaction.atomic():
             account.delete()
-    except ProtectedError:  # a result stored since the check
+    except ProtectedError:
         raise errors.Conflict(ACCOUNT_HAS_HISTORY) from None
 
 
 def delete_model(*, model: LLMModel) -> None:
-    """Delete a model; refused (Conflict) while benchmark results refer to it."""
-    if has_benchmark_history(model=model):
-        raise errors.Conflict(MODEL_HAS_HISTORY)
+    """Delete a model; refused (Conflict) while benchmark results refer to it (see above)."""
     try:
         with transaction.atomic():
             model.delete()
@@ -176,10 +161,6 @@ def set_flags_for_account(*, account: ProviderAccount, **flags: bool) -> int:
 
     One UPDATE (no per-model signals), so the change is recorded in the audit log here.
     """
-    from django.utils import timezone
-
-    from arguslm import audit
-
     count = account.models.update(**flags, updated_at=timezone.now())
     audit.record(
         "updated",

@@ -209,12 +209,12 @@ def _render_providers(request: HttpRequest, *, add_data=None, add_errors=None) -
         "add_spec": spec,
         "add_fields": _field_rows(spec, data=add_data or None, errors=add_errors),
     }
-    return render(request, "providers.html", context)
+    return render(request, "providers/providers.html", context)
 
 
 def _card(request: HttpRequest, account_id, *, notice=None, **edit) -> HttpResponse:
     account = _decorate(get_object_or_404(_accounts(), pk=account_id), **edit)
-    return render(request, "providers_card.html", {"account": account, "notice": notice})
+    return render(request, "providers/card.html", {"account": account, "notice": notice})
 
 
 def _card_or_back(
@@ -238,11 +238,11 @@ def providers_page(request: HttpRequest) -> HttpResponse:
 def provider_fields(request: HttpRequest) -> HttpResponse:
     """The Add form's credential fields for one provider type (swapped in by htmx)."""
     spec = catalog.get_spec(request.GET.get("provider_type", ""))
-    return render(request, "providers_fields.html", {"spec": spec, "fields": _field_rows(spec)})
+    return render(request, "providers/fields.html", {"spec": spec, "fields": _field_rows(spec)})
 
 
 def _result(request: HttpRequest, result: dict) -> HttpResponse:
-    return render(request, "providers_result.html", {"result": result})
+    return render(request, "providers/result.html", {"result": result})
 
 
 @login_required
@@ -399,7 +399,7 @@ def provider_delete(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse
         )
     text = f"Deleted “{name}” and its models."
     if request.htmx:
-        return render(request, "providers_deleted.html", {"text": text})
+        return render(request, "providers/deleted.html", {"text": text})
     messages.success(request, text)
     return redirect("providers")
 
@@ -444,7 +444,7 @@ def _models_context(request: HttpRequest) -> dict:
 def _render_models(request: HttpRequest, *, add_data=None, add_errors=None) -> HttpResponse:
     context = _models_context(request)
     if request.htmx and request.htmx.target == "models-table":
-        return render(request, "models_table.html", context)
+        return render(request, "providers/models_table.html", context)
     accounts = list(ProviderAccount.objects.order_by("created_at", "id"))
     add_data = add_data or {}
     context.update(
@@ -456,11 +456,11 @@ def _render_models(request: HttpRequest, *, add_data=None, add_errors=None) -> H
         add_monitoring=_parse_bool(add_data.get("enabled_for_monitoring")),
         add_provider=add_data.get("provider_account_id") or str(context["provider_id"] or ""),
     )
-    return render(request, "models.html", context)
+    return render(request, "providers/models.html", context)
 
 
 def _row(request: HttpRequest, model: LLMModel, *, notice=None) -> HttpResponse:
-    return render(request, "models_row.html", {"m": model, "notice": notice})
+    return render(request, "providers/models_row.html", {"m": model, "notice": notice})
 
 
 @login_required
@@ -589,6 +589,6 @@ def model_delete(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
         messages.error(request, text)
         return _back(request, "models")
     if request.htmx:
-        return render(request, "models_deleted.html", {"text": f"Deleted “{name}”."})
+        return render(request, "providers/models_deleted.html", {"text": f"Deleted “{name}”."})
     messages.success(request, f"Deleted “{name}”.")
     return _back(request, "models")

@@ -6,7 +6,6 @@ fresh SQLite file, or a fresh PostgreSQL database when ``DATABASE_URL`` is set.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,10 @@ from pathlib import Path
 
 import httpx
 
+from arguslm.llmsim.server import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 SDK_PYTHON = ROOT / ".sdk-venv" / "bin" / "python"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _fresh_postgres(url: str, name: str) -> str:

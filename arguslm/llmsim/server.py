@@ -15,6 +15,9 @@ import itertools
 import json
 import math
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -1019,3 +1022,42 @@ def start_in_thread(
             thread.join(timeout=10)
 
     return started["url"], stop
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (for servers that take a port number)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def start_in_process(host: str = "127.0.0.1") -> tuple[str, subprocess.Popen]:
+    """Run ``manage.py llmsim`` in a process of its own, as a real provider would be (its work
+    shares no GIL with the measuring process). Returns once it answers: (base_url, process);
+    the caller terminates the process."""
+    import httpx
+    from django.conf import settings
+
+    port = free_port(host)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(settings.BASE_DIR / "manage.py"),
+            "llmsim",
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://{host}:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{url}/_sim/health", timeout=0.5)
+            return url, process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the LLM simulator did not start within 10 s")

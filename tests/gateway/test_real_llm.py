@@ -3,7 +3,7 @@
     make llm-venv
     ARGUSLM_REAL_LLM=1 .venv/bin/python -m pytest tests/gateway/test_real_llm.py
 
-llama.cpp's OpenAI server (llama-cpp-python) serving Gemma 3 270M (arguslm/realllm.py), started
+llama.cpp's OpenAI server (llama-cpp-python) serving Gemma 3 270M (perf/realllm.py), started
 once for the module. Each case is streamed raw (httpx, minimal SSE parser) and through
 ``measure()``, alternately, each request after a flush so both meet the same KV-cache state;
 the truth for output tokens is ``usage.completion_tokens`` of the same request non-streamed
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from arguslm import realllm
 from arguslm.llm import catalog
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.types import Sample, Timeouts
+from perf import realllm
 
 pytestmark = [
     pytest.mark.live,

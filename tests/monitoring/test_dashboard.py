@@ -15,10 +15,10 @@ from django.urls import reverse
 from alerts.models import Alert, AlertRule
 from arguslm.stats import percentile
 from benchmarks.models import BenchmarkResult, BenchmarkRun
+from dashboard.queries import METRICS, RANGES
+from dashboard.views import sparkline
 from monitoring import rollups, sketch
-from monitoring.dashboard import METRICS, RANGES
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
-from monitoring.views import sparkline
 from providers.models import LLMModel, ProviderAccount
 from tests.factories import make_account, make_model
 

@@ -114,7 +114,7 @@ class ScaleOut(LiveServer):
         )
 
     def start(self, simulator: Future) -> "ScaleOut":
-        """Start everything; ``simulator`` resolves to start_simulator()'s (url, process)."""
+        """Start everything; ``simulator`` resolves to start_in_process()'s (url, process)."""
         self.flush_redis()
         self.manage("migrate", "--noinput", "-v", "0")
         daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p"]
@@ -189,11 +189,11 @@ class ScaleOut(LiveServer):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """The scale-out deployment; the simulator (its own process) boots during the migrate."""
-    from arguslm.management.commands.gateway_bench import start_simulator
+    from arguslm.llmsim.server import start_in_process
 
     server = ScaleOut(tmp_path_factory.mktemp("scale"))
     with ThreadPoolExecutor(1) as pool:
-        simulator = pool.submit(start_simulator)
+        simulator = pool.submit(start_in_process)
         try:
             yield server.start(simulator)
         finally:

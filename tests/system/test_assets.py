@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
@@ -15,10 +16,16 @@ BASE_DIR = Path(settings.BASE_DIR)
 CHART = "chart.js/dist/chart.umd.js"
 
 
+def template_folders() -> list[Path]:
+    """The project's template folder and each of its apps' own."""
+    own = [Path(app.path) / "templates" for app in apps.get_app_configs()]
+    return [BASE_DIR / "templates", *(f for f in own if f.parent.parent == BASE_DIR and f.is_dir())]
+
+
 def template_vendor_paths() -> set[str]:
     """Every ``vendor/...`` path the templates and the app's own static files refer to."""
     found = set()
-    for folder in (BASE_DIR / "templates", BASE_DIR / "static"):
+    for folder in (*template_folders(), BASE_DIR / "static"):
         for path in folder.rglob("*"):
             if path.is_file() and path.suffix in {".html", ".js", ".css", ".txt"}:
                 found.update(re.findall(r"\bvendor/([\w@./-]+)", path.read_text()))

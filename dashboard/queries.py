@@ -1,0 +1,333 @@
+"""The dashboard's data: a constant number of queries whatever the number of models.
+
+Cards read each model's latest status (``ModelStatus``) and the hourly rollups of the last
+24 h; charts read rollups (hour rows up to 7 days, day rows beyond), or raw checks for the
+short ranges. Percentiles come from merged summaries (monitoring.sketch), never averages.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+
+from alerts.models import Alert, Incident
+from benchmarks.models import BenchmarkResult, BenchmarkRun
+from monitoring import sketch
+from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, UptimeCheck
+from providers.models import LLMModel, ProviderAccount
+
+RANGES = {
+    "5m": (timedelta(minutes=5), "raw", timedelta(minutes=1)),
+    "1h": (timedelta(hours=1), "raw", timedelta(minutes=5)),
+    "24h": (timedelta(hours=24), CheckRollup.Resolution.HOUR, timedelta(hours=1)),
+    "7d": (timedelta(days=7), CheckRollup.Resolution.HOUR, timedelta(hours=1)),
+    "30d": (timedelta(days=30), CheckRollup.Resolution.DAY, timedelta(days=1)),
+    "90d": (timedelta(days=90), CheckRollup.Resolution.DAY, timedelta(days=1)),
+}
+
+# What each figure is (metrics.md), shown as help text beside every chart and card.
+METRICS = {
+    "latency": {
+        "field": "latency_ms",
+        "unit": "ms",
+        "label": "Latency",
+        "definition": "End-to-end: from sending the request to the last token-bearing "
+        "chunk (metrics.md latency_ms).",
+    },
+    "ttft": {
+        "field": "ttft_ms",
+        "unit": "ms",
+        "label": "TTFT",
+        "definition": "Time to first token: from sending the request to the first "
+        "token-bearing chunk (metrics.md ttft_ms).",
+    },
+    "tps": {
+        "field": "tps_excluding_ttft",
+        "unit": "tok/s",
+        "label": "tok/s",
+        "definition": "Decode speed: output tokens after the first, per second after the "
+        "first token (metrics.md tps_excluding_ttft).",
+    },
+    "availability": {
+        "field": None,
+        "unit": "%",
+        "label": "Availability",
+        "definition": "(up + degraded) / all checks in the bucket (metrics.md).",
+    },
+}
+SKETCH_FIELD = {"latency": "latency", "ttft": "ttft", "tps": "tps"}
+ROLLUP_NAMES = {CheckRollup.Resolution.HOUR: "hourly", CheckRollup.Resolution.DAY: "daily"}
+
+
+def monitored_models():
+    return (
+        LLMModel.objects.monitored()
+        .select_related("provider_account", "status")
+        .order_by("provider_account__display_name", "model_id")
+    )
+
+
+def _status(model):
+    try:
+        return model.status
+    except LLMModel.status.RelatedObjectDoesNotExist:
+        return None
+
+
+def overview(*, now=None) -> dict:
+    """Status cards, model cards (with 24 h availability and a sparkline) and activity."""
+
+    now = now or timezone.now()
+    config = MonitoringConfig.get()
+    models = list(monitored_models())
+    since = now - timedelta(hours=24)
+    hourly = (
+        CheckRollup.objects.filter(
+            resolution=CheckRollup.Resolution.HOUR,
+            bucket__gte=since,
+            model__in=[m.id for m in models],
+        )
+        .values_list("model_id", "bucket", "n", "up", "degraded", "latency_p50")
+        .order_by("bucket")
+    )
+    availability = defaultdict(lambda: [0, 0])
+    spark = defaultdict(list)
+    for model_id, bucket, n, up, degraded, p50 in hourly:
+        availability[model_id][0] += up + degraded
+        availability[model_id][1] += n
+        spark[model_id].append((bucket.isoformat(), p50))
+    cards, health = [], {"up": 0, "degraded": 0, "down": 0, "unknown": 0}
+    for model in models:
+        status = _status(model)
+        state = status.status if status else "unknown"
+        health[state] += 1
+        ok, n = availability[model.id]
+        cards.append(
+            {
+                "model": model,
+                "status": status,
+                "state": state,
+                "availability": (ok / n) if n else None,
+                "availability_n": n,
+                "sparkline": spark[model.id],
+            }
+        )
+    last_run = MonitoringRun.objects.filter(status=MonitoringRun.Status.COMPLETED).first()
+    stale_after = timedelta(minutes=2 * config.interval_minutes)
+    stale = bool(
+        config.enabled and (config.last_run_at is None or now - config.last_run_at > stale_after)
+    )
+    groups = defaultdict(list)
+    for card in cards:
+        groups[card["model"].model_id].append(card)
+    return {
+        "config": config,
+        "cards": cards,
+        "health": health,
+        "monitored": len(models),
+        "last_run": last_run,
+        "stale": stale and bool(models),
+        "open_alerts": Alert.objects.filter(acknowledged=False).count(),
+        "open_incidents": Incident.objects.filter(resolved_at__isnull=True).count(),
+        "across_providers": {k: v for k, v in groups.items() if len(v) > 1},
+        "activity": _activity(Alert, BenchmarkRun),
+        # An account without models yet still counts: its owner needs "choose models", not
+        # the first-run panel.
+        "has_providers": bool(models) or ProviderAccount.objects.exists(),
+    }
+
+
+def _activity(Alert, BenchmarkRun) -> list[dict]:
+    items = []
+    for run in MonitoringRun.objects.order_by("-created_at")[:5]:
+        text = f"Monitoring pass {run.status}"
+        if run.status == MonitoringRun.Status.COMPLETED:  # counts are final only then
+            text += f": {run.up} up, {run.degraded} degraded, {run.down} down"
+        elif run.message:
+            text += f": {run.message}"
+        items.append({"at": run.created_at, "kind": "pass", "status": run.status, "text": text})
+    for bench in BenchmarkRun.objects.order_by("-created_at")[:5]:
+        items.append(
+            {
+                "at": bench.created_at,
+                "kind": "benchmark",
+                "status": bench.status,
+                "text": f"Benchmark “{bench.name}” {bench.status}",
+                "id": bench.id,
+            }
+        )
+    for alert in Alert.objects.order_by("-created_at")[:5]:
+        items.append(
+            {"at": alert.created_at, "kind": "alert", "status": alert.kind, "text": alert.message}
+        )
+    return sorted(items, key=lambda i: i["at"], reverse=True)[:10]
+
+
+def chart(*, metric: str, range_key: str, model_ids: list | None = None, now=None) -> dict:
+    """One chart's series per model: points of [time, p50, p95, n] (or availability, n)."""
+    now = now or timezone.now()
+    span, source, step = RANGES[range_key]
+    since = now - span
+    models = monitored_models()
+    if model_ids:
+        models = LLMModel.objects.filter(pk__in=model_ids).select_related("provider_account")
+    names = {m.id: f"{m.display_name} · {m.provider_account.display_name}" for m in models}
+    if source == "raw":
+        series = _raw_series(metric, list(names), since, step)
+    else:
+        series = _rollup_series(metric, list(names), since, source)
+    info = METRICS[metric]
+    series_out = [
+        {"model_id": str(model_id), "name": names[model_id], "points": series.get(model_id, [])}
+        for model_id in names
+    ]
+    return {
+        "metric": metric,
+        "range": range_key,
+        "since": since.isoformat(),
+        "until": now.isoformat(),
+        "unit": info["unit"],
+        "label": info["label"],
+        "definition": info["definition"],
+        "step_seconds": int(step.total_seconds()),
+        "source": "raw checks" if source == "raw" else f"{ROLLUP_NAMES[source]} rollups",
+        "samples": sum(point[3] for s in series_out for point in s["points"]),
+        "series": series_out,
+    }
+
+
+def _raw_series(metric: str, model_ids: list, since, step: timedelta) -> dict:
+    checks = UptimeCheck.objects.filter(model_id__in=model_ids, created_at__gte=since)
+    out = defaultdict(list)
+    if metric == "availability":
+        buckets = defaultdict(lambda: [0, 0])
+        seconds = step.total_seconds()
+        for model_id, created, status in checks.values_list("model_id", "created_at", "status"):
+            start = created.timestamp() // seconds * seconds
+            buckets[(model_id, start)][0] += status != UptimeCheck.Status.DOWN
+            buckets[(model_id, start)][1] += 1
+        for (model_id, start), (ok, n) in sorted(buckets.items(), key=lambda kv: kv[0][1]):
+            out[model_id].append([_iso(start), round(100 * ok / n, 2), None, n])
+        return out
+    field = METRICS[metric]["field"]
+    rows = checks.filter(error_type__isnull=True, **{f"{field}__isnull": False})
+    for model_id, created, value in rows.values_list("model_id", "created_at", field).order_by(
+        "created_at"
+    ):
+        out[model_id].append([created.isoformat(), round(value, 2), None, 1])
+    return out
+
+
+def _rollup_series(metric: str, model_ids: list, since, resolution: str) -> dict:
+    rows = CheckRollup.objects.filter(
+        resolution=resolution, bucket__gte=since, model_id__in=model_ids
+    )
+    out = defaultdict(list)
+    if metric == "availability":
+        for model_id, bucket, n, ok in rows.values_list(
+            "model_id", "bucket", "n", F("up") + F("degraded")
+        ).order_by("bucket"):
+            if n:
+                out[model_id].append([bucket.isoformat(), round(100 * ok / n, 2), None, n])
+        return out
+    column = SKETCH_FIELD[metric]
+    for model_id, bucket, summary in rows.values_list("model_id", "bucket", column).order_by(
+        "bucket"
+    ):
+        count = summary.get("n", 0) if summary else 0
+        if count:
+            p50, p95 = sketch.quantile(summary, 0.5), sketch.quantile(summary, 0.95)
+            out[model_id].append([bucket.isoformat(), round(p50, 2), round(p95, 2), count])
+    return out
+
+
+def comparison(*, range_key: str, now=None) -> list[dict]:
+    """Per model over the range: p50 TTFT, latency and tok/s side by side, with n."""
+    now = now or timezone.now()
+    span, source, _ = RANGES[range_key]
+    resolution = CheckRollup.Resolution.HOUR if source == "raw" else source
+    since = (
+        (now - span).replace(minute=0, second=0, microsecond=0) if source == "raw" else now - span
+    )
+    models = {m.id: m for m in monitored_models()}
+    merged = defaultdict(lambda: {k: sketch.empty() for k in SKETCH_FIELD.values()})
+    for model_id, ttft, latency, tps in CheckRollup.objects.filter(
+        resolution=resolution, bucket__gte=since, model_id__in=list(models)
+    ).values_list("model_id", "ttft", "latency", "tps"):
+        for key, summary in (("ttft", ttft), ("latency", latency), ("tps", tps)):
+            sketch.merge(merged[model_id][key], summary)
+    rows = []
+    for model_id, model in models.items():
+        s = merged[model_id]
+        rows.append(
+            {
+                "model_id": str(model_id),
+                "name": model.display_name,
+                "provider": model.provider_account.display_name,
+                "ttft_p50": sketch.quantile(s["ttft"], 0.5),
+                "latency_p50": sketch.quantile(s["latency"], 0.5),
+                "tps_p50": sketch.quantile(s["tps"], 0.5),
+                "n": s["latency"]["n"],
+            }
+        )
+    return rows
+
+
+def availability_totals(model_ids: list, since) -> dict:
+    rows = (
+        CheckRollup.objects.filter(
+            resolution=CheckRollup.Resolution.HOUR, bucket__gte=since, model_id__in=model_ids
+        )
+        .values("model_id")
+        .annotate(n=Sum("n"), ok=Sum(F("up") + F("degraded")))
+    )
+    return {r["model_id"]: (r["ok"] / r["n"] if r["n"] else None, r["n"]) for r in rows}
+
+
+def _iso(timestamp: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
+
+
+def model_detail(*, model: LLMModel, now=None) -> dict:
+    """The model page: latest status, 24 h and 7 d availability, errors by type, benchmarks."""
+
+    now = now or timezone.now()
+    week = now - timedelta(days=7)
+    errors = (
+        UptimeCheck.objects.filter(model=model, created_at__gte=week, error_type__isnull=False)
+        .values("error_type")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
+    recent_errors = list(
+        UptimeCheck.objects.filter(model=model, error_type__isnull=False).order_by("-created_at")[
+            :10
+        ]
+    )
+    timeline = list(
+        CheckRollup.objects.filter(
+            model=model, resolution=CheckRollup.Resolution.HOUR, bucket__gte=week
+        )
+        .order_by("bucket")
+        .values_list("bucket", "n", "up", "degraded", "down")
+    )
+    results = list(
+        BenchmarkResult.objects.filter(model=model)
+        .select_related("run")
+        .order_by("-created_at")[:20]
+    )
+    totals_day = availability_totals([model.id], now - timedelta(hours=24)).get(model.id, (None, 0))
+    totals_week = availability_totals([model.id], week).get(model.id, (None, 0))
+    return {
+        "model": model,
+        "status": _status(model),
+        "availability_24h": totals_day,
+        "availability_7d": totals_week,
+        "errors_by_type": list(errors),
+        "recent_errors": recent_errors,
+        "timeline": timeline,
+        "benchmark_results": results,
+    }

@@ -1,0 +1,347 @@
+"""Dashboard and model pages: htmx-polled cards, chart JSON, and the first-run simulator button.
+
+The data comes from ``dashboard.queries`` (a constant number of queries whatever the number
+of models); this module only shapes it for the templates: relative times, formatted
+availability, the server-rendered sparklines and the status-history grid.
+"""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from arguslm.pages import login_required_htmx
+from arguslm.templatetags.arguslm_tags import ago
+from dashboard import queries
+from providers.models import LLMModel, ProviderAccount
+
+DEFAULT_RANGE = "24h"
+SPARK_WIDTH, SPARK_HEIGHT = 120, 32
+TIMELINE_DAYS = 7
+# auth / not_found checks are "down", but the fix is on our side (metrics.md).
+CONFIG_ERRORS = {
+    "auth": "configuration problem: check the API key",
+    "not_found": "configuration problem: check the model id",
+}
+TONES = {
+    "completed": "ok",
+    "recovered": "ok",
+    "failed": "bad",
+    "fired": "bad",
+    "skipped": "warn",
+    "cancelled": "warn",
+    "running": "info",
+    "queued": "info",
+    "pending": "info",
+}
+COMPARED = [
+    # key, unit, decimals, whether lower is better
+    ("ttft_p50", "ms", 0, True),
+    ("latency_p50", "ms", 0, True),
+    ("tps_p50", "tok/s", 1, False),
+]
+
+
+# --- formatting helpers -------------------------------------------------------------------------
+
+
+def percent(ratio: float | None) -> str | None:
+    """Availability as text: "100", "99.9" (never rounded up to 100 when a check failed)."""
+    if ratio is None:
+        return None
+    if ratio >= 1:
+        return "100"
+    text = f"{ratio * 100:.1f}"
+    return "99.9" if text == "100.0" else text
+
+
+def sparkline(points: list, *, since: datetime, until: datetime) -> dict | None:
+    """SVG polylines of hourly latency p50 (``[(iso bucket, p50 | None), …]``) in a
+    SPARK_WIDTH × SPARK_HEIGHT box; a missing hour breaks the line."""
+    parsed = [(datetime.fromisoformat(t), v) for t, v in points]
+    values = [v for _, v in parsed if v is not None]
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    spread = (high - low) or 1.0
+    window = (until - since).total_seconds() or 1.0
+    segments: list[list[tuple[float, float]]] = []
+    previous = None
+    for bucket, value in parsed:
+        if value is None:
+            previous = None
+            continue
+        middle = (bucket + timedelta(minutes=30) - since).total_seconds()
+        x = min(max(middle / window * SPARK_WIDTH, 0), SPARK_WIDTH)
+        y = SPARK_HEIGHT - 3 - (value - low) / spread * (SPARK_HEIGHT - 6)
+        if previous is None or bucket - previous > timedelta(hours=1):
+            segments.append([])
+        segments[-1].append((x, y))
+        previous = bucket
+    lines, areas = [], []
+    for segment in segments:
+        if len(segment) == 1:  # a lone hour: a short dash, so that it shows
+            x, y = segment[0]
+            segment = [(max(x - 1.5, 0), y), (min(x + 1.5, SPARK_WIDTH), y)]
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in segment)
+        lines.append(coords)
+        areas.append(
+            f"{segment[0][0]:.1f},{SPARK_HEIGHT} {coords} {segment[-1][0]:.1f},{SPARK_HEIGHT}"
+        )
+    return {"lines": lines, "areas": areas, "low": low, "high": high, "last": values[-1]}
+
+
+def _reverse_or_none(name: str, *args) -> str | None:
+    """The URL, or None while the page's app is not wired in."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def range_key(request: HttpRequest) -> str:
+    value = request.GET.get("range", "")
+    return value if value in queries.RANGES else DEFAULT_RANGE
+
+
+def range_choices() -> list[str]:
+    return list(queries.RANGES)
+
+
+# --- dashboard ----------------------------------------------------------------------------------
+
+
+def _decorate_card(card: dict, now: datetime) -> None:
+    status = card["status"]
+    card["ago"] = ago(status.checked_at if status else None, now)
+    card["availability_text"] = percent(card["availability"])
+    card["spark"] = sparkline(card["sparkline"], since=now - timedelta(hours=24), until=now)
+    card["hint"] = CONFIG_ERRORS.get(status.error_type) if status else None
+
+
+def live_context(now: datetime) -> dict:
+    """Everything the 30-second refresh re-renders: status cards, model cards, activity."""
+    data = queries.overview(now=now)
+    for card in data["cards"]:
+        _decorate_card(card, now)
+    alerts_url = _reverse_or_none("alerts")
+    for item in data["activity"]:
+        item["ago"] = ago(item["at"], now)
+        item["tone"] = TONES.get(item["status"], "info")
+        if item["kind"] == "benchmark":
+            item["url"] = _reverse_or_none("benchmark-detail", item["id"])
+        elif item["kind"] == "alert":
+            item["url"] = alerts_url
+    run = data["last_run"]
+    data["last_run_at"] = (run.finished_at or run.created_at) if run else None
+    data["last_run_ago"] = ago(data["last_run_at"], now)
+    data["stale_for"] = ago(data["config"].last_run_at, now)
+    health = data["health"]
+    total = max(data["monitored"], 1)
+    # Stacked SVG rects (x, width in %): SVG attributes, not inline styles (strict CSP).
+    data["health_bar"], x = [], 0.0
+    for state in ("up", "degraded", "down", "unknown"):
+        if health[state]:
+            width = 100 * health[state] / total
+            data["health_bar"].append({"state": state, "x": round(x, 2), "width": round(width, 2)})
+            x += width
+    data["now"] = now
+    data["metrics"] = queries.METRICS
+    return data
+
+
+def comparison_context(range_: str, now: datetime) -> dict:
+    """Performance by model over the range, each figure with a bar scaled to its column."""
+    rows = queries.comparison(range_key=range_, now=now)
+    cells = {}
+    for key, _, _, lower_is_better in COMPARED:
+        values = [r[key] for r in rows if r[key] is not None]
+        top = max(values, default=None)
+        best = (min if lower_is_better else max)(values, default=None)
+        cells[key] = (top, best if len(values) > 1 else None)
+    for row in rows:
+        row["cells"] = []
+        for key, unit, decimals, _ in COMPARED:
+            value, (top, best) = row[key], cells[key]
+            row["cells"].append(
+                {
+                    "value": value,
+                    "unit": unit,
+                    "decimals": decimals,
+                    "width": round(100 * value / top, 1) if value is not None and top else 0,
+                    "best": value is not None and value == best,
+                }
+            )
+    rows.sort(key=lambda r: r["n"] == 0)  # models without data in the range go last
+    source = queries.RANGES[range_][1]
+    if source == "raw":
+        hour = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
+        window = f"since {hour:%H}:00 (this hour's rollup: percentiles need whole buckets)"
+    else:
+        window = f"last {range_} ({queries.ROLLUP_NAMES[source]} rollups)"
+    return {
+        "comparison": rows,
+        "comparison_window": window,
+        "range": range_,
+        "metrics": queries.METRICS,
+    }
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Status, model cards (htmx-polled), trend charts (JSON), comparison, activity."""
+    now = timezone.now()
+    context = {
+        "page": "dashboard",
+        **live_context(now),
+        "range": range_key(request),
+        "metrics": queries.METRICS,
+        "ranges": range_choices(),
+        "llmsim_url": settings.LLMSIM_URL,
+    }
+    return render(request, "dashboard/dashboard.html", context)
+
+
+@login_required_htmx
+@require_GET
+def dashboard_live(request: HttpRequest) -> HttpResponse:
+    """The status and model cards (swapped in) plus activity and "across providers" (oob)."""
+    return render(request, "dashboard/refresh.html", live_context(timezone.now()))
+
+
+@login_required_htmx
+@require_GET
+def dashboard_comparison(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "dashboard/comparison.html",
+        comparison_context(range_key(request), timezone.now()),
+    )
+
+
+def _bad_request(detail: str) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=400)
+
+
+@login_required
+@require_GET
+def dashboard_chart(request: HttpRequest) -> JsonResponse:
+    """``?metric=latency|ttft|tps|availability&range=5m…90d[&model=<uuid>…]`` → one chart's
+    series per model (dashboard.queries.chart)."""
+    metric = request.GET.get("metric", "")
+    range_ = request.GET.get("range", "")
+    if metric not in queries.METRICS:
+        choices = ", ".join(queries.METRICS)
+        return _bad_request(f"Unknown metric {metric!r}: use one of {choices}.")
+    if range_ not in queries.RANGES:
+        choices = ", ".join(queries.RANGES)
+        return _bad_request(f"Unknown range {range_!r}: use one of {choices}.")
+    try:
+        model_ids = [uuid.UUID(value) for value in request.GET.getlist("model")]
+    except ValueError:
+        return _bad_request("Each model must be a model's UUID.")
+    return JsonResponse(queries.chart(metric=metric, range_key=range_, model_ids=model_ids))
+
+
+@login_required
+@require_POST
+def dashboard_demo(request: HttpRequest) -> HttpResponse:
+    """First run: add the built-in simulator as a provider, and probe it right away."""
+    from monitoring import services
+    from providers.services import ensure_demo_provider
+
+    existed = ProviderAccount.objects.filter(is_demo=True).exists()
+    account = ensure_demo_provider(base_url=settings.LLMSIM_URL)
+    if existed:
+        messages.info(request, f"The “{account.display_name}” account already exists.")
+        return redirect("dashboard")
+    monitored = account.models.filter(enabled_for_monitoring=True).count()
+    note = (
+        f"Added “{account.display_name}” with {monitored} monitored models at "
+        f"{settings.LLMSIM_URL}. `make run` starts the simulator there; "
+    )
+    try:
+        services.request_pass()
+        note += "a first monitoring pass is queued, results appear here within a minute."
+    except Exception:  # no task queue right now: the schedule will run the pass
+        note += "the next scheduled monitoring pass fills this page."
+    messages.success(request, note)
+    return redirect("dashboard")
+
+
+# --- model page ---------------------------------------------------------------------------------
+
+
+def timeline_rows(timeline: list, now: datetime) -> list[dict]:
+    """The last TIMELINE_DAYS days as rows of 24 hourly cells (local time), oldest first."""
+    by_hour = {}
+    for bucket, n, up, degraded, down in timeline:
+        local = timezone.localtime(bucket).replace(minute=0, second=0, microsecond=0)
+        by_hour[local] = (n, up, degraded, down)
+    current = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
+    first = current - timedelta(hours=24 * TIMELINE_DAYS - 1)
+    rows = []
+    for offset in range(TIMELINE_DAYS - 1, -1, -1):
+        day = (current - timedelta(days=offset)).replace(hour=0)
+        cells = []
+        for hour in range(24):
+            moment = day.replace(hour=hour)
+            label = f"{moment:%a %d %b} {moment:%H}:00"
+            if moment < first or moment > current:
+                cells.append({"state": "outside", "title": ""})
+                continue
+            n, up, degraded, down = by_hour.get(moment, (0, 0, 0, 0))
+            if not n:
+                state, title = "none", f"{label} — no checks"
+            else:
+                state = "down" if down else "degraded" if degraded else "up"
+                title = f"{label} — {n} check{'s' if n != 1 else ''}, {down} down"
+                if degraded:
+                    title += f", {degraded} degraded"
+            cells.append({"state": state, "title": title})
+        rows.append({"label": f"{day:%a %d}", "cells": cells})
+    return rows
+
+
+@login_required
+@require_GET
+def model_detail_page(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
+    model = get_object_or_404(
+        LLMModel.objects.select_related("provider_account", "status"), pk=model_id
+    )
+    now = timezone.now()
+    data = queries.model_detail(model=model, now=now)
+    status = data["status"]
+    day_ratio, day_n = data["availability_24h"]
+    week_ratio, week_n = data["availability_7d"]
+    errors = data["errors_by_type"]
+    for row in errors:
+        row["hint"] = CONFIG_ERRORS.get(row["error_type"])
+    return render(
+        request,
+        "dashboard/model_detail.html",
+        {
+            "page": "dashboard",
+            **data,
+            "state": status.status if status else "unknown",
+            "checked_ago": ago(status.checked_at if status else None, now),
+            "hint": CONFIG_ERRORS.get(status.error_type) if status else None,
+            "availability_24h_text": percent(day_ratio),
+            "availability_24h_n": day_n,
+            "availability_7d_text": percent(week_ratio),
+            "availability_7d_n": week_n,
+            "errors_total": sum(row["n"] for row in errors),
+            "timeline_rows": timeline_rows(data["timeline"], now),
+            "range": range_key(request),
+            "ranges": range_choices(),
+            "metrics": queries.METRICS,
+        },
+    )
