@@ -22,21 +22,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts import notifications, services
+from alerts.forms import NEW_RULE, AlertRuleForm
 from alerts.models import (
-    THRESHOLD_DEFAULTS,
     Alert,
     AlertRule,
     Incident,
     Notification,
     threshold_setting,
 )
-from alerts.serializers import AlertRuleSerializer
-from arguslm.pages import login_required_htmx
+from arguslm.pages import login_required_htmx, parse_bool, redirect_back, uuid_or_none
 from arguslm.templatetags.arguslm_tags import ago
 from providers.models import LLMModel
 
@@ -99,73 +97,12 @@ METRIC_UNITS = {"ttft": " ms", "latency": " ms", "tps": " tok/s", "error_rate": 
 COMPARISONS = [("absolute", "Fixed threshold"), ("baseline", "Own baseline")]
 CHANNEL_LABELS = {"email": "Email", "webhook": "Webhook", "slack": "Slack", "discord": "Discord"}
 
-# The rule form: its fields, the defaults of a new rule, the threshold_config keys.
-CHECKBOXES = ("enabled", "notify_in_app", "notify_email", "notify_webhook")
-THRESHOLD_FIELDS = (
-    "metric",
-    "comparison",
-    "threshold",
-    "factor",
-    "window_minutes",
-    "baseline_hours",
-    "min_samples",
-)
-TEXT_FIELDS = (
-    "name",
-    "rule_type",
-    "target_model_id",
-    "target_model_name",
-    *THRESHOLD_FIELDS,
-    "perf_target_model_id",
-    "consecutive_failures",
-    "consecutive_recoveries",
-    "email_to",
-    "webhook_url",
-    "webhook_format",
-)
-NEW_RULE = {
-    **dict.fromkeys(TEXT_FIELDS, ""),
-    "rule_type": Type.ANY_MODEL_DOWN,
-    **{name: str(value) for name, value in THRESHOLD_DEFAULTS.items()},
-    "consecutive_failures": "1",
-    "consecutive_recoveries": "1",
-    "webhook_format": AlertRule.WebhookFormat.GENERIC,
-    "enabled": True,
-    "notify_in_app": True,
-    "notify_email": False,
-    "notify_webhook": False,
-}
-# Serializer errors on fields the form does not show are reported at the top of the form.
-FORM_FIELDS = set(TEXT_FIELDS)
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 
 def _changed(*events: str) -> HttpResponse:
     """htmx: nothing to swap; the listed events make the live parts re-render themselves."""
     return HttpResponse(status=204, headers={"HX-Trigger": ", ".join(events)})
-
-
-def _back(request: HttpRequest) -> HttpResponse:
-    """Redirect to the page the form was posted from (keeps filters), else to the Alerts page."""
-    referer = request.headers.get("Referer", "")
-    if referer and url_has_allowed_host_and_scheme(
-        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(referer)
-    return redirect("alerts")
-
-
-def _parse_bool(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "on", "yes")
-
-
-def _uuid_or_none(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return None
 
 
 def _duration(start: datetime, end: datetime) -> str:
@@ -224,7 +161,7 @@ def alert_acknowledge(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse
     if request.htmx:
         return _changed(ALERTS_CHANGED)
     messages.success(request, "Alert acknowledged.")
-    return _back(request)
+    return redirect_back(request, "alerts")
 
 
 @login_required_htmx
@@ -236,107 +173,10 @@ def alerts_acknowledge_all(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return _changed(ALERTS_CHANGED)
     messages.success(request, f"Acknowledged {count} alert{'' if count == 1 else 's'}.")
-    return _back(request)
+    return redirect_back(request, "alerts")
 
 
 # --- the rule form ------------------------------------------------------------------------------
-
-
-def _form_from_post(post) -> dict:
-    form = {name: post.get(name, "").strip() for name in TEXT_FIELDS}
-    form.update({name: _parse_bool(post.get(name)) for name in CHECKBOXES})
-    return form
-
-
-def _form_from_rule(rule: AlertRule) -> dict:
-    """A stored rule as the form's values (the same shape as a posted form)."""
-    config = {**NEW_RULE, **(rule.threshold_config or {})}
-    model_id = str(rule.target_model_id) if rule.target_model_id else ""
-    is_perf = rule.rule_type == Type.PERFORMANCE_DEGRADATION
-    form = {
-        **{
-            name: "" if config.get(name) is None else str(config[name]) for name in THRESHOLD_FIELDS
-        },
-        "name": rule.name,
-        "rule_type": rule.rule_type,
-        "target_model_id": "" if is_perf else model_id,
-        "perf_target_model_id": model_id if is_perf else "",
-        "target_model_name": rule.target_model_name or "",
-        "consecutive_failures": str(rule.consecutive_failures),
-        "consecutive_recoveries": str(rule.consecutive_recoveries),
-        "email_to": rule.email_to,
-        "webhook_url": rule.webhook_url or "",
-        "webhook_format": rule.webhook_format,
-    }
-    form.update({name: getattr(rule, name) for name in CHECKBOXES})
-    return form
-
-
-def _payload(form: dict) -> dict:
-    """The form as AlertRuleSerializer data. Fields of other rule types are cleared, so that
-    changing a rule's type leaves nothing of the old one behind."""
-    kind = form["rule_type"]
-    payload = {
-        "name": form["name"],
-        "rule_type": kind,
-        "enabled": form["enabled"],
-        "target_model_id": None,
-        "target_model_name": None,
-        "threshold_config": None,
-        "consecutive_failures": form["consecutive_failures"] or 1,
-        "consecutive_recoveries": form["consecutive_recoveries"] or 1,
-        "notify_in_app": form["notify_in_app"],
-        "notify_email": form["notify_email"],
-        "email_to": form["email_to"],
-        "notify_webhook": form["notify_webhook"],
-        "webhook_url": form["webhook_url"] or None,
-        "webhook_format": form["webhook_format"] or AlertRule.WebhookFormat.GENERIC,
-    }
-    if kind == Type.SPECIFIC_MODEL_DOWN:
-        payload["target_model_id"] = form["target_model_id"] or None
-    elif kind == Type.MODEL_UNAVAILABLE_EVERYWHERE:
-        payload["target_model_name"] = form["target_model_name"] or None
-    elif kind == Type.PERFORMANCE_DEGRADATION:
-        # The evaluator scopes the rule by its target_model (not threshold_config's copy).
-        payload["target_model_id"] = form["perf_target_model_id"] or None
-        unused = ("factor", "baseline_hours") if form["comparison"] != "baseline" else ()
-        payload["threshold_config"] = {
-            key: form[key] for key in THRESHOLD_FIELDS if form[key] != "" and key not in unused
-        }
-    return payload
-
-
-def _text(value) -> str:
-    if isinstance(value, dict):
-        return " ".join(_text(v) for v in value.values())
-    if isinstance(value, list):
-        return " ".join(_text(v) for v in value)
-    return str(value)
-
-
-def _form_errors(errors: dict, form: dict) -> dict[str, str]:
-    """Serializer errors as {form field: message}; "form" holds those of no visible field."""
-    kind = form["rule_type"]
-    flat: dict[str, str] = {}
-    for key, value in errors.items():
-        if key == "threshold_config" and isinstance(value, dict):
-            for sub, problems in value.items():
-                name = {"target_model_id": "perf_target_model_id"}.get(sub, sub)
-                flat[name if name in FORM_FIELDS else "form"] = _text(problems)
-        elif key == "target_model_id" and kind == Type.PERFORMANCE_DEGRADATION:
-            flat["perf_target_model_id"] = _text(value)
-        elif key in FORM_FIELDS:
-            flat[key] = _text(value)
-        else:
-            flat["form"] = " ".join(filter(None, [flat.get("form", ""), _text(value)]))
-    # The API's wording names API fields; say it in the form's terms when a field was left empty.
-    if "target_model_id" in flat and not form["target_model_id"]:
-        flat["target_model_id"] = "Choose the model to watch."
-    if "target_model_name" in flat and not form["target_model_name"]:
-        flat["target_model_name"] = "Enter a model name pattern, e.g. gpt-4o."
-    if "webhook_url" in flat and not form["webhook_url"]:
-        flat["webhook_url"] = "Enter the webhook URL, or turn webhook notifications off."
-    return flat
 
 
 def _model_choices() -> list[LLMModel]:
@@ -436,7 +276,7 @@ def _incidents() -> dict:
 
 
 def _history_filters(request: HttpRequest) -> dict:
-    rule_id = _uuid_or_none(request.GET.get("rule"))
+    rule_id = uuid_or_none(request.GET.get("rule"))
     acknowledged = request.GET.get("acknowledged", "")
     since = request.GET.get("since", "")
     return {
@@ -543,17 +383,16 @@ def _row_or_back(request: HttpRequest, rule: AlertRule, level: str, text: str) -
             request, "alerts/rule_row.html", {"rule": _decorate_rule(rule), "notice": notice}
         )
     getattr(messages, level)(request, text)
-    return _back(request)
+    return redirect_back(request, "alerts")
 
 
 @login_required_htmx
 @require_POST
 def rule_create(request: HttpRequest) -> HttpResponse:
-    form = _form_from_post(request.POST)
-    serializer = AlertRuleSerializer(data=_payload(form))
-    if not serializer.is_valid():
-        return _render_page(request, form=form, errors=_form_errors(serializer.errors, form))
-    rule = serializer.save()
+    form = AlertRuleForm(request.POST)
+    if not form.is_valid():
+        return _render_page(request, form=form.values(), errors=form.messages())
+    rule = form.serializer.save()
     messages.success(request, f"Created rule “{rule.name}”.")
     return redirect(f"{reverse('alerts')}#rule-{rule.pk}")
 
@@ -565,16 +404,15 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     rule = _rule(rule_id)
     errors: dict = {}
     if request.method == "POST":
-        form = _form_from_post(request.POST)
-        serializer = AlertRuleSerializer(rule, data=_payload(form))
-        if serializer.is_valid():
-            serializer.save()
+        bound = AlertRuleForm(request.POST, instance=rule)
+        if bound.is_valid():
+            bound.serializer.save()
             messages.success(request, f"Saved rule “{rule.name}”.")
             return redirect(f"{reverse('alerts')}#rule-{rule.pk}")
-        errors = _form_errors(serializer.errors, form)
+        form, errors = bound.values(), bound.messages()
         rule.refresh_from_db()  # the heading shows the stored rule, not the rejected edit
     else:
-        form = _form_from_rule(rule)
+        form = AlertRuleForm.values_for(rule)
     context = {"page": "alerts", "rule": _decorate_rule(rule), **_form_context(form, errors)}
     return render(request, "alerts/rule.html", context)
 
@@ -584,7 +422,7 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
 def rule_toggle(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     """Enable or disable a rule (the posted state, so a double click is harmless)."""
     rule = _rule(rule_id)
-    rule.enabled = _parse_bool(request.POST.get("enabled"))
+    rule.enabled = parse_bool(request.POST.get("enabled"))
     rule.save(update_fields=["enabled", "updated_at"])
     state = "enabled" if rule.enabled else "disabled: it is not evaluated"
     return _row_or_back(request, rule, "success", f"Rule {state}.")

@@ -1,12 +1,14 @@
 """Helpers shared by the pages of every app (no app imports here: every app may use them)."""
 
+import uuid
 from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import resolve_url
+from django.shortcuts import redirect, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def login_required_htmx(view):
@@ -24,3 +26,35 @@ def login_required_htmx(view):
         return protected(request, *args, **kwargs)
 
     return wrapped
+
+
+def redirect_back(request: HttpRequest, default: str) -> HttpResponse:
+    """Redirect to the page the form was posted from (so its filters stay), else to the URL
+    name ``default``. Only a page of this site counts: the Referer is the client's word."""
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(referer)
+    return redirect(default)
+
+
+def parse_bool(value: str | None) -> bool:
+    """A posted checkbox or switch: absent or anything but on/true/1/yes is False."""
+    return (value or "").lower() in ("1", "true", "on", "yes")
+
+
+def uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None
+
+
+def error_text(value) -> str:
+    """A serializer's error detail (a message, a list, or a dict of them) as one line."""
+    if isinstance(value, dict):
+        return " ".join(error_text(v) for v in value.values())
+    if isinstance(value, list):
+        return " ".join(error_text(v) for v in value)
+    return str(value)

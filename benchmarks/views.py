@@ -19,33 +19,15 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm.llm.prompts import BY_ID, PACKS
+from arguslm.pages import error_text
 from benchmarks import engine, live, services
+from benchmarks.forms import DEFAULTS, BenchmarkStartForm
 from benchmarks.models import BenchmarkRun
 from benchmarks.serializers import BenchmarkCreateSerializer
 from providers.models import LLMModel
 
 RUNS_PER_PAGE = 20
-# The start form's fields and their defaults (BenchmarkCreateSerializer holds the limits).
-DEFAULTS = {
-    "prompt_pack": "shakespeare",
-    "num_runs": 3,
-    "max_tokens": 200,
-    "concurrency": 1,
-    "warmup_runs": 1,
-    "name": "",
-}
 SETTINGS = ("prompt_pack", "max_tokens", "num_runs", "concurrency", "warmup_runs")
-
-
-def _flatten_errors(errors: dict) -> dict[str, str]:
-    """DRF serializer errors as {field: message} (list-item errors joined into one line)."""
-    flat: dict[str, str] = {}
-    for key, value in errors.items():
-        if isinstance(value, dict):  # ListField: {index: [messages]}
-            value = [m for item in value.values() for m in item]
-        text = " ".join(str(m) for m in value) if isinstance(value, list) else str(value)
-        flat["form" if key == "non_field_errors" else key] = text
-    return flat
 
 
 def _pack_label(pack_id: str) -> str:
@@ -119,19 +101,13 @@ def benchmarks_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def benchmark_start(request: HttpRequest) -> HttpResponse:
     """Validate the form with the API's serializer, start the run, go to its page."""
-    post = request.POST
-    form = {key: post.get(key, "").strip() for key in DEFAULTS}
-    form["model_ids"] = post.getlist("model_ids")
-    serializer = BenchmarkCreateSerializer(data=form)
-    if not serializer.is_valid():
-        errors = _flatten_errors(serializer.errors)
-        if not form["model_ids"]:
-            errors["model_ids"] = "Choose at least one model."
-        return _render_benchmarks(request, form=form, errors=errors)
+    form = BenchmarkStartForm(request.POST)
+    if not form.is_valid():
+        return _render_benchmarks(request, form=form.values(), errors=form.messages())
     try:
-        run = services.start(data=serializer.validated_data, user=request.user)
+        run = services.start(data=form.validated_data, user=request.user)
     except services.TooManyBenchmarks as exc:
-        return _render_benchmarks(request, form=form, errors={"form": exc.message})
+        return _render_benchmarks(request, form=form.values(), errors={"form": exc.message})
     messages.success(request, f"Started “{run.name}”.")
     return redirect("benchmark-detail", run_id=run.pk)
 
@@ -243,7 +219,7 @@ def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
         data={**data, "model_ids": run.model_ids, "name": run.name}
     )
     if not serializer.is_valid():
-        problems = " ".join(_flatten_errors(serializer.errors).values())
+        problems = error_text(serializer.errors)
         messages.error(request, f"Cannot re-run: {problems}")
         return redirect("benchmark-detail", run_id=run.pk)
     try:

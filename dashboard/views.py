@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm.pages import login_required_htmx
-from arguslm.templatetags.arguslm_tags import ago
+from arguslm.templatetags.arguslm_tags import ago, availability
 from dashboard import queries
 from providers.models import LLMModel, ProviderAccount
 
@@ -50,16 +50,6 @@ COMPARED = [
 
 
 # --- formatting helpers -------------------------------------------------------------------------
-
-
-def percent(ratio: float | None) -> str | None:
-    """Availability as text: "100", "99.9" (never rounded up to 100 when a check failed)."""
-    if ratio is None:
-        return None
-    if ratio >= 1:
-        return "100"
-    text = f"{ratio * 100:.1f}"
-    return "99.9" if text == "100.0" else text
 
 
 def sparkline(points: list, *, since: datetime, until: datetime) -> dict | None:
@@ -121,7 +111,7 @@ def range_choices() -> list[str]:
 def _decorate_card(card: dict, now: datetime) -> None:
     status = card["status"]
     card["ago"] = ago(status.checked_at if status else None, now)
-    card["availability_text"] = percent(card["availability"])
+    card["availability_text"] = availability(card["availability"])
     card["spark"] = sparkline(card["sparkline"], since=now - timedelta(hours=24), until=now)
     card["hint"] = CONFIG_ERRORS.get(status.error_type) if status else None
 
@@ -334,9 +324,9 @@ def model_detail_page(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse
             "state": status.status if status else "unknown",
             "checked_ago": ago(status.checked_at if status else None, now),
             "hint": CONFIG_ERRORS.get(status.error_type) if status else None,
-            "availability_24h_text": percent(day_ratio),
+            "availability_24h_text": availability(day_ratio),
             "availability_24h_n": day_n,
-            "availability_7d_text": percent(week_ratio),
+            "availability_7d_text": availability(week_ratio),
             "availability_7d_n": week_n,
             "errors_total": sum(row["n"] for row in errors),
             "timeline_rows": timeline_rows(data["timeline"], now),

@@ -21,69 +21,24 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm import errors
 from arguslm.llm.prompts import PACKS
-from arguslm.templatetags.arguslm_tags import ago
+from arguslm.pages import parse_bool, redirect_back, uuid_or_none
+from arguslm.templatetags.arguslm_tags import ago, duration_ms
 from monitoring import costs, services
 from monitoring.api import uptime_queryset
+from monitoring.forms import (
+    INTERVAL_PRESETS,
+    NUMBER_FIELDS,
+    OPTIONAL_FIELDS,
+    MonitoringSettingsForm,
+)
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
-from monitoring.serializers import MonitoringConfigSerializer
 from providers.models import LLMModel, ProviderAccount
 from providers.services import set_flags_for_account
 
-INTERVAL_PRESETS = (1, 2, 5, 10, 15, 30, 60)
-# The form's number fields: fieldset, label, help text and the browser-side bounds (the
-# serializer holds the real limits).
-NUMBER_FIELDS = {
-    "retention_days": (
-        "schedule",
-        "Keep raw checks (days)",
-        "1–3650. Hourly and daily summaries for charts are kept longer.",
-        1,
-        3650,
-    ),
-    "monthly_budget_usd": (
-        "schedule",
-        "Monthly probe budget (USD)",
-        "Empty = none. Scheduled passes pause once this month's probe spend reaches it.",
-        0,
-        9_999_999_999,
-    ),
-    "degraded_ttft_ms": (
-        "thresholds",
-        "TTFT above (ms)",
-        "Time to first token. Empty = off; a model's own threshold overrides it.",
-        1,
-        3_600_000,
-    ),
-    "degraded_latency_ms": (
-        "thresholds",
-        "Latency above (ms)",
-        "End-to-end latency. Empty = off.",
-        1,
-        3_600_000,
-    ),
-    "timeout_seconds": (
-        "probes",
-        "Timeout (seconds)",
-        "1–600. A probe that takes longer is down (timeout).",
-        1,
-        600,
-    ),
-    "max_tokens": ("probes", "Max tokens", "1–4096 output tokens per probe.", 1, 4096),
-    "concurrency_per_account": (
-        "probes",
-        "Concurrency per account",
-        "1–256 probes at once against one provider account.",
-        1,
-        256,
-    ),
-}
-# Empty = threshold off, no budget.
-OPTIONAL_FIELDS = ("degraded_ttft_ms", "degraded_latency_ms", "monthly_budget_usd")
 CHECKS_PER_PAGE = 50
 FILTER_MODELS = 500
 RECENT_RUNS = 10
@@ -98,42 +53,6 @@ FINISHED_EVENT = "monitoring-pass-finished"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _parse_bool(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "on", "yes")
-
-
-def _uuid_or_none(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return None
-
-
-def _back(request: HttpRequest) -> HttpResponse:
-    """Redirect to the page the form was posted from (keeps its filters), else to the page."""
-    referer = request.headers.get("Referer", "")
-    if referer and url_has_allowed_host_and_scheme(
-        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(referer)
-    return redirect("monitoring")
-
-
-def _flatten_errors(errors: dict) -> dict[str, str]:
-    return {
-        ("form" if key == "non_field_errors" else key): " ".join(str(m) for m in value)
-        if isinstance(value, list)
-        else str(value)
-        for key, value in errors.items()
-    }
-
-
-def _duration_label(ms: float | None) -> str:
-    if ms is None:
-        return ""
-    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def error_label(error_type: str | None) -> str:
@@ -168,46 +87,6 @@ def _status_context(request: HttpRequest | None = None) -> dict:
 # --- settings form ------------------------------------------------------------------------------
 
 
-def _form_from_config(config: MonitoringConfig) -> dict:
-    preset = config.interval_minutes in INTERVAL_PRESETS
-    form = {
-        "enabled": config.enabled,
-        "interval_choice": str(config.interval_minutes) if preset else "custom",
-        "interval_custom": "" if preset else str(config.interval_minutes),
-        "prompt_pack": config.prompt_pack,
-    }
-    for name in NUMBER_FIELDS:
-        value = getattr(config, name)
-        form[name] = "" if value is None else str(value)
-    return form
-
-
-def _form_from_post(post) -> dict:
-    form = {
-        "enabled": _parse_bool(post.get("enabled")),
-        "interval_choice": post.get("interval_choice", "").strip(),
-        "interval_custom": post.get("interval_custom", "").strip(),
-        "prompt_pack": post.get("prompt_pack", "").strip(),
-    }
-    for name in NUMBER_FIELDS:
-        form[name] = post.get(name, "").strip()
-    return form
-
-
-def _config_data(form: dict) -> dict:
-    """The form as the serializer's input: the chosen or custom interval, empty → None."""
-    custom = form["interval_choice"] == "custom"
-    data = {
-        "enabled": form["enabled"],
-        "interval_minutes": form["interval_custom"] if custom else form["interval_choice"],
-        "prompt_pack": form["prompt_pack"],
-    }
-    for name in NUMBER_FIELDS:
-        value = form[name]
-        data[name] = None if value == "" and name in OPTIONAL_FIELDS else value
-    return data
-
-
 def _form_context(form: dict, errors: dict) -> dict:
     fields: dict[str, list[dict]] = {"schedule": [], "thresholds": [], "probes": []}
     for name, (group, label, help_text, low, high) in NUMBER_FIELDS.items():
@@ -239,9 +118,9 @@ def _decorate_run(run: MonitoringRun, now) -> MonitoringRun:
     run.live = run.status in LIVE
     run.done = run.up + run.degraded + run.down
     if run.started_at and run.finished_at:
-        run.duration = _duration_label(run.duration_ms)
+        run.duration = duration_ms(run.duration_ms)
     elif run.started_at and run.live:
-        run.duration = _duration_label((now - run.started_at).total_seconds() * 1000)
+        run.duration = duration_ms((now - run.started_at).total_seconds() * 1000)
     else:
         run.duration = ""
     # Nothing picks a queued pass up: the worker is probably not running.
@@ -339,7 +218,7 @@ def _checks_context(request: HttpRequest) -> dict:
     COUNT(*): the checks table holds millions of rows and a count would dominate the page."""
     status = request.GET.get("status", "")
     status = status if status in UptimeCheck.Status.values else ""
-    model_id = _uuid_or_none(request.GET.get("model"))
+    model_id = uuid_or_none(request.GET.get("model"))
     page = request.GET.get("page", "")
     page = max(1, int(page)) if page.isdigit() else 1
     offset = (page - 1) * CHECKS_PER_PAGE
@@ -416,8 +295,8 @@ def _render_page(
     context = {
         "page": "monitoring",
         **_status_context(),
-        **_form_context(form or _form_from_config(config), errors or {}),
-        **_runs_context(_uuid_or_none(request.GET.get("run"))),
+        **_form_context(form or MonitoringSettingsForm.values_for(config), errors or {}),
+        **_runs_context(uuid_or_none(request.GET.get("run"))),
         **_models_context(request),
         **_checks_context(request),
         **_cost_context(),
@@ -449,12 +328,10 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def monitoring_save(request: HttpRequest) -> HttpResponse:
     """Validate with the API's serializer, save, and make the schedules follow the change."""
-    form = _form_from_post(request.POST)
-    config = MonitoringConfig.get()
-    serializer = MonitoringConfigSerializer(config, data=_config_data(form), partial=True)
-    if not serializer.is_valid():
-        return _render_page(request, form=form, errors=_flatten_errors(serializer.errors))
-    config = serializer.save()  # reconciles the schedules (MonitoringConfig.save)
+    form = MonitoringSettingsForm(request.POST, instance=MonitoringConfig.get(), partial=True)
+    if not form.is_valid():
+        return _render_page(request, form=form.values(), errors=form.messages())
+    config = form.serializer.save()  # reconciles the schedules (MonitoringConfig.save)
     if config.enabled:
         messages.success(request, f"Saved. A pass runs every {config.interval_minutes} min.")
     else:
@@ -488,7 +365,7 @@ def monitoring_run_now(request: HttpRequest) -> HttpResponse:
 @require_GET
 def monitoring_live(request: HttpRequest) -> HttpResponse:
     """The passes card, polled while the pass it follows is queued or running."""
-    return _runs_response(request, _runs_context(_uuid_or_none(request.GET.get("run"))))
+    return _runs_response(request, _runs_context(uuid_or_none(request.GET.get("run"))))
 
 
 @login_required
@@ -496,7 +373,7 @@ def monitoring_live(request: HttpRequest) -> HttpResponse:
 def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     """Monitoring on or off for one model (the posted state, so a double click is harmless)."""
     model = get_object_or_404(LLMModel.objects.select_related("provider_account"), pk=model_id)
-    model.enabled_for_monitoring = _parse_bool(request.POST.get("enabled"))
+    model.enabled_for_monitoring = parse_bool(request.POST.get("enabled"))
     model.save(update_fields=["enabled_for_monitoring", "updated_at"])
     if request.htmx:
         model = _decorate_model(
@@ -508,7 +385,7 @@ def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse
         )
     state = "on" if model.enabled_for_monitoring else "off"
     messages.success(request, f"Monitoring {state} for {model.display_name}.")
-    return _back(request)
+    return redirect_back(request, "monitoring")
 
 
 @login_required
@@ -516,7 +393,7 @@ def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse
 def monitoring_account(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     """Monitor all or none of one account's models."""
     account = get_object_or_404(ProviderAccount, pk=account_id)
-    enabled = _parse_bool(request.POST.get("enabled"))
+    enabled = parse_bool(request.POST.get("enabled"))
     count = set_flags_for_account(account=account, enabled_for_monitoring=enabled)
     if request.htmx:
         q = request.POST.get("q", "").strip()
@@ -525,4 +402,4 @@ def monitoring_account(request: HttpRequest, account_id: uuid.UUID) -> HttpRespo
         return render(request, "monitoring/account.html", {"account": group, "q": q})
     verb = "Monitoring" if enabled else "Stopped monitoring"
     messages.success(request, f"{verb} all {count} model(s) of “{account.display_name}”.")
-    return _back(request)
+    return redirect_back(request, "monitoring")

@@ -1,13 +1,12 @@
 """REST API: /api/v1/providers and /api/v1/models."""
 
-from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from arguslm.api import BadGateway, Conflict, Unprocessable, UUIDLookupMixin, validate_query
+from arguslm.api import BadGateway, Unprocessable, UUIDLookupMixin, validate_query
 from arguslm.limits import RATE_LIMITED, ThrottledActionsMixin
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
@@ -85,13 +84,7 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
     def partial_update(self, request, pk=None):
         account = self.get_object()
         data = _valid(ProviderUpdateSerializer, request, account=account)
-        if "display_name" in data:
-            account.display_name = data["display_name"]
-        if "enabled" in data:
-            account.enabled = data["enabled"]
-        if "credentials" in data:
-            account.merge_credentials(data["credentials"])
-        account.save()
+        services.update_account(account=account, **data)
         return Response(ProviderSerializer(self.get_object_for(account)).data)
 
     @extend_schema(
@@ -211,26 +204,7 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     )
     def create(self, request):
         data = _valid(ModelCreateSerializer, request)
-        account_id = data["provider_account_id"]
-        if LLMModel.objects.filter(
-            provider_account_id=account_id, model_id=data["model_id"]
-        ).exists():
-            raise Conflict(f"Model '{data['model_id']}' already exists for this provider account")
-        try:
-            with transaction.atomic():
-                model = LLMModel.objects.create(
-                    provider_account_id=account_id,
-                    model_id=data["model_id"],
-                    custom_name=data["custom_name"],
-                    source=LLMModel.Source.MANUAL,
-                    model_metadata=data["metadata"],
-                    enabled_for_monitoring=data["enabled_for_monitoring"],
-                    enabled_for_benchmark=data["enabled_for_benchmark"],
-                )
-        except IntegrityError:  # a concurrent request added the same id first
-            raise Conflict(
-                f"Model '{data['model_id']}' already exists for this provider account"
-            ) from None
+        model = services.add_model(account_id=data.pop("provider_account_id"), **data)
         return Response(
             ModelSerializer(self.get_queryset().get(pk=model.pk)).data,
             status=status.HTTP_201_CREATED,
@@ -243,13 +217,8 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     @extend_schema(request=ModelUpdateSerializer, responses={200: ModelSerializer, **NOT_FOUND})
     def partial_update(self, request, pk=None):
         model = self.get_object()
-        data = _valid(ModelUpdateSerializer, request)
-        if "custom_name" in data:  # present, even null, clears the name
-            model.custom_name = data["custom_name"]
-        for flag in ("enabled_for_monitoring", "enabled_for_benchmark"):
-            if data.get(flag) is not None:
-                setattr(model, flag, data[flag])
-        model.save()
+        # custom_name present, even null, clears the name; a null switch leaves it as it is.
+        services.update_model(model=model, **_valid(ModelUpdateSerializer, request))
         return Response(ModelSerializer(model).data)
 
     @extend_schema(

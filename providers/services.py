@@ -3,7 +3,7 @@
 import asyncio
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
@@ -67,6 +67,83 @@ def create_account(
         except GatewayError as exc:
             created.discovery_error = exc.message
     return created
+
+
+def update_account(
+    *,
+    account: ProviderAccount,
+    display_name: str | None = None,
+    enabled: bool | None = None,
+    credentials: dict | None = None,
+) -> ProviderAccount:
+    """Rename, enable or disable, and patch the credentials (``None`` leaves a part as it is; a
+    credential set to None or "" is removed). Validation is ProviderUpdateSerializer's."""
+    if display_name is not None:
+        account.display_name = display_name
+    if enabled is not None:
+        account.enabled = enabled
+    if credentials is not None:
+        account.merge_credentials(credentials)
+    account.save()
+    return account
+
+
+def duplicate_model_message(model_id: str) -> str:
+    return f"Model '{model_id}' already exists for this provider account"
+
+
+def add_model(
+    *,
+    account_id,
+    model_id: str,
+    custom_name: str | None = None,
+    metadata: dict | None = None,
+    enabled_for_monitoring: bool = True,
+    enabled_for_benchmark: bool = True,
+) -> LLMModel:
+    """Add a model by hand (``source=manual``); Conflict if the account already has that id."""
+    if LLMModel.objects.filter(provider_account_id=account_id, model_id=model_id).exists():
+        raise errors.Conflict(duplicate_model_message(model_id))
+    try:
+        with transaction.atomic():  # its own savepoint: a duplicate keeps the caller's open
+            return LLMModel.objects.create(
+                provider_account_id=account_id,
+                model_id=model_id,
+                custom_name=custom_name,
+                source=LLMModel.Source.MANUAL,
+                model_metadata=metadata or {},
+                enabled_for_monitoring=enabled_for_monitoring,
+                enabled_for_benchmark=enabled_for_benchmark,
+            )
+    except IntegrityError:  # a concurrent request added the same id first
+        raise errors.Conflict(duplicate_model_message(model_id)) from None
+
+
+UNSET = object()
+
+
+def update_model(
+    *,
+    model: LLMModel,
+    custom_name=UNSET,
+    enabled_for_monitoring: bool | None = None,
+    enabled_for_benchmark: bool | None = None,
+) -> LLMModel:
+    """Rename (``None`` or "" clears the name) and switch monitoring or benchmarks on or off;
+    what is not given stays as it is."""
+    fields = []
+    if custom_name is not UNSET:
+        model.custom_name = custom_name or None
+        fields.append("custom_name")
+    for flag, value in (
+        ("enabled_for_monitoring", enabled_for_monitoring),
+        ("enabled_for_benchmark", enabled_for_benchmark),
+    ):
+        if value is not None:
+            setattr(model, flag, value)
+            fields.append(flag)
+    model.save(update_fields=[*fields, "updated_at"])
+    return model
 
 
 def refresh_models(*, account: ProviderAccount) -> RefreshResult:

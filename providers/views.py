@@ -13,63 +13,33 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm import errors
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
+from arguslm.pages import parse_bool, redirect_back, uuid_or_none
 from providers import services
-from providers.models import LLMModel, ProviderAccount
-from providers.serializers import (
-    ModelCreateSerializer,
-    ModelUpdateSerializer,
-    ProviderCreateSerializer,
-    ProviderUpdateSerializer,
+from providers.forms import (
+    SECRET_KINDS,
+    AccountAddForm,
+    AccountEditForm,
+    ModelAddForm,
+    ModelRenameForm,
 )
+from providers.models import LLMModel, ProviderAccount
 
 MODELS_PER_PAGE = 25
-# The service-account JSON (the only textarea) holds a private key: treat it like a secret.
-SECRET_KINDS = {"secret", "textarea"}
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 SECRET_SET_PLACEHOLDER = "set — leave empty to keep"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _back(request: HttpRequest, name: str) -> HttpResponse:
-    """Redirect to the page the form was posted from (keeps filters), else to ``name``."""
-    referer = request.headers.get("Referer", "")
-    if referer and url_has_allowed_host_and_scheme(
-        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(referer)
-    return redirect(name)
-
-
-def _flatten_errors(errors: dict) -> dict[str, str]:
-    """DRF serializer errors as {field: message}; credential problems keyed by credential name."""
-    flat: dict[str, str] = {}
-    for key, value in errors.items():
-        if key == "credentials" and isinstance(value, dict):
-            for cred, messages_ in value.items():
-                flat[cred] = " ".join(str(m) for m in messages_)
-        elif key in ("non_field_errors", "credentials"):
-            flat["form"] = " ".join(str(m) for m in value)
-        else:
-            flat[key] = " ".join(str(m) for m in value) if isinstance(value, list) else str(value)
-    return flat
-
-
-def _parse_bool(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "on", "yes")
 
 
 def _spec_label(provider_type: str) -> str:
@@ -127,43 +97,11 @@ def _field_rows(
                 "value": value,
                 "placeholder": placeholder,
                 "removable": secret and is_set,
-                "remove_checked": data is not None and _parse_bool(data.get(f"remove_{name}")),
-                "error": errors.get(name, ""),
+                "remove_checked": data is not None and parse_bool(data.get(f"remove_{name}")),
+                "error": errors.get(f"cred_{name}", ""),
             }
         )
     return rows
-
-
-def _new_credentials(spec: catalog.ProviderSpec | None, post) -> dict:
-    """The credentials typed into the Add form (blank fields left out)."""
-    if spec is None:
-        return {}
-    creds = {}
-    for f in spec.fields:
-        value = post.get(f"cred_{f['name']}", "")
-        if f["kind"] not in SECRET_KINDS:
-            value = value.strip()
-        if value.strip():
-            creds[f["name"]] = value
-    return creds
-
-
-def _credential_patch(spec: catalog.ProviderSpec | None, post) -> dict:
-    """The Edit form as a merge patch: empty secrets keep, "remove" deletes, others replace."""
-    if spec is None:
-        return {}
-    patch: dict = {}
-    for f in spec.fields:
-        name = f["name"]
-        value = post.get(f"cred_{name}", "")
-        if f["kind"] in SECRET_KINDS:
-            if _parse_bool(post.get(f"remove_{name}")):
-                patch[name] = None
-            elif value.strip():
-                patch[name] = value
-        else:
-            patch[name] = value.strip() or None
-    return patch
 
 
 # --- providers page -----------------------------------------------------------------------------
@@ -249,23 +187,14 @@ def _result(request: HttpRequest, result: dict) -> HttpResponse:
 @require_POST
 def provider_test_new(request: HttpRequest) -> HttpResponse:
     """Test the Add form's unsaved credentials."""
-    provider_type = request.POST.get("provider_type", "")
-    spec = catalog.get_spec(provider_type)
-    serializer = ProviderCreateSerializer(
-        data={
-            "provider_type": provider_type,
-            # The name does not matter for a test; do not make people type it first.
-            "display_name": request.POST.get("display_name", "").strip() or "test",
-            "credentials": _new_credentials(spec, request.POST),
-        }
-    )
-    if not serializer.is_valid():
-        problems = _flatten_errors(serializer.errors)
+    # The name does not matter for a test; do not make people type it first.
+    form = AccountAddForm(request.POST, default_name="test")
+    if not form.is_valid():
+        problems = form.messages().values()
         return _result(
-            request,
-            {"success": False, "message": "Fix the form first.", "problems": problems.values()},
+            request, {"success": False, "message": "Fix the form first.", "problems": problems}
         )
-    data = serializer.validated_data
+    data = form.validated_data
     result = services.test_connection(
         provider_type=data["provider_type"], credentials=data["credentials"]
     )
@@ -276,24 +205,10 @@ def provider_test_new(request: HttpRequest) -> HttpResponse:
 @require_POST
 def provider_add(request: HttpRequest) -> HttpResponse:
     """Create an account from the Add form, then discover its models once."""
-    post = request.POST
-    provider_type = post.get("provider_type", "")
-    spec = catalog.get_spec(provider_type)
-    display_name = post.get("display_name", "").strip() or (spec.label if spec else "")
-    serializer = ProviderCreateSerializer(
-        data={
-            "provider_type": provider_type,
-            "display_name": display_name,
-            "credentials": _new_credentials(spec, post),
-            "enabled": True,
-        }
-    )
-    if not serializer.is_valid():
-        errors = _flatten_errors(serializer.errors)
-        if not provider_type:
-            errors["provider_type"] = "Choose a provider type."
-        return _render_providers(request, add_data=post, add_errors=errors)
-    created = services.create_account(**{**serializer.validated_data, "discover_models": True})
+    form = AccountAddForm(request.POST)
+    if not form.is_valid():
+        return _render_providers(request, add_data=request.POST, add_errors=form.messages())
+    created = services.create_account(**{**form.validated_data, "discover_models": True})
     account = created.account
     if created.discovery_error:
         messages.warning(
@@ -336,8 +251,7 @@ def provider_refresh(request: HttpRequest, account_id: uuid.UUID) -> HttpRespons
 @require_POST
 def provider_toggle(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
-    account.enabled = _parse_bool(request.POST.get("enabled"))
-    account.save(update_fields=["enabled", "updated_at"])
+    services.update_account(account=account, enabled=parse_bool(request.POST.get("enabled")))
     state = "enabled" if account.enabled else "disabled (its models are not probed)"
     return _card_or_back(request, account, "success", f"Account {state}.")
 
@@ -347,7 +261,7 @@ def provider_toggle(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse
 def provider_monitor(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     """Turn monitoring on or off for every model of the account."""
     account = get_object_or_404(ProviderAccount, pk=account_id)
-    enabled = _parse_bool(request.POST.get("enabled"))
+    enabled = parse_bool(request.POST.get("enabled"))
     count = services.set_flags_for_account(account=account, enabled_for_monitoring=enabled)
     verb = "Monitoring" if enabled else "Stopped monitoring"
     return _card_or_back(request, account, "success", f"{verb} {count} model(s).")
@@ -358,14 +272,9 @@ def provider_monitor(request: HttpRequest, account_id: uuid.UUID) -> HttpRespons
 def provider_edit(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     """Rename and/or patch credentials; the merged credentials must validate before saving."""
     account = get_object_or_404(ProviderAccount, pk=account_id)
-    spec = catalog.get_spec(account.provider_type)
-    patch = _credential_patch(spec, request.POST)
-    payload: dict = {"display_name": request.POST.get("display_name", "")}
-    if spec is not None:
-        payload["credentials"] = patch
-    serializer = ProviderUpdateSerializer(data=payload, context={"account": account})
-    if not serializer.is_valid():
-        errors = _flatten_errors(serializer.errors)
+    form = AccountEditForm(request.POST, account=account)
+    if not form.is_valid():
+        errors = form.messages()
         if request.htmx:
             return _card(
                 request,
@@ -376,10 +285,7 @@ def provider_edit(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
             )
         messages.error(request, "Not saved: " + " ".join(errors.values()))
         return redirect("providers")
-    account.display_name = serializer.validated_data["display_name"]
-    if spec is not None:
-        account.merge_credentials(patch)
-    account.save()
+    services.update_account(account=account, **form.validated_data)
     return _card_or_back(request, account, "success", "Saved.")
 
 
@@ -407,16 +313,9 @@ def provider_delete(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse
 # --- models page --------------------------------------------------------------------------------
 
 
-def _uuid_or_none(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return None
-
-
 def _models_context(request: HttpRequest) -> dict:
     q = request.GET.get("q", "").strip()
-    provider_id = _uuid_or_none(request.GET.get("provider"))
+    provider_id = uuid_or_none(request.GET.get("provider"))
     models = LLMModel.objects.select_related("provider_account").order_by(
         "provider_account__created_at", "provider_account_id", "model_id"
     )
@@ -452,8 +351,8 @@ def _render_models(request: HttpRequest, *, add_data=None, add_errors=None) -> H
         add_data=add_data,
         add_errors=add_errors or {},
         # A fresh form defaults to: benchmark on, monitoring off (the model's defaults).
-        add_benchmark=_parse_bool(add_data.get("enabled_for_benchmark")) if add_data else True,
-        add_monitoring=_parse_bool(add_data.get("enabled_for_monitoring")),
+        add_benchmark=parse_bool(add_data.get("enabled_for_benchmark")) if add_data else True,
+        add_monitoring=parse_bool(add_data.get("enabled_for_monitoring")),
         add_provider=add_data.get("provider_account_id") or str(context["provider_id"] or ""),
     )
     return render(request, "providers/models.html", context)
@@ -476,58 +375,37 @@ def models_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def model_add(request: HttpRequest) -> HttpResponse:
-    post = request.POST
-    serializer = ModelCreateSerializer(
-        data={
-            "provider_account_id": post.get("provider_account_id", ""),
-            "model_id": post.get("model_id", ""),
-            "custom_name": post.get("custom_name", ""),
-            # An unchecked box is absent from the POST: say False, not "use the default".
-            "enabled_for_monitoring": _parse_bool(post.get("enabled_for_monitoring")),
-            "enabled_for_benchmark": _parse_bool(post.get("enabled_for_benchmark")),
-        }
-    )
-    errors: dict[str, str] = {}
-    if not serializer.is_valid():
-        errors = _flatten_errors(serializer.errors)
-    else:
-        data = serializer.validated_data
+    form = ModelAddForm(request.POST)
+    if form.is_valid():
+        data = form.validated_data
         try:
-            # Its own savepoint: a duplicate must not break the request's transaction.
-            with transaction.atomic():
-                LLMModel.objects.create(
-                    provider_account_id=data["provider_account_id"],
-                    model_id=data["model_id"],
-                    custom_name=data["custom_name"],
-                    source=LLMModel.Source.MANUAL,
-                    enabled_for_monitoring=data["enabled_for_monitoring"],
-                    enabled_for_benchmark=data["enabled_for_benchmark"],
-                )
-        except IntegrityError:
-            errors["model_id"] = (
-                f"Model “{data['model_id']}” already exists for this provider account."
-            )
+            account_id = data.pop("provider_account_id")
+            services.add_model(account_id=account_id, **data)
+        except errors.Conflict as exc:
+            form.add_error("model_id", exc.message)
         else:
             messages.success(request, f"Added model “{data['model_id']}”.")
-            query = urlencode({"provider": data["provider_account_id"], "q": data["model_id"]})
+            query = urlencode(
+                {"provider": form.cleaned_data["provider_account_id"], "q": data["model_id"]}
+            )
             return redirect(f"{reverse('models')}?{query}")
-    return _render_models(request, add_data=post, add_errors=errors)
+    return _render_models(request, add_data=request.POST, add_errors=form.messages())
 
 
 @login_required
 @require_POST
 def models_bulk(request: HttpRequest) -> HttpResponse:
     """Monitoring on/off for every model of one provider account."""
-    account_id = _uuid_or_none(request.POST.get("provider_account_id"))
+    account_id = uuid_or_none(request.POST.get("provider_account_id"))
     account = ProviderAccount.objects.filter(pk=account_id).first() if account_id else None
     if account is None:
         messages.error(request, "Choose a provider account for the bulk change.")
-        return _back(request, "models")
-    enabled = _parse_bool(request.POST.get("enabled"))
+        return redirect_back(request, "models")
+    enabled = parse_bool(request.POST.get("enabled"))
     count = services.set_flags_for_account(account=account, enabled_for_monitoring=enabled)
     verb = "Monitoring" if enabled else "Stopped monitoring"
     messages.success(request, f"{verb} all {count} model(s) of “{account.display_name}”.")
-    return _back(request, "models")
+    return redirect_back(request, "models")
 
 
 def _model(model_id: uuid.UUID) -> LLMModel:
@@ -545,14 +423,13 @@ def model_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     if flag is None:
         notice = {"level": "error", "text": "Unknown switch."}
     else:
-        setattr(model, flag, _parse_bool(request.POST.get("enabled")))
-        model.save(update_fields=[flag, "updated_at"])
+        services.update_model(model=model, **{flag: parse_bool(request.POST.get("enabled"))})
         notice = None
     if request.htmx:
         return _row(request, model, notice=notice)
     if notice:
         messages.error(request, notice["text"])
-    return _back(request, "models")
+    return redirect_back(request, "models")
 
 
 @login_required
@@ -560,19 +437,17 @@ def model_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
 def model_rename(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     """Set the custom name; a blank name clears it (the model id is shown instead)."""
     model = _model(model_id)
-    serializer = ModelUpdateSerializer(data={"custom_name": request.POST.get("custom_name", "")})
-    if serializer.is_valid():
-        model.custom_name = serializer.validated_data["custom_name"]
-        model.save(update_fields=["custom_name", "updated_at"])
+    form = ModelRenameForm({"custom_name": request.POST.get("custom_name", "")})
+    if form.is_valid():
+        services.update_model(model=model, custom_name=form.validated_data["custom_name"])
         notice = None
     else:
-        problems = _flatten_errors(serializer.errors)
-        notice = {"level": "error", "text": "Not renamed: " + " ".join(problems.values())}
+        notice = {"level": "error", "text": "Not renamed: " + " ".join(form.messages().values())}
     if request.htmx:
         return _row(request, model, notice=notice)
     if notice:
         messages.error(request, notice["text"])
-    return _back(request, "models")
+    return redirect_back(request, "models")
 
 
 @login_required
@@ -587,8 +462,8 @@ def model_delete(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
         if request.htmx:
             return _row(request, model, notice={"level": "error", "text": text})
         messages.error(request, text)
-        return _back(request, "models")
+        return redirect_back(request, "models")
     if request.htmx:
         return render(request, "providers/models_deleted.html", {"text": f"Deleted “{name}”."})
     messages.success(request, f"Deleted “{name}”.")
-    return _back(request, "models")
+    return redirect_back(request, "models")

@@ -6,6 +6,9 @@ the text call the function, templates use the filters::
     {% load arguslm_tags %}
     {{ status.checked_at|ago }}        just now, 42 s ago, 5 min ago, 3 h ago, 2 d ago, or never
     {{ alert.created_at|ago_short }}   just now, 5m ago, 3h ago, 2d ago, or never
+
+Durations and percentages have one rule each too: ``{{ run.duration_ms|duration_ms }}`` (840 ms,
+12.5 s) and ``{{ card.availability|availability }}`` (100, 99.9, 87.5).
 """
 
 from datetime import datetime
@@ -68,3 +71,23 @@ def ago_filter(value, now=None) -> str:
 def ago_short_filter(value, now=None) -> str:
     """``{{ moment|ago_short }}`` or ``{{ moment|ago_short:now }}``: the short form of ``ago``."""
     return _ago_filter(value, now, short=True)
+
+
+@register.filter("duration_ms")
+def duration_ms(ms: float | None) -> str:
+    """Milliseconds as text: "840 ms" under a second, else "12.5 s"; nothing when unknown."""
+    if ms is None or ms == "":
+        return ""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+@register.filter("availability")
+def availability(ratio: float | None) -> str | None:
+    """A ratio of checks up as a percentage: "100", "99.9", never rounded up to 100 when a
+    check failed. None when there were no checks."""
+    if ratio is None or ratio == "":
+        return None
+    if ratio >= 1:
+        return "100"
+    text = f"{ratio * 100:.1f}"
+    return "99.9" if text == "100.0" else text

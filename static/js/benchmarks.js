@@ -283,17 +283,8 @@
     tps: { unit: "tok/s", axis: "tok/s, excluding TTFT", p50: "tps_p50" },
   };
 
-  function cssVar(name) {
-    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  }
-
-  // The theme's colors are #rrggbb; Chart.js needs rgba() for translucent fills.
-  function withAlpha(color, alpha) {
-    var hex = /^#([0-9a-f]{6})$/i.exec(color);
-    if (!hex) return color;
-    var n = parseInt(hex[1], 16);
-    return "rgba(" + (n >> 16) + ", " + ((n >> 8) & 255) + ", " + (n & 255) + ", " + alpha + ")";
-  }
+  var cssVar = window.ArgusCharts.cssVar;
+  var withAlpha = window.ArgusCharts.withAlpha;
 
   // The same request always lands at the same height within its model's lane.
   function jitter(seq) {
@@ -386,17 +377,13 @@
 
   function initCharts() {
     var source = document.getElementById("chart-data");
-    if (!source || typeof window.Chart !== "function") return;
+    if (!source || !window.ArgusCharts.available()) return;
     var models = JSON.parse(source.textContent).models;
     var canvases = document.querySelectorAll("canvas[data-chart]");
-    window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-    window.Chart.defaults.font.size = 12;
 
     function draw() {
       canvases.forEach(function (canvas) {
-        var existing = window.Chart.getChart(canvas);
-        if (existing) existing.destroy();
-        new window.Chart(canvas, chartConfig(canvas.dataset.chart, models));
+        window.ArgusCharts.draw(canvas, chartConfig(canvas.dataset.chart, models));
       });
     }
 
@@ -405,11 +392,7 @@
       if (box) box.style.height = 70 + 64 * models.length + "px";
     });
     draw();
-    // The theme toggle flips data-theme on <html>: redraw with that theme's colors.
-    new MutationObserver(draw).observe(document.documentElement, {
-      attributes: true,
-      attributeFilter: ["data-theme"],
-    });
+    window.ArgusCharts.onThemeChange(draw);
   }
 
   initCharts();

@@ -34,16 +34,8 @@
   var generation = 0; // answers of an older range or refresh are dropped
   var lastLoad = 0;
 
-  function cssVar(name) {
-    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  }
-
-  function withAlpha(color, alpha) {
-    var hex = /^#([0-9a-f]{6})$/i.exec(color);
-    if (!hex) return color;
-    var n = parseInt(hex[1], 16);
-    return "rgba(" + (n >> 16) + ", " + ((n >> 8) & 255) + ", " + (n & 255) + ", " + alpha + ")";
-  }
+  var cssVar = window.ArgusCharts.cssVar;
+  var withAlpha = window.ArgusCharts.withAlpha;
 
   function color(modelId) {
     if (!(modelId in colorIndex)) colorIndex[modelId] = Object.keys(colorIndex).length;
@@ -228,9 +220,7 @@
   function draw(figure, data) {
     var canvas = figure.querySelector("[data-trend-canvas]");
     var empty = figure.querySelector("[data-trend-empty]");
-    var existing = window.Chart.getChart(canvas);
-    if (existing) existing.destroy();
-    new window.Chart(canvas, configFor(data));
+    window.ArgusCharts.draw(canvas, configFor(data));
     var points = data.series.reduce(function (n, s) { return n + s.points.length; }, 0);
     empty.hidden = points > 0;
     var what = data.metric === "availability" ? "check" : "sample";
@@ -396,9 +386,7 @@
 
   // --- start -------------------------------------------------------------------------------
 
-  if (section && typeof window.Chart === "function") {
-    window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-    window.Chart.defaults.font.size = 12;
+  if (section && window.ArgusCharts.available()) {
     loadCharts();
     window.setInterval(function () {
       if (!document.hidden) loadCharts();
@@ -406,10 +394,7 @@
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden && Date.now() - lastLoad > CHART_REFRESH_MS) loadCharts();
     });
-    new MutationObserver(redrawAll).observe(document.documentElement, {
-      attributes: true,
-      attributeFilter: ["data-theme"],
-    });
+    window.ArgusCharts.onThemeChange(redrawAll);
   }
   if (updated) setUpdated(new Date(updated.getAttribute("data-at")));
 })();

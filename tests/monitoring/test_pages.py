@@ -439,3 +439,9 @@ def test_the_header_partial_is_served_to_htmx(logged_in):
     assert html.startswith('<div class="mon-status" id="monitoring-status"')
     assert "none yet" in html
     assert "HX-Target" in response["Vary"]
+
+
+def test_the_settings_form_has_a_field_for_every_number_it_shows():
+    from monitoring.forms import NUMBER_FIELDS, MonitoringSettingsForm
+
+    assert set(NUMBER_FIELDS) <= set(MonitoringSettingsForm.base_fields)

@@ -6,7 +6,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone
 
-from arguslm.templatetags.arguslm_tags import ago
+from arguslm.templatetags.arguslm_tags import ago, availability, duration_ms
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
 
@@ -65,3 +65,27 @@ def test_filters_fail_silently():
     assert render("{{ t|ago }}|{{ t|ago_short }}", t="yesterday") == "|"
     naive = datetime(2026, 3, 10, 12, 0)
     assert render("{{ t|ago:now }}", t=naive, now=NOW) == ""
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (None, ""),
+        (0, "0 ms"),
+        (840.4, "840 ms"),
+        (999.4, "999 ms"),
+        (1000, "1.0 s"),
+        (12_540, "12.5 s"),
+    ],
+)
+def test_durations_read_in_ms_under_a_second_and_in_seconds_beyond(ms, text):
+    assert duration_ms(ms) == text
+    assert Template("{% load arguslm_tags %}{{ v|duration_ms }}").render(Context({"v": ms})) == text
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"),
+    [(None, None), (1, "100"), (0.9999, "99.9"), (0.99999, "99.9"), (0.875, "87.5"), (0, "0.0")],
+)
+def test_availability_is_never_rounded_up_to_100_while_a_check_failed(ratio, text):
+    assert availability(ratio) == text

@@ -1,0 +1,134 @@
+"""The Alerts page's rule form: AlertRuleSerializer's rules, page-shaped input.
+
+The page shows every rule type's fields at once; the payload keeps those of the chosen type
+and clears the others, so that changing a rule's type leaves nothing of the old one behind.
+"""
+
+from alerts.models import THRESHOLD_DEFAULTS, AlertRule
+from alerts.serializers import AlertRuleSerializer
+from arguslm.forms import SerializerForm, checkbox, text
+from arguslm.pages import error_text
+
+Type = AlertRule.RuleType
+
+# The rule form: its fields, the defaults of a new rule, the threshold_config keys.
+CHECKBOXES = ("enabled", "notify_in_app", "notify_email", "notify_webhook")
+THRESHOLD_FIELDS = (
+    "metric",
+    "comparison",
+    "threshold",
+    "factor",
+    "window_minutes",
+    "baseline_hours",
+    "min_samples",
+)
+TEXT_FIELDS = (
+    "name",
+    "rule_type",
+    "target_model_id",
+    "target_model_name",
+    *THRESHOLD_FIELDS,
+    "perf_target_model_id",
+    "consecutive_failures",
+    "consecutive_recoveries",
+    "email_to",
+    "webhook_url",
+    "webhook_format",
+)
+NEW_RULE = {
+    **dict.fromkeys(TEXT_FIELDS, ""),
+    "rule_type": Type.ANY_MODEL_DOWN,
+    **{name: str(value) for name, value in THRESHOLD_DEFAULTS.items()},
+    "consecutive_failures": "1",
+    "consecutive_recoveries": "1",
+    "webhook_format": AlertRule.WebhookFormat.GENERIC,
+    "enabled": True,
+    "notify_in_app": True,
+    "notify_email": False,
+    "notify_webhook": False,
+}
+# The API's wording names API fields; where a field was left empty, say it in the form's terms.
+EMPTY_FIELD_MESSAGES = {
+    "target_model_id": "Choose the model to watch.",
+    "target_model_name": "Enter a model name pattern, e.g. gpt-4o.",
+    "webhook_url": "Enter the webhook URL, or turn webhook notifications off.",
+}
+
+
+class AlertRuleForm(SerializerForm):
+    serializer_class = AlertRuleSerializer
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields.update({name: text() for name in TEXT_FIELDS})
+        self.fields.update({name: checkbox() for name in CHECKBOXES})
+
+    def payload(self) -> dict:
+        form = self.cleaned_data
+        kind = form["rule_type"]
+        payload = {
+            "name": form["name"],
+            "rule_type": kind,
+            "enabled": form["enabled"],
+            "target_model_id": None,
+            "target_model_name": None,
+            "threshold_config": None,
+            "consecutive_failures": form["consecutive_failures"] or 1,
+            "consecutive_recoveries": form["consecutive_recoveries"] or 1,
+            "notify_in_app": form["notify_in_app"],
+            "notify_email": form["notify_email"],
+            "email_to": form["email_to"],
+            "notify_webhook": form["notify_webhook"],
+            "webhook_url": form["webhook_url"] or None,
+            "webhook_format": form["webhook_format"] or AlertRule.WebhookFormat.GENERIC,
+        }
+        if kind == Type.SPECIFIC_MODEL_DOWN:
+            payload["target_model_id"] = form["target_model_id"] or None
+        elif kind == Type.MODEL_UNAVAILABLE_EVERYWHERE:
+            payload["target_model_name"] = form["target_model_name"] or None
+        elif kind == Type.PERFORMANCE_DEGRADATION:
+            # The evaluator scopes the rule by its target_model (not threshold_config's copy).
+            payload["target_model_id"] = form["perf_target_model_id"] or None
+            unused = ("factor", "baseline_hours") if form["comparison"] != "baseline" else ()
+            payload["threshold_config"] = {
+                key: form[key] for key in THRESHOLD_FIELDS if form[key] != "" and key not in unused
+            }
+        return payload
+
+    def add_field_error(self, key: str, detail) -> None:
+        performance = self.cleaned_data["rule_type"] == Type.PERFORMANCE_DEGRADATION
+        if key == "threshold_config" and isinstance(detail, dict):
+            for sub, problems in detail.items():
+                name = "perf_target_model_id" if sub == "target_model_id" else sub
+                self.add_error(name if name in self.fields else None, error_text(problems))
+            return
+        if key == "target_model_id" and performance:
+            key = "perf_target_model_id"
+        elif key in EMPTY_FIELD_MESSAGES and not self.cleaned_data.get(key):
+            detail = EMPTY_FIELD_MESSAGES[key]
+        super().add_field_error(key, detail)
+
+    @staticmethod
+    def values_for(rule: AlertRule) -> dict:
+        """A stored rule as the form's values (the shape of ``values()``)."""
+        config = {**NEW_RULE, **(rule.threshold_config or {})}
+        model_id = str(rule.target_model_id) if rule.target_model_id else ""
+        is_perf = rule.rule_type == Type.PERFORMANCE_DEGRADATION
+        form = {
+            **{
+                name: "" if config.get(name) is None else str(config[name])
+                for name in THRESHOLD_FIELDS
+            },
+            "name": rule.name,
+            "rule_type": rule.rule_type,
+            "target_model_id": "" if is_perf else model_id,
+            "perf_target_model_id": model_id if is_perf else "",
+            "target_model_name": rule.target_model_name or "",
+            "consecutive_failures": str(rule.consecutive_failures),
+            "consecutive_recoveries": str(rule.consecutive_recoveries),
+            "email_to": rule.email_to,
+            "webhook_url": rule.webhook_url or "",
+            "webhook_format": rule.webhook_format,
+        }
+        form.update({name: getattr(rule, name) for name in CHECKBOXES})
+        return form

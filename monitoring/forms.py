@@ -1,0 +1,102 @@
+"""The Monitoring page's settings form: MonitoringConfigSerializer's rules, page-shaped input."""
+
+from arguslm.forms import SerializerForm, checkbox, text
+from monitoring.serializers import MonitoringConfigSerializer
+
+INTERVAL_PRESETS = (1, 2, 5, 10, 15, 30, 60)
+# The form's number fields: fieldset, label, help text and the browser-side bounds (the
+# serializer holds the real limits).
+NUMBER_FIELDS = {
+    "retention_days": (
+        "schedule",
+        "Keep raw checks (days)",
+        "1–3650. Hourly and daily summaries for charts are kept longer.",
+        1,
+        3650,
+    ),
+    "monthly_budget_usd": (
+        "schedule",
+        "Monthly probe budget (USD)",
+        "Empty = none. Scheduled passes pause once this month's probe spend reaches it.",
+        0,
+        9_999_999_999,
+    ),
+    "degraded_ttft_ms": (
+        "thresholds",
+        "TTFT above (ms)",
+        "Time to first token. Empty = off; a model's own threshold overrides it.",
+        1,
+        3_600_000,
+    ),
+    "degraded_latency_ms": (
+        "thresholds",
+        "Latency above (ms)",
+        "End-to-end latency. Empty = off.",
+        1,
+        3_600_000,
+    ),
+    "timeout_seconds": (
+        "probes",
+        "Timeout (seconds)",
+        "1–600. A probe that takes longer is down (timeout).",
+        1,
+        600,
+    ),
+    "max_tokens": ("probes", "Max tokens", "1–4096 output tokens per probe.", 1, 4096),
+    "concurrency_per_account": (
+        "probes",
+        "Concurrency per account",
+        "1–256 probes at once against one provider account.",
+        1,
+        256,
+    ),
+}
+# Empty = threshold off, no budget.
+OPTIONAL_FIELDS = ("degraded_ttft_ms", "degraded_latency_ms", "monthly_budget_usd")
+
+
+class MonitoringSettingsForm(SerializerForm):
+    """The interval is a preset or a custom number; an empty optional number means "none"."""
+
+    serializer_class = MonitoringConfigSerializer
+    error_fields = {"interval_minutes": "interval_custom"}
+
+    enabled = checkbox()
+    interval_choice = text()
+    interval_custom = text()
+    prompt_pack = text()
+    retention_days = text()
+    monthly_budget_usd = text()
+    degraded_ttft_ms = text()
+    degraded_latency_ms = text()
+    timeout_seconds = text()
+    max_tokens = text()
+    concurrency_per_account = text()
+
+    def payload(self) -> dict:
+        form = self.cleaned_data
+        custom = form["interval_choice"] == "custom"
+        data = {
+            "enabled": form["enabled"],
+            "interval_minutes": form["interval_custom"] if custom else form["interval_choice"],
+            "prompt_pack": form["prompt_pack"],
+        }
+        for name in NUMBER_FIELDS:
+            value = form[name]
+            data[name] = None if value == "" and name in OPTIONAL_FIELDS else value
+        return data
+
+    @staticmethod
+    def values_for(config) -> dict:
+        """The stored settings as the form's values (the shape of ``values()``)."""
+        preset = config.interval_minutes in INTERVAL_PRESETS
+        form = {
+            "enabled": config.enabled,
+            "interval_choice": str(config.interval_minutes) if preset else "custom",
+            "interval_custom": "" if preset else str(config.interval_minutes),
+            "prompt_pack": config.prompt_pack,
+        }
+        for name in NUMBER_FIELDS:
+            value = getattr(config, name)
+            form[name] = "" if value is None else str(value)
+        return form
