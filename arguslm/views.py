@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework.authtoken.models import Token
 
 from arguslm.models import Heartbeat
+from arguslm.pages import login_required_htmx
 
 WORKER_HEARTBEAT = "qcluster"
 WORKER_STALE_AFTER = timedelta(minutes=3)
@@ -81,7 +81,7 @@ def _redis_check(url: str) -> str:
     return "ok"
 
 
-@login_required
+@login_required_htmx
 @require_http_methods(["GET", "POST"])
 def settings_page(request: HttpRequest) -> HttpResponse:
     """Appearance and the user's API token (shown in full only right after it is created)."""

@@ -11,7 +11,6 @@ import uuid
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +18,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm.llm.prompts import BY_ID, PACKS
-from arguslm.pages import error_text
+from arguslm.pages import error_text, login_required_htmx
 from benchmarks import engine, live, services
 from benchmarks.forms import DEFAULTS, BenchmarkStartForm
 from benchmarks.models import BenchmarkRun
@@ -87,7 +86,7 @@ def _render_benchmarks(request: HttpRequest, *, form=None, errors=None) -> HttpR
     return render(request, "benchmarks/benchmarks.html", context)
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def benchmarks_page(request: HttpRequest) -> HttpResponse:
     engine.close_stale_runs()
@@ -97,7 +96,7 @@ def benchmarks_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def benchmark_start(request: HttpRequest) -> HttpResponse:
     """Validate the form with the API's serializer, start the run, go to its page."""
@@ -147,7 +146,7 @@ def _run_models(run: BenchmarkRun) -> list[str]:
     return [names.get(str(i), f"deleted model {i}") for i in run.model_ids]
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def benchmark_detail(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     engine.close_stale_runs()
@@ -173,7 +172,7 @@ def benchmark_detail(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     return render(request, "benchmarks/detail.html", context)
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def benchmark_progress(request: HttpRequest, run_id: uuid.UUID) -> JsonResponse:
     """Polling fallback of the WebSocket: progress and the results after ``?after=<seq>``."""
@@ -194,7 +193,7 @@ def benchmark_progress(request: HttpRequest, run_id: uuid.UUID) -> JsonResponse:
     )
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def benchmark_cancel(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     run = get_object_or_404(BenchmarkRun, pk=run_id)
@@ -209,7 +208,7 @@ def benchmark_cancel(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     return redirect("benchmark-detail", run_id=run.pk)
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     """A new run with the same models and settings (validated again: models may have changed)."""
@@ -231,7 +230,7 @@ def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     return redirect("benchmark-detail", run_id=new.pk)
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def benchmark_delete(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     run = get_object_or_404(BenchmarkRun, pk=run_id)

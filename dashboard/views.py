@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -184,7 +183,7 @@ def comparison_context(range_: str, now: datetime) -> dict:
     }
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Status, model cards (htmx-polled), trend charts (JSON), comparison, activity."""
@@ -221,7 +220,7 @@ def _bad_request(detail: str) -> JsonResponse:
     return JsonResponse({"detail": detail}, status=400)
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def dashboard_chart(request: HttpRequest) -> JsonResponse:
     """``?metric=latency|ttft|tps|availability&range=5m…90d[&model=<uuid>…]`` → one chart's
@@ -241,7 +240,7 @@ def dashboard_chart(request: HttpRequest) -> JsonResponse:
     return JsonResponse(queries.chart(metric=metric, range_key=range_, model_ids=model_ids))
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def dashboard_demo(request: HttpRequest) -> HttpResponse:
     """First run: add the built-in simulator as a provider, and probe it right away."""
@@ -301,7 +300,7 @@ def timeline_rows(timeline: list, now: datetime) -> list[dict]:
     return rows
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def model_detail_page(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     model = get_object_or_404(

@@ -14,7 +14,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from arguslm import errors
 from arguslm.llm.prompts import PACKS
-from arguslm.pages import parse_bool, redirect_back, uuid_or_none
+from arguslm.pages import login_required_htmx, parse_bool, redirect_back, uuid_or_none
 from arguslm.templatetags.arguslm_tags import ago, duration_ms
 from monitoring import costs, services
 from monitoring.api import uptime_queryset
@@ -304,7 +303,7 @@ def _render_page(
     return render(request, "monitoring/monitoring.html", context)
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def monitoring_page(request: HttpRequest) -> HttpResponse:
     sections = {
@@ -324,7 +323,7 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def monitoring_save(request: HttpRequest) -> HttpResponse:
     """Validate with the API's serializer, save, and make the schedules follow the change."""
@@ -339,7 +338,7 @@ def monitoring_save(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("monitoring") + "#config")
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def monitoring_run_now(request: HttpRequest) -> HttpResponse:
     """Queue a manual pass; htmx then follows it in the passes card."""
@@ -361,14 +360,14 @@ def monitoring_run_now(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("monitoring") + "?" + urlencode({"run": run.pk}) + "#monitoring-runs")
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def monitoring_live(request: HttpRequest) -> HttpResponse:
     """The passes card, polled while the pass it follows is queued or running."""
     return _runs_response(request, _runs_context(uuid_or_none(request.GET.get("run"))))
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     """Monitoring on or off for one model (the posted state, so a double click is harmless)."""
@@ -388,7 +387,7 @@ def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse
     return redirect_back(request, "monitoring")
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def monitoring_account(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     """Monitor all or none of one account's models."""

@@ -11,7 +11,6 @@ import uuid
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from arguslm import errors
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
-from arguslm.pages import parse_bool, redirect_back, uuid_or_none
+from arguslm.pages import login_required_htmx, parse_bool, redirect_back, uuid_or_none
 from providers import services
 from providers.forms import (
     SECRET_KINDS,
@@ -165,13 +164,13 @@ def _card_or_back(
     return redirect("providers")
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def providers_page(request: HttpRequest) -> HttpResponse:
     return _render_providers(request)
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def provider_fields(request: HttpRequest) -> HttpResponse:
     """The Add form's credential fields for one provider type (swapped in by htmx)."""
@@ -183,7 +182,7 @@ def _result(request: HttpRequest, result: dict) -> HttpResponse:
     return render(request, "providers/result.html", {"result": result})
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def provider_test_new(request: HttpRequest) -> HttpResponse:
     """Test the Add form's unsaved credentials."""
@@ -201,7 +200,7 @@ def provider_test_new(request: HttpRequest) -> HttpResponse:
     return _result(request, result)
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def provider_add(request: HttpRequest) -> HttpResponse:
     """Create an account from the Add form, then discover its models once."""
@@ -222,7 +221,7 @@ def provider_add(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('providers')}#provider-{account.pk}")
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def provider_test(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
@@ -236,7 +235,7 @@ def provider_test(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     return redirect("providers")
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def provider_refresh(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
@@ -247,7 +246,7 @@ def provider_refresh(request: HttpRequest, account_id: uuid.UUID) -> HttpRespons
     return _card_or_back(request, account, "success", result.message)
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def provider_toggle(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
@@ -256,7 +255,7 @@ def provider_toggle(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse
     return _card_or_back(request, account, "success", f"Account {state}.")
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def provider_monitor(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     """Turn monitoring on or off for every model of the account."""
@@ -267,7 +266,7 @@ def provider_monitor(request: HttpRequest, account_id: uuid.UUID) -> HttpRespons
     return _card_or_back(request, account, "success", f"{verb} {count} model(s).")
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def provider_edit(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     """Rename and/or patch credentials; the merged credentials must validate before saving."""
@@ -289,7 +288,7 @@ def provider_edit(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     return _card_or_back(request, account, "success", "Saved.")
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def provider_delete(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
@@ -362,7 +361,7 @@ def _row(request: HttpRequest, model: LLMModel, *, notice=None) -> HttpResponse:
     return render(request, "providers/models_row.html", {"m": model, "notice": notice})
 
 
-@login_required
+@login_required_htmx
 @require_GET
 def models_page(request: HttpRequest) -> HttpResponse:
     response = _render_models(request)
@@ -372,7 +371,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def model_add(request: HttpRequest) -> HttpResponse:
     form = ModelAddForm(request.POST)
@@ -392,7 +391,7 @@ def model_add(request: HttpRequest) -> HttpResponse:
     return _render_models(request, add_data=request.POST, add_errors=form.messages())
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def models_bulk(request: HttpRequest) -> HttpResponse:
     """Monitoring on/off for every model of one provider account."""
@@ -412,7 +411,7 @@ def _model(model_id: uuid.UUID) -> LLMModel:
     return get_object_or_404(LLMModel.objects.select_related("provider_account"), pk=model_id)
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def model_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     """Set monitoring or benchmark on or off (the posted state, so a double click is harmless)."""
@@ -432,7 +431,7 @@ def model_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     return redirect_back(request, "models")
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def model_rename(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     """Set the custom name; a blank name clears it (the model id is shown instead)."""
@@ -450,7 +449,7 @@ def model_rename(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     return redirect_back(request, "models")
 
 
-@login_required
+@login_required_htmx
 @require_POST
 def model_delete(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     model = _model(model_id)
