@@ -65,6 +65,8 @@ def _from_domain(exc: errors.DomainError) -> exceptions.APIException:
         return LimitReached(exc.message)
     if isinstance(exc, errors.Unavailable):
         return QueueUnavailable(exc.message)
+    if isinstance(exc, errors.Invalid):
+        return Unprocessable(exc.message)
     return exceptions.APIException(exc.message)
 
 

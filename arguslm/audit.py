@@ -30,6 +30,7 @@ from django.db import models
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.http import HttpRequest, HttpResponse
 
+from arguslm.llm.catalog import origin
 from arguslm.models import AuditEvent
 
 _request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
@@ -148,11 +149,19 @@ def _credential_dict(value) -> dict:
 def _credential_changes(old: str | None, new: str | None) -> dict | None:
     """Which credential keys were added, removed or changed: names only, never values."""
     before, after = _credential_dict(old), _credential_dict(new)
-    diff = {
+    diff: dict = {
         "added": sorted(after.keys() - before.keys()),
         "removed": sorted(before.keys() - after.keys()),
         "changed": sorted(k for k in before.keys() & after.keys() if before[k] != after[k]),
     }
+    # Where requests (and so the secrets) go is not a secret: record a host change in full.
+    hosts = {
+        key: {"old": origin(before.get(key)), "new": origin(after.get(key))}
+        for key in (*diff["added"], *diff["removed"], *diff["changed"])
+        if key == "base_url"
+    }
+    if hosts:
+        diff["hosts"] = hosts
     return diff if any(diff.values()) else None
 
 

@@ -21,6 +21,10 @@ class Conflict(DomainError):
     """The operation would break an invariant of stored data, e.g. lose history (409)."""
 
 
+class Invalid(DomainError):
+    """The input breaks a rule of the data itself, e.g. secrets sent to a new host (422)."""
+
+
 class LimitReached(DomainError):
     """A limit that is not a request rate, e.g. concurrent benchmarks (429)."""
 

@@ -38,6 +38,12 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("credential_summary", "created_at", "updated_at")
     inlines = [LLMModelInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The type decides the default host its credentials go to: fixed once stored (a new
+        # type means a new account, with its credentials entered for it).
+        return (*self.readonly_fields, "provider_type") if obj else self.readonly_fields
+
     actions = ["test_connection", "refresh_models"]
 
     @admin.display(description="Credentials")

@@ -6,6 +6,9 @@ import uuid
 from django.db import models
 from encrypted_model_fields.fields import EncryptedTextField
 
+from arguslm import errors
+from arguslm.llm import catalog
+
 
 class ProviderAccount(models.Model):
     """One account at one provider: its type, name and encrypted credentials."""
@@ -41,8 +44,40 @@ class ProviderAccount(models.Model):
         clean = {k: v for k, v in value.items() if v not in (None, "")}
         self.credentials_encrypted = json.dumps(clean, sort_keys=True)
 
+    def secrets_to_reenter(self, patch: dict) -> list[str]:
+        """The stored secrets this credentials patch must carry again.
+
+        Secrets go only to the host they were entered for: a patch that points a URL field
+        at another scheme, host or port (or clears it, back to the provider's default host)
+        takes none of the stored secrets along. Otherwise anyone allowed to edit an account
+        could send its key to a server of their choice and then press "Test connection".
+        """
+        spec = catalog.get_spec(self.provider_type)
+        if spec is None:
+            return []
+        stored = self.credentials
+        moved = any(
+            f["kind"] == "url"
+            and f["name"] in patch
+            and catalog.origin(patch[f["name"]]) != catalog.origin(stored.get(f["name"]))
+            for f in spec.fields
+        )
+        if not moved:
+            return []
+        return [
+            f["name"]
+            for f in spec.fields
+            if f["kind"] in catalog.SECRET_KINDS
+            and f["name"] in stored
+            and patch.get(f["name"]) in (None, "")
+        ]
+
     def merge_credentials(self, patch: dict) -> None:
-        """Apply a partial update: a key set to None (or "") removes it, others are kept."""
+        """Apply a partial update: a key set to None (or "") removes it, others are kept.
+        Refused (Invalid) when it moves the account to another host without its secrets."""
+        missing = self.secrets_to_reenter(patch)
+        if missing:
+            raise errors.Invalid(reenter_message(self.provider_type, missing))
         merged = self.credentials
         for key, value in patch.items():
             if value in (None, ""):
@@ -63,6 +98,16 @@ class ProviderAccount(models.Model):
     def credential_keys(self) -> list[str]:
         """Which credential keys are set (never their values)."""
         return sorted(self.credentials)
+
+
+def reenter_message(provider_type: str, names: list[str]) -> str:
+    spec = catalog.get_spec(provider_type)
+    labels = {f["name"]: f["label"] for f in spec.fields} if spec else {}
+    what = ", ".join(labels.get(name, name) for name in names)
+    return (
+        f"The endpoint's host changed: enter the {what} again "
+        "(stored secrets stay with the host they were entered for)."
+    )
 
 
 class LLMModelQuerySet(models.QuerySet):

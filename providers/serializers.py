@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from arguslm.api import reject_null_characters
 from arguslm.llm import catalog
-from providers.models import LLMModel, ProviderAccount
+from providers.models import LLMModel, ProviderAccount, reenter_message
 
 # Real model ids: `gpt-4.1`, `llama3:8b`, `anthropic.claude-3-haiku-20240307-v1:0`,
 # `meta-llama/llama-3-8b-instruct`, `claude-3-5-haiku@20241022`. Only whitespace and
@@ -125,6 +125,12 @@ class ProviderUpdateSerializer(serializers.Serializer):
                 else:
                     merged[key] = value
             _check_credentials(account.provider_type, merged)
+            missing = account.secrets_to_reenter(attrs["credentials"])
+            if missing:
+                message = reenter_message(account.provider_type, missing)
+                raise serializers.ValidationError(
+                    {"credentials": {name: [message] for name in missing}}
+                )
         return attrs
 
 

@@ -71,6 +71,8 @@ AWS_REGIONS: tuple[tuple[str, str], ...] = (
 _AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 FIELD_KINDS = ("secret", "text", "url", "select", "textarea")
+# Fields that hold a secret: the textarea is the Vertex service-account JSON (a private key).
+SECRET_KINDS = ("secret", "textarea")
 
 
 def _field(
@@ -465,6 +467,18 @@ def _present(credentials: dict, key: str) -> bool:
     if isinstance(value, str):
         return bool(value.strip())
     return value not in (None, {}, [])
+
+
+def origin(url: object) -> str | None:
+    """``scheme://host:port`` of a URL (the host its requests go to); None for no URL."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return url.strip()  # not a URL: compared as given
+    return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
 def is_http_url(value: str) -> bool:

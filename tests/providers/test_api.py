@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from arguslm.llm import catalog, discovery
 from providers.models import LLMModel, ProviderAccount
+from tests.factories import make_account as shared_make_account
 from tests.factories import make_benchmark_result
 
 pytestmark = pytest.mark.django_db
@@ -455,18 +456,73 @@ def test_patching_with_an_empty_body_changes_nothing(api):
     assert account.credentials == {"base_url": DEAD_URL, "api_key": SECRET}
 
 
-def test_patching_the_base_url_keeps_the_api_key(api):
+def test_a_base_url_on_the_same_host_keeps_the_api_key(api):
+    account = make_account()
+    same_host = DEAD_URL.rstrip("/") + "/other/v1"
+    response = api.patch(
+        f"/api/v1/providers/{account.pk}", {"credentials": {"base_url": same_host}}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["credential_keys"] == ["api_key", "base_url"]
+    account.refresh_from_db()
+    assert account.credentials == {"base_url": same_host, "api_key": SECRET}
+
+
+def test_a_base_url_on_another_host_needs_the_api_key_again(api):
+    """The stored key never follows the account to a host it was not entered for."""
     account = make_account()
     response = api.patch(
         f"/api/v1/providers/{account.pk}",
         {"credentials": {"base_url": "https://vllm.example.com/v1"}},
         format="json",
     )
-    assert response.status_code == 200
-    assert response.json()["base_url"] == "https://vllm.example.com/v1"
-    assert response.json()["credential_keys"] == ["api_key", "base_url"]
+    assert response.status_code == 422
+    assert ["body", "credentials", "api_key"] in locs(response)
+    message = response.json()["detail"][0]["msg"]
+    assert "host changed" in message and "API Key" in message
     account.refresh_from_db()
-    assert account.credentials == {"base_url": "https://vllm.example.com/v1", "api_key": SECRET}
+    assert account.credentials == {"base_url": DEAD_URL, "api_key": SECRET}
+
+    response = api.patch(
+        f"/api/v1/providers/{account.pk}",
+        {"credentials": {"base_url": "https://vllm.example.com/v1", "api_key": "sk-new"}},
+        format="json",
+    )
+    assert response.status_code == 200
+    account.refresh_from_db()
+    assert account.credentials == {"base_url": "https://vllm.example.com/v1", "api_key": "sk-new"}
+
+
+def test_clearing_the_base_url_back_to_the_default_host_needs_the_api_key_again(api):
+    account = shared_make_account(
+        provider_type="openai", credentials={"api_key": SECRET, "base_url": DEAD_URL}
+    )
+    response = api.patch(
+        f"/api/v1/providers/{account.pk}", {"credentials": {"base_url": None}}, format="json"
+    )
+    assert response.status_code == 422
+    assert locs(response) == [["body", "credentials", "api_key"]]
+    account.refresh_from_db()
+    assert account.credentials == {"api_key": SECRET, "base_url": DEAD_URL}
+
+
+def test_the_host_rule_holds_in_the_service_and_the_audit_log_names_the_hosts(db):
+    from arguslm import errors
+    from arguslm.models import AuditEvent
+    from providers import services
+
+    account = make_account()
+    with pytest.raises(errors.Invalid, match="host changed"):
+        services.update_account(account=account, credentials={"base_url": "http://10.0.0.9/v1"})
+    account.refresh_from_db()
+    assert account.credentials["base_url"] == DEAD_URL
+    services.update_account(
+        account=account, credentials={"base_url": "http://10.0.0.9/v1", "api_key": "sk-new"}
+    )
+    event = AuditEvent.objects.filter(object_id=str(account.pk), action="updated").latest("id")
+    hosts = event.changes["credentials"]["hosts"]["base_url"]
+    assert hosts["new"] == "http://10.0.0.9:80"
+    assert hosts["old"] != hosts["new"] and "sk-new" not in str(event.changes)
 
 
 @pytest.mark.parametrize("removed", [None, ""])
@@ -1180,11 +1236,11 @@ def test_no_response_ever_contains_a_stored_api_key(api, llmsim):
     bodies.append(bodyless_post(api, f"/api/v1/providers/{pid}/test"))
     bodies.append(bodyless_post(api, f"/api/v1/providers/{pid}/refresh-models"))
     bodies.append(api.get("/api/v1/models", {"provider_id": pid}))
-    bodies.append(
-        api.patch(
-            f"/api/v1/providers/{pid}", {"credentials": {"base_url": DEAD_URL}}, format="json"
-        )
-    )
+    moved = {"credentials": {"base_url": DEAD_URL}}
+    bodies.append(api.patch(f"/api/v1/providers/{pid}", moved, format="json"))
+    assert bodies[-1].status_code == 422  # another host: the key must be entered again
+    moved["credentials"]["api_key"] = SECRET
+    bodies.append(api.patch(f"/api/v1/providers/{pid}", moved, format="json"))
     bodies.append(bodyless_post(api, f"/api/v1/providers/{pid}/refresh-models"))
     assert bodies[-1].status_code == 502
     for response in bodies:

@@ -294,6 +294,16 @@ def test_editing_replaces_a_secret_and_a_url(logged_in):
     assert account.credentials == {"api_key": "sk-new", "base_url": "http://gpu:8000/v1"}
 
 
+def test_editing_the_url_to_another_host_asks_for_the_secret_again(logged_in):
+    account = make_account()
+    response = edit(logged_in, account, cred_base_url="http://attacker.example:8000/v1")
+    body = response.content.decode()
+    assert response.status_code == 200 and "Not saved" in body
+    assert "host changed: enter the API Key again" in body
+    account.refresh_from_db()
+    assert account.credentials == {"base_url": DEAD_URL, "api_key": SECRET}
+
+
 def test_editing_can_remove_a_secret(logged_in):
     account = make_account()
     edit(logged_in, account, remove_api_key="1")

@@ -53,6 +53,8 @@ def test_an_account_created_through_the_api_is_logged_with_its_token_user(api):
         "added": ["api_key", "base_url"],
         "removed": [],
         "changed": [],
+        # Where the secrets go is recorded (the host, not the URL's path or query).
+        "hosts": {"base_url": {"old": None, "new": "http://127.0.0.1:9"}},
     }
     assert KEY not in json.dumps(event.changes)
 
