@@ -24,7 +24,10 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_filter = ("rule_type", "enabled")
     search_fields = ("name", "target_model_name")
     raw_id_fields = ("target_model",)
-    readonly_fields = ("webhook_secret", "created_at", "updated_at")
+    # The signing secret and the webhook URL are credentials: the admin neither shows nor edits
+    # them whole (the rule page rotates the secret; the URL is set on the form or the API).
+    exclude = ("webhook_secret", "webhook_url")
+    readonly_fields = ("webhook_host", "created_at", "updated_at")
 
 
 class AlertEventInline(admin.TabularInline):

@@ -20,6 +20,7 @@ from alerts.serializers import (
     PageQuerySerializer,
     RecentAlertsSerializer,
     RecentQuerySerializer,
+    WebhookSecretSerializer,
 )
 from arguslm.api import UUIDLookupMixin, validate_query
 
@@ -43,9 +44,20 @@ class AlertRuleViewSet(
     def get_queryset(self):
         return AlertRule.objects.order_by("-created_at")
 
+    def get_serializer_context(self):
+        # The signing secret is shown once: in the response that creates the rule.
+        return {**super().get_serializer_context(), "reveal_secret": self.action == "create"}
+
     @extend_schema(responses=AlertRuleSerializer(many=True))
     def list(self, request):
         return Response(AlertRuleSerializer(self.get_queryset(), many=True).data)
+
+    @extend_schema(request=None, responses={200: WebhookSecretSerializer, **NOT_FOUND})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """A new signing secret for the rule's generic webhook, shown in this response only."""
+        rule = services.rotate_webhook_secret(rule=self.get_object())
+        return Response({"webhook_secret": rule.webhook_secret})
 
     @extend_schema(request=None, responses={202: AlertSerializer, **NOT_FOUND})
     @action(detail=True, methods=["post"])

@@ -79,9 +79,14 @@ class AlertRuleForm(SerializerForm):
             "notify_email": form["notify_email"],
             "email_to": form["email_to"],
             "notify_webhook": form["notify_webhook"],
-            "webhook_url": form["webhook_url"] or None,
             "webhook_format": form["webhook_format"] or AlertRule.WebhookFormat.GENERIC,
         }
+        # The stored URL is never shown: empty keeps it while webhooks stay on; turning
+        # webhooks off forgets it.
+        if not form["notify_webhook"]:
+            payload["webhook_url"] = None
+        elif form["webhook_url"] or self.instance is None or not self.instance.webhook_url:
+            payload["webhook_url"] = form["webhook_url"] or None
         if kind == Type.SPECIFIC_MODEL_DOWN:
             payload["target_model_id"] = form["target_model_id"] or None
         elif kind == Type.MODEL_UNAVAILABLE_EVERYWHERE:
@@ -127,7 +132,7 @@ class AlertRuleForm(SerializerForm):
             "consecutive_failures": str(rule.consecutive_failures),
             "consecutive_recoveries": str(rule.consecutive_recoveries),
             "email_to": rule.email_to,
-            "webhook_url": rule.webhook_url or "",
+            "webhook_url": "",
             "webhook_format": rule.webhook_format,
         }
         form.update({name: getattr(rule, name) for name in CHECKBOXES})

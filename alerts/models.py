@@ -5,7 +5,9 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from encrypted_model_fields.fields import EncryptedCharField, EncryptedTextField
 
+from arguslm.llm.catalog import origin
 from providers.models import LLMModel
 
 
@@ -63,11 +65,13 @@ class AlertRule(models.Model):
         max_length=1000, blank=True, default="", help_text="Comma-separated; empty = superusers."
     )
     notify_webhook = models.BooleanField(default=False)
-    webhook_url = models.URLField(max_length=500, null=True, blank=True)
+    # Slack and Discord URLs are bearer credentials: encrypted at rest, never shown whole.
+    webhook_url = EncryptedTextField(null=True, blank=True)
     webhook_format = models.CharField(
         max_length=20, choices=WebhookFormat.choices, default=WebhookFormat.GENERIC
     )
-    webhook_secret = models.CharField(max_length=64, default=new_webhook_secret)
+    # Signs generic webhooks; encrypted at rest, shown once (when created or rotated).
+    webhook_secret = EncryptedCharField(max_length=64, default=new_webhook_secret)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -76,6 +80,11 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def webhook_host(self) -> str | None:
+        """Where webhooks go (scheme, host and port): the part of the URL that may be shown."""
+        return origin(self.webhook_url)
 
 
 class Incident(models.Model):
@@ -206,7 +215,8 @@ class Notification(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     channel = models.CharField(max_length=20, choices=Channel.choices)
-    target = models.CharField(max_length=1000)
+    # The email addresses, or the webhook URL (a credential): encrypted at rest.
+    target = EncryptedTextField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
@@ -228,7 +238,12 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} → {self.target} ({self.status})"
+        return f"{self.channel} → {self.safe_target} ({self.status})"
+
+    @property
+    def safe_target(self) -> str:
+        """The target as it may be shown: email addresses whole, a URL as its host only."""
+        return self.target if self.channel == self.Channel.EMAIL else origin(self.target) or ""
 
 
 class DeliveryAttempt(models.Model):

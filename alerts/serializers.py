@@ -80,6 +80,19 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     rule_type = serializers.ChoiceField(choices=AlertRule.RuleType.choices)
     consecutive_failures = serializers.IntegerField(min_value=1, max_value=100, required=False)
     consecutive_recoveries = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    # A Slack or Discord URL is a bearer credential: accepted, never sent back (its host is).
+    webhook_url = serializers.URLField(
+        max_length=500, required=False, allow_null=True, allow_blank=True, write_only=True
+    )
+    webhook_host = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Scheme, host and port of the webhook URL."
+    )
+    webhook_secret = serializers.CharField(
+        read_only=True,
+        required=False,
+        help_text="The generic webhook's signing secret: only in the response that creates the "
+        "rule (and from rotate-secret).",
+    )
 
     class Meta:
         model = AlertRule
@@ -98,13 +111,20 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "email_to",
             "notify_webhook",
             "webhook_url",
+            "webhook_host",
             "webhook_format",
             "webhook_secret",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "webhook_secret", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"name": {"min_length": 1, "max_length": 255}}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("reveal_secret"):
+            data.pop("webhook_secret", None)
+        return data
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -275,8 +295,15 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class WebhookSecretSerializer(serializers.Serializer):
+    webhook_secret = serializers.CharField()
+
+
 class NotificationSerializer(serializers.ModelSerializer):
     alert_id = serializers.UUIDField(read_only=True)
+    target = serializers.CharField(
+        source="safe_target", read_only=True, help_text="Email addresses, or a webhook's host."
+    )
     message = serializers.CharField(source="alert.message", read_only=True)
     log = DeliveryAttemptSerializer(many=True, read_only=True)
 

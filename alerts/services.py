@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent
+from alerts.models import Alert, AlertEvent, AlertRule, new_webhook_secret
 
 
 def acknowledge(*, alerts: QuerySet, by: str = "") -> int:
@@ -35,3 +35,10 @@ def acknowledge(*, alerts: QuerySet, by: str = "") -> int:
 def acknowledged_by(user) -> str:
     """How the incident history names who acknowledged."""
     return f"by {user.get_username()}" if user is not None and user.is_authenticated else ""
+
+
+def rotate_webhook_secret(*, rule: AlertRule) -> AlertRule:
+    """Give the rule a new signing secret (the old one stops verifying at once)."""
+    rule.webhook_secret = new_webhook_secret()
+    rule.save(update_fields=["webhook_secret", "updated_at"])
+    return rule

@@ -12,6 +12,11 @@ urlpatterns = [
     path("alerts/rules/new", views.rule_create, name="alert-rule-create"),
     path("alerts/rules/<uuid:rule_id>", views.rule_edit, name="alert-rule"),
     path("alerts/rules/<uuid:rule_id>/toggle", views.rule_toggle, name="alert-rule-toggle"),
+    path(
+        "alerts/rules/<uuid:rule_id>/rotate-secret",
+        views.rule_rotate_secret,
+        name="alert-rule-rotate-secret",
+    ),
     path("alerts/rules/<uuid:rule_id>/test", views.rule_test, name="alert-rule-test"),
     path("alerts/rules/<uuid:rule_id>/delete", views.rule_delete, name="alert-rule-delete"),
 ]

@@ -12,7 +12,7 @@ history listen for it and re-render themselves, wherever the action came from.
 
 import uuid
 from datetime import datetime, timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -108,18 +108,6 @@ def _changed(*events: str) -> HttpResponse:
 def _duration(start: datetime, end: datetime) -> str:
     text = timesince(start, end)
     return "under a minute" if text.startswith("0") else text
-
-
-def _url_origin(url: str | None) -> str:
-    """A URL reduced to scheme and host: Slack and Discord keep their secret in the path."""
-    parts = urlsplit(url or "")
-    if not parts.hostname:
-        return "(invalid URL)"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 # --- the bell -----------------------------------------------------------------------------------
@@ -235,7 +223,7 @@ def _channels(rule: AlertRule) -> list[tuple[str, str]]:
         channels.append(("Email", rule.email_to or "superusers"))
     if rule.notify_webhook and rule.webhook_url:
         kind = {"slack": "Slack", "discord": "Discord"}.get(rule.webhook_format, "Webhook")
-        channels.append((kind, urlsplit(rule.webhook_url).hostname or "(invalid URL)"))
+        channels.append((kind, rule.webhook_host))
     return channels
 
 
@@ -327,7 +315,6 @@ def _deliveries() -> dict:
     for row in rows:
         row.channel_label = CHANNEL_LABELS.get(row.channel, row.channel)
         # Webhook URLs are secrets (Slack and Discord keep their token in the path).
-        row.safe_target = row.target if row.channel == "email" else _url_origin(row.target)
         row.attempt_log = sorted(row.log.all(), key=lambda attempt: attempt.number)
         row.ago = ago(row.created_at, now, short=True)
     return {"deliveries": rows}
@@ -413,8 +400,27 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
         rule.refresh_from_db()  # the heading shows the stored rule, not the rejected edit
     else:
         form = AlertRuleForm.values_for(rule)
-    context = {"page": "alerts", "rule": _decorate_rule(rule), **_form_context(form, errors)}
+    return _rule_page(request, rule, form, errors)
+
+
+def _rule_page(request, rule: AlertRule, form: dict, errors: dict, new_secret=None):
+    context = {
+        "page": "alerts",
+        "rule": _decorate_rule(rule),
+        "webhook_host": rule.webhook_host,
+        "new_secret": new_secret,
+        **_form_context(form, errors),
+    }
     return render(request, "alerts/rule.html", context)
+
+
+@login_required_htmx
+@require_POST
+def rule_rotate_secret(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
+    """A new signing secret, shown on this one response (it is never shown again)."""
+    rule = services.rotate_webhook_secret(rule=_rule(rule_id))
+    form = AlertRuleForm.values_for(rule)
+    return _rule_page(request, rule, form, {}, new_secret=rule.webhook_secret)
 
 
 @login_required_htmx

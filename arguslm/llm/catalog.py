@@ -470,15 +470,23 @@ def _present(credentials: dict, key: str) -> bool:
 
 
 def origin(url: object) -> str | None:
-    """``scheme://host:port`` of a URL (the host its requests go to); None for no URL."""
+    """``scheme://host[:port]`` of a URL: where its requests go, and the part that may be shown
+    (Slack and Discord keep their secret in the path). None for no URL; the default port of
+    the scheme is left out, so ``https://x`` and ``https://x:443`` are the same origin."""
     if not isinstance(url, str) or not url.strip():
         return None
     try:
         parts = urlsplit(url.strip())
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    except ValueError:
-        return url.strip()  # not a URL: compared as given
-    return f"{parts.scheme}://{parts.hostname}:{port}"
+        port = parts.port
+    except ValueError:  # e.g. a port out of range
+        return INVALID_URL
+    if not parts.hostname:
+        return INVALID_URL
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port and port != default else "")
+
+
+INVALID_URL = "(invalid URL)"
 
 
 def is_http_url(value: str) -> bool:

@@ -159,7 +159,8 @@ def test_the_sdk_create_body_with_explicit_nulls_is_accepted(api):
     assert response.status_code == 201, response.content
     data = response.json()
     assert data["target_model_id"] is None and data["target_model_name"] is None
-    assert data["threshold_config"] is None and data["webhook_url"] is None
+    assert data["threshold_config"] is None and data["webhook_host"] is None
+    assert "webhook_url" not in data  # write-only: a Slack or Discord URL is a credential
     assert data["enabled"] is False and data["notify_in_app"] is False
 
 
@@ -303,10 +304,12 @@ def test_delivery_settings_are_settable_on_create(api):
     assert data["threshold_config"] == body["threshold_config"]
     assert data["notify_email"] is True and data["notify_webhook"] is True
     assert data["email_to"] == "ops@example.com, oncall@example.com"
-    assert data["webhook_url"] == body["webhook_url"] and data["webhook_format"] == "slack"
+    assert data["webhook_host"] == "https://hooks.slack.com" and data["webhook_format"] == "slack"
+    assert "webhook_url" not in data and "services/T/B/x" not in response.content.decode()
     assert data["consecutive_failures"] == 3 and data["consecutive_recoveries"] == 2
     rule = AlertRule.objects.get(pk=data["id"])
     assert rule.notify_webhook and rule.webhook_format == "slack" and rule.consecutive_failures == 3
+    assert rule.webhook_url == body["webhook_url"]
 
 
 def test_delivery_settings_are_settable_on_patch(api):
@@ -330,17 +333,41 @@ def test_delivery_settings_are_settable_on_patch(api):
     assert response.json()["webhook_format"] == "discord"
 
 
-def test_the_webhook_secret_is_generated_and_read_only(api):
+def test_the_webhook_secret_is_generated_shown_once_and_rotated_on_request(api):
     first = post_rule(api, webhook_secret="chosen-by-client").json()
     second = post_rule(api).json()
-    assert first["webhook_secret"] != "chosen-by-client"
-    assert (
-        len(first["webhook_secret"]) >= 24 and first["webhook_secret"] != second["webhook_secret"]
-    )
-    response = api.patch(f"{RULES}/{first['id']}", {"webhook_secret": "mine"}, format="json")
-    assert response.status_code == 200
-    assert response.json()["webhook_secret"] == first["webhook_secret"]
-    assert AlertRule.objects.get(pk=first["id"]).webhook_secret == first["webhook_secret"]
+    secret = first["webhook_secret"]
+    assert secret != "chosen-by-client" and len(secret) >= 24 and secret != second["webhook_secret"]
+    rule_url = f"{RULES}/{first['id']}"
+    for response in (
+        api.get(rule_url),
+        api.get(RULES),
+        api.patch(rule_url, {"webhook_secret": "mine"}, format="json"),
+    ):
+        assert response.status_code == 200
+        assert secret not in response.content.decode()
+    assert AlertRule.objects.get(pk=first["id"]).webhook_secret == secret
+
+    rotated = api.post(f"{rule_url}/rotate-secret")
+    assert rotated.status_code == 200
+    new = rotated.json()["webhook_secret"]
+    assert len(new) >= 24 and new != secret
+    assert AlertRule.objects.get(pk=first["id"]).webhook_secret == new
+
+
+def test_webhook_urls_and_secrets_are_encrypted_at_rest(api):
+    from django.db import connection
+
+    data = post_rule(
+        api, notify_webhook=True, webhook_url="https://hooks.slack.com/services/T/B/SECRETPART"
+    ).json()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT webhook_url, webhook_secret FROM alerts_alertrule WHERE name = %s",
+            [data["name"]],
+        )
+        raw = " ".join(cursor.fetchone())
+    assert "SECRETPART" not in raw and data["webhook_secret"] not in raw
 
 
 def test_read_only_fields_are_ignored_on_create(api):

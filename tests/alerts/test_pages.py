@@ -293,7 +293,8 @@ def test_the_page_lists_rules_with_their_target_channels_and_settings(logged_in,
         '<span class="chip">Email</span> <span class="muted small">ops@example.com</span>' in html
     )
     assert (
-        '<span class="chip">Slack</span> <span class="muted small">hooks.slack.com</span>' in html
+        '<span class="chip">Slack</span> <span class="muted small">https://hooks.slack.com</span>'
+        in html
     )
     assert "very-secret-token" not in html
     assert "TTFT &gt; 800 ms over 15 min (any model)" in html
@@ -639,14 +640,39 @@ def test_the_edit_page_shows_the_rule_and_its_webhook_secret(logged_in, model):
     )
     html = logged_in.get(f"/alerts/rules/{rule.pk}").content.decode()
     assert "Edit rule “Slow m-1”" in html
-    assert rule.webhook_secret in html
+    assert rule.webhook_secret not in html and "A secret is set" in html
     signature = (
         'X-ArgusLM-Signature: sha256=HMAC(secret, "&lt;X-ArgusLM-Timestamp&gt;.&lt;body&gt;")'
     )
     assert signature in html
     assert 'value="2.5"' in html
     assert f'<option value="{model.pk}" selected>' in html
-    assert 'value="https://example.com/hook"' in html
+    # The stored URL is never echoed (a Slack or Discord URL is a credential): its host is.
+    assert "example.com/hook" not in html and "set: https://example.com/… (empty keeps it)" in html
+
+
+def test_rotating_the_secret_shows_the_new_one_once(logged_in):
+    rule = make_rule(name="Signed", notify_webhook=True, webhook_url="https://example.com/hook")
+    old = rule.webhook_secret
+    response = logged_in.post(f"/alerts/rules/{rule.pk}/rotate-secret")
+    rule.refresh_from_db()
+    assert response.status_code == 200 and rule.webhook_secret != old
+    assert rule.webhook_secret in response.content.decode()
+    assert rule.webhook_secret not in logged_in.get(f"/alerts/rules/{rule.pk}").content.decode()
+
+
+def test_an_empty_webhook_url_keeps_the_stored_one_and_turning_webhooks_off_forgets_it(
+    logged_in,
+):
+    rule = make_rule(name="Hook", notify_webhook=True, webhook_url="https://example.com/hook")
+    form = rule_form(name="Hook", rule_type="any_model_down", notify_webhook="on", webhook_url="")
+    assert logged_in.post(f"/alerts/rules/{rule.pk}", form).status_code == 302
+    rule.refresh_from_db()
+    assert rule.webhook_url == "https://example.com/hook"
+    form.pop("notify_webhook")
+    assert logged_in.post(f"/alerts/rules/{rule.pk}", form).status_code == 302
+    rule.refresh_from_db()
+    assert not rule.notify_webhook and rule.webhook_url is None
 
 
 def test_editing_a_rule(logged_in, model):

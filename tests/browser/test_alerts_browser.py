@@ -197,8 +197,11 @@ def test_the_alerts_page_with_history_in_both_themes(page, live_server, shot):
     expect(page.get_by_test_id("alert-row")).to_have_count(1)
     assert f"rule={rule.pk}" in page.url
 
-    # The edit page shows the signing secret and how to verify it.
+    # The edit page explains the signing; rotating shows the new secret once.
     page.locator(f"#rule-{rule.pk}").get_by_role("link", name="Edit").click()
+    expect(page.get_by_test_id("webhook-secret")).to_have_count(0)
+    page.get_by_test_id("rotate-secret").click()
+    rule.refresh_from_db()
     expect(page.get_by_test_id("webhook-secret")).to_have_text(rule.webhook_secret)
     expect(page.locator(".signing")).to_contain_text("X-ArgusLM-Signature: sha256=HMAC(secret")
     shoot_both_themes(page, shot, "alerts-rule-edit")

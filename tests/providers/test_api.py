@@ -521,7 +521,7 @@ def test_the_host_rule_holds_in_the_service_and_the_audit_log_names_the_hosts(db
     )
     event = AuditEvent.objects.filter(object_id=str(account.pk), action="updated").latest("id")
     hosts = event.changes["credentials"]["hosts"]["base_url"]
-    assert hosts["new"] == "http://10.0.0.9:80"
+    assert hosts["new"] == "http://10.0.0.9"
     assert hosts["old"] != hosts["new"] and "sk-new" not in str(event.changes)
 
 
