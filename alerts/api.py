@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from alerts import notifications, services
 from alerts.models import Alert, AlertRule, Incident, Notification
 from alerts.serializers import (
+    PAGING,
     AlertListSerializer,
     AlertQuerySerializer,
     AlertRuleSerializer,
@@ -85,16 +86,7 @@ class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         unacknowledged = alerts.filter(acknowledged=False).count()
         if query.get("acknowledged") is not None:
             alerts = alerts.filter(acknowledged=query["acknowledged"])
-        limit, offset = query["limit"], query["offset"]
-        return Response(
-            {
-                "items": AlertSerializer(alerts[offset : offset + limit], many=True).data,
-                "total": alerts.count(),
-                "unacknowledged_count": unacknowledged,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        return PAGING.response(alerts, query, AlertSerializer, unacknowledged_count=unacknowledged)
 
     @extend_schema(request=None, responses={200: AlertSerializer, **NOT_FOUND})
     @action(detail=True, methods=["patch", "post"])
@@ -135,8 +127,7 @@ class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         incidents = Incident.objects.select_related("rule").order_by("-opened_at")
         if query.get("open") is not None:
             incidents = incidents.filter(resolved_at__isnull=query["open"])
-        limit, offset = query["limit"], query["offset"]
-        return Response(IncidentSerializer(incidents[offset : offset + limit], many=True).data)
+        return Response(IncidentSerializer(PAGING.items(incidents, query), many=True).data)
 
     @extend_schema(parameters=[PageQuerySerializer], responses=NotificationSerializer(many=True))
     @action(detail=False, methods=["get"])
@@ -147,5 +138,4 @@ class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
             .prefetch_related("log")
             .order_by("-created_at")
         )
-        limit, offset = query["limit"], query["offset"]
-        return Response(NotificationSerializer(rows[offset : offset + limit], many=True).data)
+        return Response(NotificationSerializer(PAGING.items(rows, query), many=True).data)

@@ -15,7 +15,7 @@ from alerts.models import (
     Incident,
     Notification,
 )
-from arguslm.api import reject_null_characters
+from arguslm.api import Paging, reject_null_characters
 from providers.models import LLMModel
 
 METRICS = ("ttft", "latency", "tps", "error_rate")
@@ -219,12 +219,15 @@ class AlertListSerializer(serializers.Serializer):
     offset = serializers.IntegerField()
 
 
+# Alerts, incidents and deliveries page alike (only the alerts list has the envelope).
+PAGING = Paging(default_limit=50, max_limit=500)
+
+
 class AlertQuerySerializer(serializers.Serializer):
     rule_id = serializers.UUIDField(required=False)
     acknowledged = serializers.BooleanField(required=False, allow_null=True, default=None)
     since = serializers.DateTimeField(required=False)
-    limit = serializers.IntegerField(default=50, min_value=1, max_value=500)
-    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+    limit, offset = PAGING.fields()
 
 
 class RecentQuerySerializer(serializers.Serializer):
@@ -264,8 +267,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class IncidentQuerySerializer(serializers.Serializer):
     open = serializers.BooleanField(required=False, allow_null=True, default=None)
-    limit = serializers.IntegerField(default=50, min_value=1, max_value=500)
-    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+    limit, offset = PAGING.fields()
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
@@ -300,5 +302,4 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class PageQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(default=50, min_value=1, max_value=500)
-    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+    limit, offset = PAGING.fields()

@@ -148,6 +148,50 @@ def validate_query(serializer_class: type[serializers.Serializer], request) -> d
     return serializer.validated_data
 
 
+# An OFFSET beyond a 64-bit integer was a 500 (SQLite overflow, PostgreSQL DataError).
+MAX_OFFSET = 10_000_000
+
+
+class Paging:
+    """A paged list: its ``limit`` and ``offset`` query fields and its envelope
+    ``{items, total, limit, offset}``, written here once for every list that pages.
+
+    The list's query serializer declares ``limit, offset = PAGING.fields()``, so a bad value
+    is a 422 reported with any bad filter; the view answers ``PAGING.response(...)``.
+    ``has_more`` is in the envelope only where the contract has it (the models list).
+    """
+
+    def __init__(self, *, default_limit: int, max_limit: int, has_more: bool = False):
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.has_more = has_more
+
+    def fields(self) -> tuple[serializers.IntegerField, serializers.IntegerField]:
+        limit = serializers.IntegerField(
+            default=self.default_limit, min_value=1, max_value=self.max_limit
+        )
+        return limit, serializers.IntegerField(default=0, min_value=0, max_value=MAX_OFFSET)
+
+    @staticmethod
+    def items(queryset, query: dict) -> list:
+        """The page of ``queryset`` that the validated ``query`` asks for."""
+        offset = query["offset"]
+        return list(queryset[offset : offset + query["limit"]])
+
+    def response(
+        self, queryset, query: dict, serializer_class, *, total: int | None = None, **extra
+    ) -> Response:
+        """The envelope of one page; pass ``total`` when a COUNT(*) would be too slow, and the
+        list's own keys (e.g. ``unacknowledged_count``) as ``extra``."""
+        items = self.items(queryset, query)
+        if total is None:
+            total = queryset.count()
+        body = {"items": serializer_class(items, many=True).data, "total": total}
+        if self.has_more:
+            body["has_more"] = query["offset"] + len(items) < total
+        return Response({**body, **extra, "limit": query["limit"], "offset": query["offset"]})
+
+
 def reject_null_characters(value):
     """Validator for free-form JSON fields: no ``\\x00`` in any string or key.
 

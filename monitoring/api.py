@@ -14,6 +14,8 @@ from monitoring import costs, exports, services
 from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.prompts import PACKS
 from monitoring.serializers import (
+    RUNS_PAGING,
+    UPTIME_PAGING,
     CostSerializer,
     ExportQuerySerializer,
     MonitoringConfigSerializer,
@@ -97,15 +99,7 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
         runs = MonitoringRun.objects.order_by("-created_at")
         if query.get("status"):
             runs = runs.filter(status=query["status"])
-        limit, offset = query["limit"], query["offset"]
-        return Response(
-            {
-                "items": MonitoringRunSerializer(runs[offset : offset + limit], many=True).data,
-                "total": runs.count(),
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        return RUNS_PAGING.response(runs, query, MonitoringRunSerializer)
 
     @extend_schema(
         responses={200: MonitoringRunSerializer, 404: OpenApiResponse(description="Not found")}
@@ -122,14 +116,8 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
     def uptime(self, request):
         query = validate_query(UptimeQuerySerializer, request)
         checks = uptime_queryset(query)
-        limit, offset = query["limit"], query["offset"]
-        return Response(
-            {
-                "items": UptimeCheckSerializer(checks[offset : offset + limit], many=True).data,
-                "total": uptime_total(query, checks),
-                "limit": limit,
-                "offset": offset,
-            }
+        return UPTIME_PAGING.response(
+            checks, query, UptimeCheckSerializer, total=uptime_total(query, checks)
         )
 
     @extend_schema(

@@ -14,6 +14,7 @@ from arguslm.llm.types import GatewayError
 from providers import services
 from providers.models import LLMModel, ProviderAccount
 from providers.serializers import (
+    MODELS_PAGING,
     CatalogSerializer,
     ModelBulkResultSerializer,
     ModelBulkUpdateSerializer,
@@ -192,18 +193,7 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         if query.get("search"):
             term = query["search"]
             models = models.filter(Q(model_id__icontains=term) | Q(custom_name__icontains=term))
-        total = models.count()
-        limit, offset = query["limit"], query["offset"]
-        items = list(models[offset : offset + limit])
-        return Response(
-            {
-                "items": ModelSerializer(items, many=True).data,
-                "total": total,
-                "has_more": offset + len(items) < total,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        return MODELS_PAGING.response(models, query, ModelSerializer)
 
     @extend_schema(
         request=ModelCreateSerializer,
