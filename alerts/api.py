@@ -1,7 +1,7 @@
 """REST API: /api/v1/alerts (alerts, the bell's counts) and /api/v1/alerts/rules."""
 
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -23,8 +23,6 @@ from alerts.serializers import (
     RecentQuerySerializer,
 )
 from arguslm.api import UUIDLookupMixin, validate_query
-
-NOT_FOUND = {404: OpenApiResponse(description="Not found")}
 
 
 class AlertRuleViewSet(
@@ -48,7 +46,7 @@ class AlertRuleViewSet(
     def list(self, request):
         return Response(AlertRuleSerializer(self.get_queryset(), many=True).data)
 
-    @extend_schema(request=None, responses={202: AlertSerializer, **NOT_FOUND})
+    @extend_schema(request=None, responses={202: AlertSerializer})
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         """Queue a test notification on every channel of the rule (delivered by the worker)."""
@@ -88,7 +86,7 @@ class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
             alerts = alerts.filter(acknowledged=query["acknowledged"])
         return PAGING.response(alerts, query, AlertSerializer, unacknowledged_count=unacknowledged)
 
-    @extend_schema(request=None, responses={200: AlertSerializer, **NOT_FOUND})
+    @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["patch", "post"])
     def acknowledge(self, request, pk=None):
         alert = self.get_object()

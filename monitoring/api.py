@@ -3,13 +3,14 @@
 from django.db.models import Sum
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from arguslm.api import parse_uuid, validate_query
-from arguslm.limits import RATE_LIMITED, ThrottledActionsMixin
+from arguslm.limits import ThrottledActionsMixin
+from arguslm.schema import QUEUE_UNAVAILABLE
 from monitoring import costs, exports, services
 from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.prompts import PACKS
@@ -76,7 +77,9 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
             config.refresh_from_db()
         return Response(MonitoringConfigSerializer(config).data)
 
-    @extend_schema(request=None, responses={200: MonitoringRunResponseSerializer, **RATE_LIMITED})
+    @extend_schema(
+        request=None, responses={200: MonitoringRunResponseSerializer, 503: QUEUE_UNAVAILABLE}
+    )
     @action(detail=False, methods=["post"])
     def run(self, request):
         run = services.request_pass(trigger=MonitoringRun.Trigger.MANUAL)
@@ -101,9 +104,7 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
             runs = runs.filter(status=query["status"])
         return RUNS_PAGING.response(runs, query, MonitoringRunSerializer)
 
-    @extend_schema(
-        responses={200: MonitoringRunSerializer, 404: OpenApiResponse(description="Not found")}
-    )
+    @extend_schema(responses=MonitoringRunSerializer)
     @action(detail=False, methods=["get"], url_path=r"runs/(?P<run_id>[^/]+)")
     def run_detail(self, request, run_id=None):
         run = MonitoringRun.objects.filter(pk=parse_uuid(run_id, field="run_id")).first()

@@ -40,6 +40,7 @@ CONFIG = SchemathesisConfig.from_dict(
             "enabled": False,
             "not_a_server_error": {"enabled": True},
             "response_schema_conformance": {"enabled": True},
+            "status_code_conformance": {"enabled": True},
         },
     }
 )
