@@ -3,7 +3,7 @@
 from django.db.models import Sum
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -104,7 +104,18 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
             runs = runs.filter(status=query["status"])
         return RUNS_PAGING.response(runs, query, MonitoringRunSerializer)
 
-    @extend_schema(responses=MonitoringRunSerializer)
+    @extend_schema(
+        # The route takes any segment (a malformed id is a 422, not a 404 of the router).
+        parameters=[
+            OpenApiParameter(
+                "run_id",
+                OpenApiTypes.UUID,
+                OpenApiParameter.PATH,
+                description="A UUID string identifying this monitoring run.",
+            )
+        ],
+        responses=MonitoringRunSerializer,
+    )
     @action(detail=False, methods=["get"], url_path=r"runs/(?P<run_id>[^/]+)")
     def run_detail(self, request, run_id=None):
         run = MonitoringRun.objects.filter(pk=parse_uuid(run_id, field="run_id")).first()
