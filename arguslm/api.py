@@ -9,7 +9,7 @@ import logging
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.db import OperationalError
 from django.http import Http404
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -142,7 +142,14 @@ def parse_uuid(value: str, *, field: str = "id", location: str = "path") -> uuid
 
 def validate_query(serializer_class: type[serializers.Serializer], request) -> dict:
     """Validate ``request.query_params`` with a serializer; bad values → 422 at "query"."""
-    serializer = serializer_class(data=request.query_params)
+    try:
+        params = request.query_params
+    except TooManyFieldsSent:  # Django's own limit: a SuspiciousOperation, else a 500 in DRF
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        raise Unprocessable(
+            {"non_field_errors": [f"More than {limit} query parameters."]}, "query"
+        ) from None
+    serializer = serializer_class(data=params)
     if not serializer.is_valid():
         raise Unprocessable(serializer.errors, "query")
     return serializer.validated_data
