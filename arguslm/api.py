@@ -1,8 +1,8 @@
 """Conventions shared by every API view: error bodies, 422 validation errors, query parsing.
 
 Errors are ``{"detail": ...}``. Invalid bodies and query values are 422 (as the original
-ArgusLM and its SDK expect) with ``detail`` as a list naming each bad field, in the same
-shape FastAPI uses: ``[{"type", "loc", "msg", "input"}]``.
+ArgusLM and its SDK expect) with ``detail`` as a list naming each bad field, in FastAPI's
+shape without its ``input``: ``[{"type", "loc", "msg"}]`` (documented in arguslm.schema).
 """
 
 import logging
