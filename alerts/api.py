@@ -1,7 +1,7 @@
 """REST API: /api/v1/alerts (alerts, the bell's counts) and /api/v1/alerts/rules."""
 
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -9,8 +9,10 @@ from rest_framework.response import Response
 from alerts import notifications, services
 from alerts.models import Alert, AlertRule, Incident, Notification
 from alerts.serializers import (
+    PAGING,
     AlertListSerializer,
     AlertQuerySerializer,
+    AlertRuleCreatedSerializer,
     AlertRuleSerializer,
     AlertSerializer,
     CountSerializer,
@@ -23,8 +25,6 @@ from alerts.serializers import (
     WebhookSecretSerializer,
 )
 from arguslm.api import UUIDLookupMixin, validate_query
-
-NOT_FOUND = {404: OpenApiResponse(description="Not found")}
 
 
 class AlertRuleViewSet(
@@ -44,22 +44,22 @@ class AlertRuleViewSet(
     def get_queryset(self):
         return AlertRule.objects.order_by("-created_at")
 
-    def get_serializer_context(self):
+    def get_serializer_class(self):
         # The signing secret is shown once: in the response that creates the rule.
-        return {**super().get_serializer_context(), "reveal_secret": self.action == "create"}
+        return AlertRuleCreatedSerializer if self.action == "create" else AlertRuleSerializer
 
     @extend_schema(responses=AlertRuleSerializer(many=True))
     def list(self, request):
         return Response(AlertRuleSerializer(self.get_queryset(), many=True).data)
 
-    @extend_schema(request=None, responses={200: WebhookSecretSerializer, **NOT_FOUND})
+    @extend_schema(request=None, responses={200: WebhookSecretSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
         """A new signing secret for the rule's generic webhook, shown in this response only."""
         rule = services.rotate_webhook_secret(rule=self.get_object())
         return Response({"webhook_secret": rule.webhook_secret})
 
-    @extend_schema(request=None, responses={202: AlertSerializer, **NOT_FOUND})
+    @extend_schema(request=None, responses={202: AlertSerializer})
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         """Queue a test notification on every channel of the rule (delivered by the worker)."""
@@ -97,18 +97,9 @@ class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         unacknowledged = alerts.filter(acknowledged=False).count()
         if query.get("acknowledged") is not None:
             alerts = alerts.filter(acknowledged=query["acknowledged"])
-        limit, offset = query["limit"], query["offset"]
-        return Response(
-            {
-                "items": AlertSerializer(alerts[offset : offset + limit], many=True).data,
-                "total": alerts.count(),
-                "unacknowledged_count": unacknowledged,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        return PAGING.response(alerts, query, AlertSerializer, unacknowledged_count=unacknowledged)
 
-    @extend_schema(request=None, responses={200: AlertSerializer, **NOT_FOUND})
+    @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["patch", "post"])
     def acknowledge(self, request, pk=None):
         alert = self.get_object()
@@ -147,8 +138,7 @@ class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         incidents = Incident.objects.select_related("rule").order_by("-opened_at")
         if query.get("open") is not None:
             incidents = incidents.filter(resolved_at__isnull=query["open"])
-        limit, offset = query["limit"], query["offset"]
-        return Response(IncidentSerializer(incidents[offset : offset + limit], many=True).data)
+        return Response(IncidentSerializer(PAGING.items(incidents, query), many=True).data)
 
     @extend_schema(parameters=[PageQuerySerializer], responses=NotificationSerializer(many=True))
     @action(detail=False, methods=["get"])
@@ -159,5 +149,4 @@ class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
             .prefetch_related("log")
             .order_by("-created_at")
         )
-        limit, offset = query["limit"], query["offset"]
-        return Response(NotificationSerializer(rows[offset : offset + limit], many=True).data)
+        return Response(NotificationSerializer(PAGING.items(rows, query), many=True).data)

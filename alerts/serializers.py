@@ -15,7 +15,7 @@ from alerts.models import (
     Incident,
     Notification,
 )
-from arguslm.api import reject_null_characters
+from arguslm.api import Paging, reject_null_characters
 from providers.models import LLMModel
 
 METRICS = ("ttft", "latency", "tps", "error_rate")
@@ -87,12 +87,6 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     webhook_host = serializers.CharField(
         read_only=True, allow_null=True, help_text="Scheme, host and port of the webhook URL."
     )
-    webhook_secret = serializers.CharField(
-        read_only=True,
-        required=False,
-        help_text="The generic webhook's signing secret: only in the response that creates the "
-        "rule (and from rotate-secret).",
-    )
 
     class Meta:
         model = AlertRule
@@ -113,18 +107,11 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "webhook_url",
             "webhook_host",
             "webhook_format",
-            "webhook_secret",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"name": {"min_length": 1, "max_length": 255}}
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not self.context.get("reveal_secret"):
-            data.pop("webhook_secret", None)
-        return data
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -201,6 +188,18 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class AlertRuleCreatedSerializer(AlertRuleSerializer):
+    """The answer to creating a rule: the one response that carries its signing secret."""
+
+    webhook_secret = serializers.CharField(
+        read_only=True,
+        help_text="Signs the generic webhook's requests. Shown here only (and by rotate-secret).",
+    )
+
+    class Meta(AlertRuleSerializer.Meta):
+        fields = [*AlertRuleSerializer.Meta.fields, "webhook_secret"]
+
+
 class AlertSerializer(serializers.ModelSerializer):
     rule_id = serializers.UUIDField(read_only=True)
     rule_name = serializers.CharField(source="rule.name", read_only=True)
@@ -239,12 +238,15 @@ class AlertListSerializer(serializers.Serializer):
     offset = serializers.IntegerField()
 
 
+# Alerts, incidents and deliveries page alike (only the alerts list has the envelope).
+PAGING = Paging(default_limit=50, max_limit=500)
+
+
 class AlertQuerySerializer(serializers.Serializer):
     rule_id = serializers.UUIDField(required=False)
     acknowledged = serializers.BooleanField(required=False, allow_null=True, default=None)
     since = serializers.DateTimeField(required=False)
-    limit = serializers.IntegerField(default=50, min_value=1, max_value=500)
-    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+    limit, offset = PAGING.fields()
 
 
 class RecentQuerySerializer(serializers.Serializer):
@@ -284,8 +286,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class IncidentQuerySerializer(serializers.Serializer):
     open = serializers.BooleanField(required=False, allow_null=True, default=None)
-    limit = serializers.IntegerField(default=50, min_value=1, max_value=500)
-    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+    limit, offset = PAGING.fields()
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
@@ -327,5 +328,4 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class PageQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(default=50, min_value=1, max_value=500)
-    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+    limit, offset = PAGING.fields()

@@ -1,15 +1,15 @@
 """Conventions shared by every API view: error bodies, 422 validation errors, query parsing.
 
 Errors are ``{"detail": ...}``. Invalid bodies and query values are 422 (as the original
-ArgusLM and its SDK expect) with ``detail`` as a list naming each bad field, in the same
-shape FastAPI uses: ``[{"type", "loc", "msg", "input"}]``.
+ArgusLM and its SDK expect) with ``detail`` as a list naming each bad field, in FastAPI's
+shape without its ``input``: ``[{"type", "loc", "msg"}]`` (documented in arguslm.schema).
 """
 
 import logging
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.db import OperationalError
 from django.http import Http404
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -144,10 +144,61 @@ def parse_uuid(value: str, *, field: str = "id", location: str = "path") -> uuid
 
 def validate_query(serializer_class: type[serializers.Serializer], request) -> dict:
     """Validate ``request.query_params`` with a serializer; bad values → 422 at "query"."""
-    serializer = serializer_class(data=request.query_params)
+    try:
+        params = request.query_params
+    except TooManyFieldsSent:  # Django's own limit: a SuspiciousOperation, else a 500 in DRF
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        raise Unprocessable(
+            {"non_field_errors": [f"More than {limit} query parameters."]}, "query"
+        ) from None
+    serializer = serializer_class(data=params)
     if not serializer.is_valid():
         raise Unprocessable(serializer.errors, "query")
     return serializer.validated_data
+
+
+# An OFFSET beyond a 64-bit integer was a 500 (SQLite overflow, PostgreSQL DataError).
+MAX_OFFSET = 10_000_000
+
+
+class Paging:
+    """A paged list: its ``limit`` and ``offset`` query fields and its envelope
+    ``{items, total, limit, offset}``, written here once for every list that pages.
+
+    The list's query serializer declares ``limit, offset = PAGING.fields()``, so a bad value
+    is a 422 reported with any bad filter; the view answers ``PAGING.response(...)``.
+    ``has_more`` is in the envelope only where the contract has it (the models list).
+    """
+
+    def __init__(self, *, default_limit: int, max_limit: int, has_more: bool = False):
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.has_more = has_more
+
+    def fields(self) -> tuple[serializers.IntegerField, serializers.IntegerField]:
+        limit = serializers.IntegerField(
+            default=self.default_limit, min_value=1, max_value=self.max_limit
+        )
+        return limit, serializers.IntegerField(default=0, min_value=0, max_value=MAX_OFFSET)
+
+    @staticmethod
+    def items(queryset, query: dict) -> list:
+        """The page of ``queryset`` that the validated ``query`` asks for."""
+        offset = query["offset"]
+        return list(queryset[offset : offset + query["limit"]])
+
+    def response(
+        self, queryset, query: dict, serializer_class, *, total: int | None = None, **extra
+    ) -> Response:
+        """The envelope of one page; pass ``total`` when a COUNT(*) would be too slow, and the
+        list's own keys (e.g. ``unacknowledged_count``) as ``extra``."""
+        items = self.items(queryset, query)
+        if total is None:
+            total = queryset.count()
+        body = {"items": serializer_class(items, many=True).data, "total": total}
+        if self.has_more:
+            body["has_more"] = query["offset"] + len(items) < total
+        return Response({**body, **extra, "limit": query["limit"], "offset": query["offset"]})
 
 
 def reject_null_characters(value):

@@ -10,7 +10,6 @@ than DATA_UPLOAD_MAX_MEMORY_SIZE with RequestDataTooBig (a 413, see arguslm.api)
 """
 
 from django.core.exceptions import ImproperlyConfigured
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
@@ -22,8 +21,6 @@ SCOPE_LABELS = {
     "connection_test": "connection tests",
     "model_refresh": "model refreshes",
 }
-# The schema's entry for a throttled operation.
-RATE_LIMITED = {429: OpenApiResponse(description="Rate limited; Retry-After says when to retry")}
 
 
 class LimitReached(exceptions.APIException):

@@ -244,7 +244,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "arguslm.api.exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "arguslm.negotiation.FirstRendererNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "arguslm.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Applied per action by arguslm.limits.ThrottledActionsMixin (no default throttle classes).
     "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,

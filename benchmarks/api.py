@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from arguslm.api import Conflict, UUIDLookupMixin, validate_query
 from arguslm.limits import ThrottledActionsMixin
+from arguslm.schema import QUEUE_UNAVAILABLE
 from benchmarks import engine, exports, services
 from benchmarks.serializers import (
     BenchmarkCreateSerializer,
@@ -20,8 +21,6 @@ from benchmarks.serializers import (
     BenchmarkStartSerializer,
     ExportQuerySerializer,
 )
-
-NOT_FOUND = {404: OpenApiResponse(description="Not found")}
 
 
 class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericViewSet):
@@ -41,6 +40,7 @@ class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericV
             429: OpenApiResponse(
                 description="Rate limited (see Retry-After), or too many active benchmarks"
             ),
+            503: QUEUE_UNAVAILABLE,
         },
     )
     def create(self, request):
@@ -70,7 +70,7 @@ class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericV
             }
         )
 
-    @extend_schema(responses={200: BenchmarkDetailSerializer, **NOT_FOUND})
+    @extend_schema(responses=BenchmarkDetailSerializer)
     def retrieve(self, request, pk=None):
         engine.close_stale_runs()
         run = self.get_object()
@@ -82,9 +82,7 @@ class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericV
         data["model_statistics"] = per_model
         return Response(data)
 
-    @extend_schema(
-        responses={204: None, 409: OpenApiResponse(description="Still running"), **NOT_FOUND}
-    )
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="Still running")})
     def destroy(self, request, pk=None):
         run = self.get_object()
         if not run.is_finished:
@@ -94,7 +92,7 @@ class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericV
         run.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses={200: BenchmarkResultListSerializer, **NOT_FOUND})
+    @extend_schema(responses=BenchmarkResultListSerializer)
     @action(detail=True, methods=["get"])
     def results(self, request, pk=None):
         results = services.results_of(self.get_object())
@@ -107,7 +105,6 @@ class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericV
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "text/csv"): OpenApiTypes.STR,
-            **NOT_FOUND,
         },
     )
     @action(detail=True, methods=["get"])
@@ -123,7 +120,6 @@ class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericV
         responses={
             200: BenchmarkRunSerializer,
             409: OpenApiResponse(description="Finished"),
-            **NOT_FOUND,
         },
     )
     @action(detail=True, methods=["post"])

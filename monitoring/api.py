@@ -3,17 +3,20 @@
 from django.db.models import Sum
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from arguslm.api import parse_uuid, validate_query
-from arguslm.limits import RATE_LIMITED, ThrottledActionsMixin
+from arguslm.limits import ThrottledActionsMixin
 from arguslm.llm.prompts import PACKS
+from arguslm.schema import QUEUE_UNAVAILABLE
 from monitoring import costs, exports, services
 from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
 from monitoring.serializers import (
+    RUNS_PAGING,
+    UPTIME_PAGING,
     CostSerializer,
     ExportQuerySerializer,
     MonitoringConfigSerializer,
@@ -74,7 +77,9 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
             config.refresh_from_db()
         return Response(MonitoringConfigSerializer(config).data)
 
-    @extend_schema(request=None, responses={200: MonitoringRunResponseSerializer, **RATE_LIMITED})
+    @extend_schema(
+        request=None, responses={200: MonitoringRunResponseSerializer, 503: QUEUE_UNAVAILABLE}
+    )
     @action(detail=False, methods=["post"])
     def run(self, request):
         run = services.request_pass(trigger=MonitoringRun.Trigger.MANUAL)
@@ -97,18 +102,19 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
         runs = MonitoringRun.objects.order_by("-created_at")
         if query.get("status"):
             runs = runs.filter(status=query["status"])
-        limit, offset = query["limit"], query["offset"]
-        return Response(
-            {
-                "items": MonitoringRunSerializer(runs[offset : offset + limit], many=True).data,
-                "total": runs.count(),
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        return RUNS_PAGING.response(runs, query, MonitoringRunSerializer)
 
     @extend_schema(
-        responses={200: MonitoringRunSerializer, 404: OpenApiResponse(description="Not found")}
+        # The route takes any segment (a malformed id is a 422, not a 404 of the router).
+        parameters=[
+            OpenApiParameter(
+                "run_id",
+                OpenApiTypes.UUID,
+                OpenApiParameter.PATH,
+                description="A UUID string identifying this monitoring run.",
+            )
+        ],
+        responses=MonitoringRunSerializer,
     )
     @action(detail=False, methods=["get"], url_path=r"runs/(?P<run_id>[^/]+)")
     def run_detail(self, request, run_id=None):
@@ -122,14 +128,8 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
     def uptime(self, request):
         query = validate_query(UptimeQuerySerializer, request)
         checks = uptime_queryset(query)
-        limit, offset = query["limit"], query["offset"]
-        return Response(
-            {
-                "items": UptimeCheckSerializer(checks[offset : offset + limit], many=True).data,
-                "total": uptime_total(query, checks),
-                "limit": limit,
-                "offset": offset,
-            }
+        return UPTIME_PAGING.response(
+            checks, query, UptimeCheckSerializer, total=uptime_total(query, checks)
         )
 
     @extend_schema(

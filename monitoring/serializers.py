@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from arguslm.api import Paging
 from arguslm.llm.prompts import BY_ID
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
 
@@ -86,11 +87,12 @@ class MonitoringRunListSerializer(serializers.Serializer):
     offset = serializers.IntegerField()
 
 
+RUNS_PAGING = Paging(default_limit=20, max_limit=500)
+
+
 class RunsQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MonitoringRun.Status.choices, required=False)
-    limit = serializers.IntegerField(default=20, min_value=1, max_value=500)
-    # Bounded: an OFFSET beyond a 64-bit integer was a 500 (SQLite overflow, PostgreSQL DataError).
-    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+    limit, offset = RUNS_PAGING.fields()
 
 
 class UptimeCheckSerializer(serializers.ModelSerializer):
@@ -141,14 +143,15 @@ class UptimeHistorySerializer(serializers.Serializer):
     offset = serializers.IntegerField()
 
 
+UPTIME_PAGING = Paging(default_limit=100, max_limit=10000)
+
+
 class UptimeQuerySerializer(serializers.Serializer):
     model_id = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=UptimeCheck.Status.choices, required=False)
     since = serializers.DateTimeField(required=False)
     enabled_only = serializers.BooleanField(required=False, default=False)
-    limit = serializers.IntegerField(default=100, min_value=1, max_value=10000)
-    # Bounded: an OFFSET beyond a 64-bit integer was a 500 (SQLite overflow, PostgreSQL DataError).
-    offset = serializers.IntegerField(default=0, min_value=0, max_value=10_000_000)
+    limit, offset = UPTIME_PAGING.fields()
 
 
 class ExportQuerySerializer(serializers.Serializer):

@@ -7,12 +7,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from arguslm.api import BadGateway, Unprocessable, UUIDLookupMixin, validate_query
-from arguslm.limits import RATE_LIMITED, ThrottledActionsMixin
+from arguslm.limits import ThrottledActionsMixin
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
 from providers import services
 from providers.models import LLMModel, ProviderAccount
 from providers.serializers import (
+    MODELS_PAGING,
     CatalogSerializer,
     ModelBulkResultSerializer,
     ModelBulkUpdateSerializer,
@@ -28,8 +29,6 @@ from providers.serializers import (
     ProviderTestSerializer,
     ProviderUpdateSerializer,
 )
-
-NOT_FOUND = {404: OpenApiResponse(description="Not found")}
 
 
 def _valid(serializer_class, request, **context):
@@ -74,13 +73,11 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
     def get_object_for(self, account):
         return self.get_queryset().get(pk=account.pk)
 
-    @extend_schema(responses={200: ProviderSerializer, **NOT_FOUND})
+    @extend_schema(responses=ProviderSerializer)
     def retrieve(self, request, pk=None):
         return Response(ProviderSerializer(self.get_object()).data)
 
-    @extend_schema(
-        request=ProviderUpdateSerializer, responses={200: ProviderSerializer, **NOT_FOUND}
-    )
+    @extend_schema(request=ProviderUpdateSerializer, responses=ProviderSerializer)
     def partial_update(self, request, pk=None):
         account = self.get_object()
         data = _valid(ProviderUpdateSerializer, request, account=account)
@@ -91,7 +88,6 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
         responses={
             204: None,
             409: OpenApiResponse(description="Has benchmark history"),
-            **NOT_FOUND,
         }
     )
     def destroy(self, request, pk=None):
@@ -110,9 +106,7 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
             }
         )
 
-    @extend_schema(
-        request=ProviderCreateSerializer, responses={200: ProviderTestSerializer, **RATE_LIMITED}
-    )
+    @extend_schema(request=ProviderCreateSerializer, responses=ProviderTestSerializer)
     @action(detail=False, methods=["post"], url_path="test-connection")
     def test_connection(self, request):
         data = _valid(ProviderCreateSerializer, request)
@@ -121,9 +115,7 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
         )
         return Response(result)
 
-    @extend_schema(
-        request=None, responses={200: ProviderTestSerializer, **NOT_FOUND, **RATE_LIMITED}
-    )
+    @extend_schema(request=None, responses=ProviderTestSerializer)
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         account = self.get_object()
@@ -136,9 +128,9 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
         request=None,
         responses={
             200: ProviderRefreshSerializer,
+            # As the original ArgusLM answers (its SDK raises BadRequestError on it).
+            400: OpenApiResponse(description="Model discovery not supported for this type"),
             502: OpenApiResponse(description="Discovery failed"),
-            **NOT_FOUND,
-            **RATE_LIMITED,
         },
     )
     @action(detail=True, methods=["post"], url_path="refresh-models")
@@ -185,18 +177,7 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         if query.get("search"):
             term = query["search"]
             models = models.filter(Q(model_id__icontains=term) | Q(custom_name__icontains=term))
-        total = models.count()
-        limit, offset = query["limit"], query["offset"]
-        items = list(models[offset : offset + limit])
-        return Response(
-            {
-                "items": ModelSerializer(items, many=True).data,
-                "total": total,
-                "has_more": offset + len(items) < total,
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        return MODELS_PAGING.response(models, query, ModelSerializer)
 
     @extend_schema(
         request=ModelCreateSerializer,
@@ -210,11 +191,11 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
             status=status.HTTP_201_CREATED,
         )
 
-    @extend_schema(responses={200: ModelSerializer, **NOT_FOUND})
+    @extend_schema(responses=ModelSerializer)
     def retrieve(self, request, pk=None):
         return Response(ModelSerializer(self.get_object()).data)
 
-    @extend_schema(request=ModelUpdateSerializer, responses={200: ModelSerializer, **NOT_FOUND})
+    @extend_schema(request=ModelUpdateSerializer, responses=ModelSerializer)
     def partial_update(self, request, pk=None):
         model = self.get_object()
         # custom_name present, even null, clears the name; a null switch leaves it as it is.
@@ -225,7 +206,6 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         responses={
             204: None,
             409: OpenApiResponse(description="Has benchmark history"),
-            **NOT_FOUND,
         }
     )
     def destroy(self, request, pk=None):

@@ -5,7 +5,7 @@ import re
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from arguslm.api import reject_null_characters
+from arguslm.api import Paging, reject_null_characters
 from arguslm.llm import catalog
 from providers.models import LLMModel, ProviderAccount, reenter_message
 
@@ -197,6 +197,9 @@ class ModelListSerializer(serializers.Serializer):
     offset = serializers.IntegerField()
 
 
+MODELS_PAGING = Paging(default_limit=50, max_limit=500, has_more=True)
+
+
 class ModelQuerySerializer(serializers.Serializer):
     provider_id = serializers.UUIDField(required=False)
     provider_account_id = serializers.UUIDField(
@@ -205,9 +208,7 @@ class ModelQuerySerializer(serializers.Serializer):
     enabled_for_monitoring = serializers.BooleanField(required=False, allow_null=True, default=None)
     enabled_for_benchmark = serializers.BooleanField(required=False, allow_null=True, default=None)
     search = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
-    # Bounded: an OFFSET beyond a 64-bit integer was a 500 (SQLite overflow, PostgreSQL DataError).
-    offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=10_000_000)
+    limit, offset = MODELS_PAGING.fields()
 
 
 def _blank_to_none(value: str | None) -> str | None:

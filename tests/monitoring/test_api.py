@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -146,6 +148,15 @@ def test_uptime_history_filters_and_pages_newest_first(api):
     assert api.get(f"{BASE}/uptime?enabled_only=true").json()["total"] == 2
     page = api.get(f"{BASE}/uptime?limit=1&offset=1").json()
     assert page["total"] == 3 and [i["status"] for i in page["items"]] == ["down"]
+
+
+def test_the_uptime_total_comes_from_the_kept_counts_not_a_count_of_the_checks(api):
+    _checks()
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get(f"{BASE}/uptime", {"status": "down"}).json()["total"] == 1
+    sqls = [q["sql"] for q in queries]
+    assert not [sql for sql in sqls if "COUNT(" in sql.upper() and "uptimecheck" in sql], sqls
+    assert [sql for sql in sqls if "SUM(" in sql.upper() and "checkcount" in sql], sqls
 
 
 @pytest.mark.parametrize(

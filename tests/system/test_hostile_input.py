@@ -173,6 +173,29 @@ def test_an_export_window_that_ends_before_it_starts_is_a_422(api):
     assert response.status_code == 422
 
 
+# Every operation that reads its query string.
+QUERIED = [
+    "/models",
+    "/monitoring/runs",
+    "/monitoring/uptime",
+    "/monitoring/uptime/export",
+    "/benchmarks",
+    f"/benchmarks/{ZERO}/export",
+    "/alerts",
+    "/alerts/recent",
+    "/alerts/incidents",
+    "/alerts/deliveries",
+]
+
+
+@pytest.mark.parametrize("path", QUERIED)
+def test_more_query_parameters_than_django_parses_is_a_422_not_a_500(api, settings, path):
+    many = "&".join(f"p{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    response = api.get(f"{API}{path}?{many}")
+    assert response.status_code == 422, response.content[:200]
+    assert _detail(response)[0]["loc"] == ["query"]
+
+
 # --- Numbers ----------------------------------------------------------------------------------
 
 PAGED = [
