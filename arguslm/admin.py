@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from arguslm.models import AuditEvent, EncryptionCanary, Heartbeat, LoginAttempt
+from arguslm.models import ApiToken, AuditEvent, EncryptionCanary, Heartbeat, LoginAttempt
 
 
 @admin.register(Heartbeat)
@@ -72,3 +72,15 @@ class EncryptionCanaryAdmin(ReadOnlyAdmin):
         from arguslm.keys import CANARY
 
         return obj.value == CANARY
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Every user's tokens (digests only: a key cannot be read back). Deleting one revokes it;
+    tokens are issued on the Settings page or by ``manage.py drf_create_token``."""
+
+    list_display = ("name", "user", "prefix", "scope", "created_at", "expires_at", "last_used_at")
+    list_filter = ("scope",)
+    search_fields = ("name", "user__username", "prefix")
+    list_select_related = ("user",)
+    exclude = ("digest",)

@@ -67,6 +67,10 @@ TRACKED: dict[str, Tracked] = {
         only=("enabled_for_monitoring", "enabled_for_benchmark"), updates_only=True
     ),
     "alerts.AlertRule": Tracked(secret=frozenset({"webhook_secret", "webhook_url"})),
+    # Issued and revoked tokens; their use (last_used_at) is state, not configuration.
+    "arguslm.ApiToken": Tracked(
+        exclude=frozenset({"id", "created_at", "last_used_at"}), secret=frozenset({"digest"})
+    ),
     # last_run_at moves on every pass: it is state, not configuration.
     "monitoring.MonitoringConfig": Tracked(
         exclude=frozenset({"id", "created_at", "updated_at", "last_run_at"})

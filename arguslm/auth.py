@@ -12,18 +12,16 @@ from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddleware
 from channels.security.websocket import OriginValidator
 from django.contrib.auth.models import AnonymousUser
-from rest_framework import authentication, exceptions
-from rest_framework.authtoken.models import Token
+from rest_framework import authentication, exceptions, permissions
+
+from arguslm import tokens
+from arguslm.models import ApiToken
 
 
-def user_for_token(key: str):
-    """The active user owning API token ``key``, or None."""
-    if not key or "\x00" in key or len(key) > 200:
-        return None  # never a token (and PostgreSQL refuses NUL in a query)
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
+def user_for_token(key: str | None, *, scopes=tuple(ApiToken.Scope)):
+    """The active user owning live API token ``key`` of one of ``scopes``, or None."""
+    token = tokens.find(key)
+    return token.user if token is not None and token.scope in scopes else None
 
 
 def token_from_authorization(header: str) -> str | None:
@@ -51,11 +49,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header.lower().startswith(("bearer ", "token ")):
             return None
-        key = token_from_authorization(header)
-        user = user_for_token(key) if key else None
-        if user is None:
+        token = tokens.find(token_from_authorization(header))
+        if token is None:
             raise exceptions.AuthenticationFailed("Invalid or expired API token.")
-        return (user, key)
+        return (token.user, token)
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
@@ -68,11 +65,24 @@ class BasicTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header.lower().startswith("basic "):
             return None
-        key = token_from_authorization(header)
-        user = user_for_token(key) if key else None
-        if user is None:
+        token = tokens.find(token_from_authorization(header))
+        if token is None:
             raise exceptions.AuthenticationFailed("Invalid API token in HTTP Basic credentials.")
-        return (user, key)
+        return (token.user, token)
+
+
+class TokenScope(permissions.BasePermission):
+    """A token's scope limits what its user may do through it: a read token reads, a metrics
+    token only scrapes ``/metrics`` (not an API view), a full token does what its user may."""
+
+    def has_permission(self, request, view) -> bool:
+        token = request.auth
+        if not isinstance(token, ApiToken) or token.scope == ApiToken.Scope.FULL:
+            return True
+        if token.scope == ApiToken.Scope.READ and request.method in permissions.SAFE_METHODS:
+            return True
+        self.message = f"This API token's scope ({token.scope}) does not allow this request."
+        return False
 
 
 class TokenAuthMiddleware(AuthMiddleware):
@@ -86,7 +96,9 @@ class TokenAuthMiddleware(AuthMiddleware):
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 key = token_from_authorization(value.decode("latin-1"))
-                found = await sync_to_async(user_for_token)(key) if key else None
+                # The WebSocket streams benchmark progress: reading, so full or read tokens.
+                scopes = (ApiToken.Scope.FULL, ApiToken.Scope.READ)
+                found = await sync_to_async(user_for_token)(key, scopes=scopes)
                 if found is not None:
                     scope["user"]._wrapped = found
                 return

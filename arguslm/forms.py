@@ -6,9 +6,12 @@ page and the API accept and refuse the same input, in the same words. Serializer
 on the form field that shows them, or at the top of the form (``non_field_errors``).
 """
 
+from datetime import timedelta
+
 from django import forms
 from rest_framework import serializers
 
+from arguslm.models import ApiToken
 from arguslm.pages import error_text
 
 
@@ -67,3 +70,26 @@ def text(**kwargs) -> forms.CharField:
 def checkbox() -> forms.BooleanField:
     """A checkbox: absent from the POST means False (not "use the default")."""
     return forms.BooleanField(required=False)
+
+
+class TokenForm(forms.Form):
+    """A new API token on the Settings page."""
+
+    EXPIRY = {"never": None, "30": 30, "90": 90, "365": 365}
+    EXPIRY_LABELS = [("never", "Never"), ("30", "In 30 days"), ("90", "In 90 days")]
+
+    name = forms.CharField(max_length=100, strip=True)
+    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, initial=ApiToken.Scope.FULL)
+    expires = forms.ChoiceField(
+        choices=[
+            ("never", "Never"),
+            ("30", "In 30 days"),
+            ("90", "In 90 days"),
+            ("365", "In a year"),
+        ],
+        initial="90",
+    )
+
+    def expires_in(self) -> timedelta | None:
+        days = self.EXPIRY[self.cleaned_data["expires"]]
+        return timedelta(days=days) if days else None

@@ -1,4 +1,5 @@
-"""System state shared by every app: encryption canary, heartbeats, login attempts, audit log."""
+"""System state shared by every app: encryption canary, heartbeats, login attempts, audit log,
+API tokens."""
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -90,6 +91,39 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only: they cannot be deleted.")
+
+
+class ApiToken(models.Model):
+    """A user's API token, stored as a SHA-256 digest: the key itself is shown once, when
+    issued (``arguslm.tokens.issue``), and cannot be read back. A token acts as its user,
+    limited further by its scope, until it expires or is revoked (deleted)."""
+
+    class Scope(models.TextChoices):
+        FULL = "full", "Full access (as the user)"
+        READ = "read", "Read only"
+        METRICS = "metrics", "Prometheus metrics only"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    # The key's first characters, to tell tokens apart in lists (not enough to use one).
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.FULL)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.scope})"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
 class MeasuredSample(models.Model):

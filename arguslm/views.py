@@ -1,15 +1,17 @@
-"""System endpoints and the pages that belong to no domain app (dashboard shell, settings)."""
+"""System endpoints and the pages that belong to no domain app (settings)."""
 
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
-from rest_framework.authtoken.models import Token
 
+from arguslm import tokens
+from arguslm.forms import TokenForm
 from arguslm.models import Heartbeat
 from arguslm.pages import login_required_htmx
 
@@ -84,14 +86,30 @@ def _redis_check(url: str) -> str:
 @login_required_htmx
 @require_http_methods(["GET", "POST"])
 def settings_page(request: HttpRequest) -> HttpResponse:
-    """Appearance and the user's API token (shown in full only right after it is created)."""
-    new_key = None
-    if request.method == "POST" and request.POST.get("action") == "regenerate-token":
-        Token.objects.filter(user=request.user).delete()
-        new_key = Token.objects.create(user=request.user).key
-    token = Token.objects.filter(user=request.user).first()
-    return render(
-        request,
-        "settings.html",
-        {"page": "settings", "token": token, "new_key": new_key},
-    )
+    """Appearance and the user's API tokens: named, scoped, expiring, revocable; a new key is
+    shown in full on the one response that creates it."""
+    form, new_key = TokenForm(), None
+    if request.method == "POST" and request.POST.get("action") == "create-token":
+        form = TokenForm(request.POST)
+        if form.is_valid():
+            _, new_key = tokens.issue(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
+                expires_in=form.expires_in(),
+            )
+            form = TokenForm()
+    elif request.method == "POST" and request.POST.get("action") == "revoke-token":
+        token_id = request.POST.get("token_id", "")
+        if token_id.isdigit() and tokens.revoke(user=request.user, token_id=int(token_id)):
+            messages.success(request, "Token revoked: it no longer works.")
+        else:
+            messages.error(request, "No such token.")
+        return redirect("settings")
+    context = {
+        "page": "settings",
+        "tokens": request.user.api_tokens.all(),
+        "form": form,
+        "new_key": new_key,
+    }
+    return render(request, "settings.html", context)

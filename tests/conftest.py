@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 
@@ -26,7 +25,9 @@ def user(db):
 
 @pytest.fixture
 def token(user):
-    return Token.objects.create(user=user).key
+    from arguslm import tokens
+
+    return tokens.issue(user=user, name="test")[1]
 
 
 @pytest.fixture

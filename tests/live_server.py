@@ -88,9 +88,9 @@ class LiveServer:
             self.manage(
                 "shell",
                 "-c",
-                "from django.contrib.auth.models import User; from rest_framework.authtoken.models "
-                "import Token; u = User.objects.create_superuser('sdk', 'sdk@x.org', 'pw-sdk-123');"
-                "print(Token.objects.create(user=u).key)",
+                "from django.contrib.auth.models import User; from arguslm import tokens; "
+                "u = User.objects.create_superuser('sdk', 'sdk@x.org', 'pw-sdk-123');"
+                "print(tokens.issue(user=u, name='sdk')[1])",
             )
             .strip()
             .splitlines()[-1]

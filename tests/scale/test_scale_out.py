@@ -68,9 +68,9 @@ config = MonitoringConfig.get()
 config.concurrency_per_account, config.max_tokens, config.timeout_seconds = 32, 16, 10
 config.save()
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from arguslm import tokens
 user = User.objects.create_superuser("scale", "scale@x.org", "pw-scale-123")
-print(json.dumps({"bench": str(bench.id), "token": Token.objects.create(user=user).key}))
+print(json.dumps({"bench": str(bench.id), "token": tokens.issue(user=user, name="scale")[1]}))
 """
 
 

@@ -330,6 +330,7 @@ def queries_for_a_scrape(api) -> int:
 
 def test_a_scrape_costs_the_same_queries_for_2_and_20_models(api, data):
     make_fleet(2)
+    queries_for_a_scrape(api)  # records the token's first use (at most once a minute)
     small = queries_for_a_scrape(api)
     make_fleet(20)
     assert queries_for_a_scrape(api) == small

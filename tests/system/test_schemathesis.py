@@ -24,10 +24,10 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
 
 from alerts.models import Alert, AlertRule, DeliveryAttempt, Incident, Notification
+from arguslm import tokens
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 from monitoring.models import MonitoringRun, UptimeCheck
 from tests.factories import make_account, make_model
@@ -106,7 +106,7 @@ def _no_throttles(settings):
 @pytest.fixture
 def bearer(django_user_model) -> dict:
     user = django_user_model.objects.create_user("fuzz", "fuzz@example.com", "pw-fuzz-123")
-    return {"Authorization": f"Bearer {Token.objects.create(user=user).key}"}
+    return {"Authorization": f"Bearer {tokens.issue(user=user, name='fuzz')[1]}"}
 
 
 @pytest.fixture

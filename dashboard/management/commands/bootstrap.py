@@ -3,8 +3,8 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from rest_framework.authtoken.models import Token
 
+from arguslm import tokens
 from arguslm.keys import verify_encryption_key
 
 
@@ -20,12 +20,12 @@ class Command(BaseCommand):
         if not User.objects.filter(is_superuser=True).exists():
             password = os.environ.get("ARGUSLM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
             user = User.objects.create_superuser("admin", "admin@localhost", password)
-            token = Token.objects.create(user=user)
+            _, key = tokens.issue(user=user, name="Created at first start")
             bar = "=" * 64
             self.stdout.write(
                 f"\n{bar}\n ArgusLM admin created (shown once, keep it safe):\n"
-                f"   user:      admin\n   password:  {password}\n   API token: {token.key}\n"
-                f" Try: curl -H 'Authorization: Bearer {token.key}' "
+                f"   user:      admin\n   password:  {password}\n   API token: {key}\n"
+                f" Try: curl -H 'Authorization: Bearer {key}' "
                 f"http://127.0.0.1:8000/api/v1/providers\n{bar}\n"
             )
         self._demo()

@@ -21,8 +21,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from rest_framework.authtoken.models import Token
 
+from arguslm import tokens
 from arguslm.llmsim.server import start_in_process
 from arguslm.stats import percentile
 from benchmarks.models import BenchmarkResult, BenchmarkRun
@@ -74,8 +74,8 @@ class Command(BaseCommand):
             model_ids=[str(m.id) for m in models],
         )
         user, _ = get_user_model().objects.get_or_create(username="bench-ws")
-        token, _ = Token.objects.get_or_create(user=user)
-        delays = asyncio.run(self.follow(run, token.key))
+        _, key = tokens.issue(user=user, name="benchmark_bench")
+        delays = asyncio.run(self.follow(run, key))
         run.refresh_from_db()
         results = list(BenchmarkResult.objects.filter(run=run))
         ok = [r for r in results if r.error_type is None and r.ttft_ms is not None]

@@ -247,8 +247,8 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from django.test import Client
         from django_q.models import Schedule
-        from rest_framework.authtoken.models import Token
 
+        from arguslm import tokens
         from arguslm.schedules import PREFIX, reconcile
         from monitoring.models import MonitoringConfig
         from providers.models import LLMModel, ProviderAccount
@@ -264,7 +264,7 @@ class Command(BaseCommand):
         created.update(accounts=[], models=[])
         user = get_user_model().objects.create_superuser(tag, f"{tag}@localhost", None)
         created["user"] = user.pk
-        created["token"] = Token.objects.create(user=user).key
+        created["token"] = tokens.issue(user=user, name="load_bench")[1]
         browser = Client()
         browser.force_login(user)
         created["session"] = browser.cookies[settings.SESSION_COOKIE_NAME].value
