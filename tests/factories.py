@@ -36,10 +36,13 @@ def make_model(account: ProviderAccount | None = None, **kw) -> LLMModel:
 
 # --- monitoring ---------------------------------------------------------------------------------
 
-# What a successful probe measured, and why a failed one failed.
+# What a successful request measured (a check or a benchmark result), and why a failed one
+# failed.
 MEASURED = {
     "ttft_ms": 42.0,
+    "ttfat_ms": 42.0,
     "latency_ms": 120.0,
+    "tps": 100.0,
     "tps_excluding_ttft": 150.0,
     "output_tokens": 12,
     "token_source": "usage",
@@ -96,12 +99,11 @@ def make_benchmark_run(*models: LLMModel, **kw) -> BenchmarkRun:
 
 
 def make_benchmark_result(model: LLMModel, *, run: BenchmarkRun | None = None, **kw):
-    """One measured request of ``model``: by default the first of a completed run of its own
-    (benchmark history, which must be kept)."""
+    """One request of ``model``: by default the first of a completed run of its own (benchmark
+    history, which must be kept). It measured ``MEASURED``; given an ``error_type``, nothing."""
     run = run or make_benchmark_run(model, name="history")
-    return BenchmarkResult.objects.create(
-        run=run, model=model, **{"seq": 1, "ttft_ms": 100.0, **kw}
-    )
+    defaults = {"seq": 1, **({} if "error_type" in kw else MEASURED)}
+    return BenchmarkResult.objects.create(run=run, model=model, **{**defaults, **kw})
 
 
 # --- alerts -------------------------------------------------------------------------------------
