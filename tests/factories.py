@@ -60,8 +60,8 @@ def uptime_check(model: LLMModel, *, status="up", ago=timedelta(0), **kw) -> Upt
         defaults = {}
     else:
         defaults = SERVER_ERROR if status == UptimeCheck.Status.DOWN else MEASURED
-    created_at = timezone.now() - ago
-    return UptimeCheck(model=model, status=status, created_at=created_at, **{**defaults, **kw})
+    fields = {"created_at": timezone.now() - ago, **defaults, **kw}
+    return UptimeCheck(model=model, status=status, **fields)
 
 
 def make_check(model: LLMModel, **kw) -> UptimeCheck:
