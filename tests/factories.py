@@ -17,10 +17,12 @@ from providers.models import LLMModel, ProviderAccount
 
 # Nothing listens on the discard port: connections are refused at once.
 DEAD_URL = "http://127.0.0.1:9/v1"
+# The default account's API key: no response, page or log may show it.
+SECRET = "sk-test-very-secret-4711"
 
 
 def make_account(**kw) -> ProviderAccount:
-    credentials = kw.pop("credentials", {"base_url": DEAD_URL})
+    credentials = kw.pop("credentials", {"base_url": DEAD_URL, "api_key": SECRET})
     defaults = {"provider_type": "custom_openai_compatible", "display_name": "Test account"}
     account = ProviderAccount(**{**defaults, **kw})
     account.credentials = credentials
