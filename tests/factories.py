@@ -12,7 +12,7 @@ from django.utils import timezone
 from alerts.models import Alert, AlertRule, Incident
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 from monitoring import rollups
-from monitoring.models import UptimeCheck
+from monitoring.models import MonitoringRun, UptimeCheck
 from providers.models import LLMModel, ProviderAccount
 
 # Nothing listens on the discard port: connections are refused at once.
@@ -50,6 +50,18 @@ MEASURED = {
     "token_source": "usage",
 }
 SERVER_ERROR = {"error_type": "server_error", "error": "HTTP 500 from the provider"}
+
+
+def make_monitoring_run(*, ago: timedelta | None = None, **kw) -> MonitoringRun:
+    """A monitoring pass, queued unless a ``status`` is given; a running one started and beat
+    now (unless given). ``ago`` dates its creation (set on insert) that long before now."""
+    if kw.get("status") == MonitoringRun.Status.RUNNING:
+        kw = {"started_at": timezone.now(), "heartbeat_at": timezone.now(), **kw}
+    run = MonitoringRun.objects.create(**kw)
+    if ago is not None:
+        MonitoringRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - ago)
+        run.refresh_from_db()
+    return run
 
 
 def uptime_check(model: LLMModel, *, status="up", ago=timedelta(0), **kw) -> UptimeCheck:

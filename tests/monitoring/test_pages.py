@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from monitoring.models import ModelStatus, MonitoringConfig, MonitoringRun
-from tests.factories import make_account, make_check, make_model
+from tests.factories import make_account, make_check, make_model, make_monitoring_run
 
 pytestmark = pytest.mark.django_db
 
@@ -276,8 +276,7 @@ def test_the_live_partial_renders_each_status_and_polls_only_while_live(
 
 
 def test_a_pass_queued_for_long_hints_at_the_worker(logged_in):
-    run = MonitoringRun.objects.create()
-    MonitoringRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    make_monitoring_run(ago=timedelta(minutes=2))
     html = logged_in.get("/monitoring/live", **HTMX).content.decode()
     assert "Still waiting for a worker — is the worker (qcluster) running?" in html
 

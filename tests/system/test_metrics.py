@@ -15,8 +15,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from arguslm.models import Heartbeat
 from monitoring import sketch
-from monitoring.models import MonitoringConfig, MonitoringRun
-from tests.factories import make_account, make_benchmark_run, make_model, store_checks, uptime_check
+from monitoring.models import MonitoringConfig
+from tests.factories import (
+    make_account,
+    make_benchmark_run,
+    make_model,
+    make_monitoring_run,
+    store_checks,
+    uptime_check,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -90,12 +97,16 @@ def data():
         ]
     )
     MonitoringConfig.objects.create(interval_minutes=10, enabled=False)
-    older = MonitoringRun.objects.create(status="completed", up=9, down=0)
-    MonitoringRun.objects.filter(pk=older.pk).update(created_at=NOW - timedelta(hours=1))
-    MonitoringRun.objects.filter(pk=older.pk).update(
-        started_at=NOW - timedelta(hours=1), finished_at=NOW - timedelta(minutes=59)
+    make_monitoring_run(
+        ago=timedelta(hours=1),
+        status="completed",
+        started_at=NOW - timedelta(hours=1),
+        finished_at=NOW - timedelta(minutes=59),
+        up=9,
+        down=0,
     )
-    last = MonitoringRun.objects.create(
+    make_monitoring_run(
+        ago=timedelta(minutes=3),
         status="completed",
         started_at=NOW - timedelta(minutes=3),
         finished_at=NOW - timedelta(seconds=150),
@@ -104,8 +115,7 @@ def data():
         degraded=1,
         down=1,
     )
-    MonitoringRun.objects.filter(pk=last.pk).update(created_at=NOW - timedelta(minutes=3))
-    MonitoringRun.objects.create(status="running", started_at=NOW)  # not completed: ignored
+    make_monitoring_run(status="running")  # not completed: ignored
     Heartbeat.objects.create(name="qcluster", seen_at=NOW - timedelta(seconds=42))
     Heartbeat.objects.create(name="something-else", seen_at=NOW - timedelta(days=1))
     for status in ("running", "running", "completed", "pending"):
