@@ -15,7 +15,7 @@ from alerts.models import (
     Incident,
     Notification,
 )
-from tests.factories import make_model
+from tests.factories import make_alert, make_incident, make_model, make_rule
 
 pytestmark = pytest.mark.django_db
 RULES = "/api/v1/alerts/rules"
@@ -41,29 +41,6 @@ def queued(monkeypatch):
     calls: list[tuple] = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **kw: calls.append(a))
     return calls
-
-
-def make_rule(**kw) -> AlertRule:
-    return AlertRule.objects.create(**{"name": "Any down", "rule_type": "any_model_down", **kw})
-
-
-def make_alert(rule: AlertRule | None = None, *, ago: timedelta | None = None, **kw) -> Alert:
-    alert = Alert.objects.create(rule=rule or make_rule(), **{"message": "Model x is down", **kw})
-    if ago is not None:
-        Alert.objects.filter(pk=alert.pk).update(created_at=timezone.now() - ago)
-        alert.refresh_from_db()
-    return alert
-
-
-def make_incident(rule: AlertRule, *, open: bool = True, ago: timedelta = timedelta(0)):
-    opened = timezone.now() - ago
-    return Incident.objects.create(
-        rule=rule,
-        subject=str(uuid.uuid4()),
-        summary="down",
-        opened_at=opened,
-        resolved_at=None if open else opened + timedelta(seconds=1),
-    )
 
 
 def post_rule(api, **body):
@@ -569,7 +546,7 @@ def test_a_test_send_on_a_rule_without_channels_queues_nothing(
 
 
 def test_the_alert_list_is_newest_first_with_counts(api):
-    rule = make_rule()
+    rule = make_rule(name="Any down")
     old = make_alert(rule, ago=timedelta(hours=2), acknowledged=True)
     new = make_alert(rule, ago=timedelta(minutes=1))
     data = api.get(ALERTS).json()
@@ -768,7 +745,9 @@ def test_recent_alerts_allow_up_to_fifty(api):
 
 def test_incidents_are_newest_first_and_filter_by_open(api):
     rule = make_rule(name="Watch")
-    closed = make_incident(rule, open=False, ago=timedelta(hours=1))
+    closed = make_incident(
+        rule, ago=timedelta(hours=1), resolved_at=timezone.now() - timedelta(minutes=30)
+    )
     opened = make_incident(rule, ago=timedelta(minutes=1))
     data = api.get(f"{ALERTS}/incidents").json()
     assert [i["id"] for i in data] == [str(opened.pk), str(closed.pk)]

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alerts.models import Alert, AlertRule, Incident
+from alerts.models import Alert, Incident
 from monitoring import services
 from monitoring.models import MonitoringRun, UptimeCheck
-from tests.factories import make_account, make_model
+from tests.factories import make_account, make_model, make_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -40,12 +40,8 @@ def set_model(model, model_id):
     model.save()
 
 
-def rule(**kw) -> AlertRule:
-    return AlertRule.objects.create(**{"name": "r", "rule_type": "any_model_down", **kw})
-
-
 def test_an_outage_raises_one_alert_however_long_it_lasts_and_recovery_closes_it(sim):
-    r = rule()
+    r = make_rule()
     model = make_model(sim, model_id=BROKEN)
     monitor()
     fired = Alert.objects.get()
@@ -68,7 +64,7 @@ def test_an_outage_raises_one_alert_however_long_it_lasts_and_recovery_closes_it
 
 
 def test_a_new_outage_after_recovery_opens_a_new_incident(sim):
-    rule()
+    make_rule()
     model = make_model(sim, model_id=BROKEN)
     monitor()
     set_model(model, HEALTHY)
@@ -86,7 +82,7 @@ def test_a_new_outage_after_recovery_opens_a_new_incident(sim):
 def test_specific_model_down_watches_only_its_target(sim):
     target = make_model(sim, model_id=f"{BROKEN}/seed=1")
     make_model(sim, model_id=f"{BROKEN}/seed=2")
-    rule(rule_type="specific_model_down", target_model=target)
+    make_rule(rule_type="specific_model_down", target_model=target)
     monitor()
     assert list(Alert.objects.values_list("model", flat=True)) == [target.id]
 
@@ -95,7 +91,7 @@ def test_unavailable_everywhere_fires_only_when_every_deployment_is_down(sim, ll
     other = make_account(credentials={"base_url": f"{llmsim}/v1"}, display_name="Second")
     a = make_model(sim, model_id=f"{BROKEN}/seed=31")
     b = make_model(other, model_id=f"{HEALTHY}/seed=31")
-    rule(rule_type="model_unavailable_everywhere", target_model_name="seed=31")
+    make_rule(rule_type="model_unavailable_everywhere", target_model_name="seed=31")
     monitor()
     assert not Alert.objects.exists()  # one deployment still up
 
@@ -110,7 +106,7 @@ def test_unavailable_everywhere_fires_only_when_every_deployment_is_down(sim, ll
 
 
 def test_consecutive_check_settings_suppress_flapping(sim):
-    rule(consecutive_failures=2, consecutive_recoveries=2)
+    make_rule(consecutive_failures=2, consecutive_recoveries=2)
     model = make_model(sim, model_id=BROKEN)
     for model_id in (BROKEN, HEALTHY, BROKEN, HEALTHY):
         set_model(model, model_id)
@@ -128,7 +124,7 @@ def test_consecutive_check_settings_suppress_flapping(sim):
 
 
 def test_the_flaky_demo_model_is_tamed_by_consecutive_failures(sim):
-    rule(consecutive_failures=3)
+    make_rule(consecutive_failures=3)
     make_model(sim, model_id="flaky/ttft=5/itl=1/n=2")
     for _ in range(8):
         monitor()
@@ -141,7 +137,7 @@ def test_the_flaky_demo_model_is_tamed_by_consecutive_failures(sim):
 
 
 def test_performance_degradation_against_an_absolute_latency(sim):
-    rule(
+    make_rule(
         rule_type="performance_degradation",
         threshold_config={
             "metric": "latency",
@@ -177,7 +173,7 @@ def test_performance_degradation_against_the_models_own_baseline(sim):
             for i in range(10)
         ]
     )
-    rule(
+    make_rule(
         rule_type="performance_degradation",
         threshold_config={
             "metric": "ttft",
@@ -192,7 +188,7 @@ def test_performance_degradation_against_the_models_own_baseline(sim):
 
 
 def test_performance_degradation_on_error_rate(sim):
-    rule(
+    make_rule(
         rule_type="performance_degradation",
         threshold_config={
             "metric": "error_rate",
@@ -209,7 +205,7 @@ def test_performance_degradation_on_error_rate(sim):
 
 
 def test_disabled_rules_are_not_evaluated(sim):
-    rule(enabled=False)
+    make_rule(enabled=False)
     make_model(sim, model_id=BROKEN)
     monitor()
     assert not Alert.objects.exists()
@@ -218,7 +214,7 @@ def test_disabled_rules_are_not_evaluated(sim):
 def test_evaluation_is_queued_after_the_pass_not_run_inside_it(sim, monkeypatch):
     queued = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **kw: queued.append(a))
-    rule()
+    make_rule()
     make_model(sim, model_id=BROKEN)
     run = MonitoringRun.objects.create()
     services.start_pass(run_id=run.id)

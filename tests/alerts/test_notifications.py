@@ -16,8 +16,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from alerts import notifications, transports
-from alerts.models import Alert, AlertRule, DeliveryAttempt, Incident, Notification
-from tests.factories import make_model
+from alerts.models import Alert, AlertRule, DeliveryAttempt, Notification
+from tests.factories import make_alert, make_incident, make_model, make_rule
 
 Status = Notification.Status
 
@@ -102,16 +102,6 @@ class PermanentSMTPFailure(BaseEmailBackend):
         raise smtplib.SMTPRecipientsRefused({"ops@example.com": (550, b"5.1.1 no such user")})
 
 
-def make_rule(**kw) -> AlertRule:
-    defaults = {"name": "Any model down", "rule_type": AlertRule.RuleType.ANY_MODEL_DOWN}
-    return AlertRule.objects.create(**{**defaults, **kw})
-
-
-def make_alert(rule: AlertRule, **kw) -> Alert:
-    defaults = {"kind": Alert.Kind.FIRED, "message": "Model gpt-x is down: HTTP 500"}
-    return Alert.objects.create(rule=rule, **{**defaults, **kw})
-
-
 def webhook_rule(url: str, **kw) -> AlertRule:
     return make_rule(notify_webhook=True, webhook_url=url, **kw)
 
@@ -134,9 +124,7 @@ def only(channel: str | None = None) -> Notification:
 def test_it_posts_the_generic_json_document_to_a_webhook(receiver):
     model = make_model(model_id="gpt-x", custom_name="GPT X")
     rule = webhook_rule(receiver.url())
-    incident = Incident.objects.create(
-        rule=rule, model=model, subject=str(model.id), summary="down", opened_at=timezone.now()
-    )
+    incident = make_incident(rule, model=model)
     alert = make_alert(rule, model=model, incident=incident)
 
     notifications.queue_for([alert])

@@ -11,29 +11,14 @@ from alerts.models import (
     AlertEvent,
     AlertRule,
     DeliveryAttempt,
-    Incident,
     Notification,
 )
-from tests.factories import make_account, make_model
+from tests.factories import make_account, make_alert, make_incident, make_model, make_rule
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/very-secret-token-123"
-
-
-def make_rule(**kw) -> AlertRule:
-    fields = {"name": "Anything down", "rule_type": AlertRule.RuleType.ANY_MODEL_DOWN, **kw}
-    return AlertRule.objects.create(**fields)
-
-
-def make_alert(rule: AlertRule, *, ago: timedelta | None = None, **kw) -> Alert:
-    fields = {"message": "Model m-1 is down: connection refused", **kw}
-    alert = Alert.objects.create(rule=rule, **fields)
-    if ago is not None:
-        Alert.objects.filter(pk=alert.pk).update(created_at=timezone.now() - ago)
-        alert.refresh_from_db()
-    return alert
 
 
 def rule_form(**overrides) -> dict:
@@ -191,9 +176,7 @@ def test_with_the_context_processor_the_bell_renders_with_the_page(logged_in, se
 
 def test_acknowledging_from_the_bell_tells_the_live_parts_to_re_render(logged_in, model):
     rule = make_rule()
-    incident = Incident.objects.create(
-        rule=rule, model=model, subject=str(model.pk), summary="down", opened_at=timezone.now()
-    )
+    incident = make_incident(rule, model=model)
     alert = make_alert(rule, incident=incident)
     other = make_alert(rule, message="other")
     response = logged_in.post(f"/alerts/{alert.pk}/acknowledge", **HTMX)
@@ -305,17 +288,14 @@ def test_the_page_lists_rules_with_their_target_channels_and_settings(logged_in,
 def test_the_page_lists_open_and_recently_resolved_incidents(logged_in, model):
     rule = make_rule(name="Down rule")
     now = timezone.now()
-    Incident.objects.create(
-        rule=rule,
+    make_incident(
+        rule,
         model=model,
-        subject=str(model.pk),
         summary="Model m-1 is down: timeout",
         opened_at=now - timedelta(minutes=90),
     )
-    Incident.objects.create(
-        rule=make_rule(
-            name="GPT", rule_type="model_unavailable_everywhere", target_model_name="gpt"
-        ),
+    make_incident(
+        make_rule(name="GPT", rule_type="model_unavailable_everywhere", target_model_name="gpt"),
         subject="*",
         summary="all gone",
         opened_at=now - timedelta(hours=5),

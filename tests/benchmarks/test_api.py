@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 from providers.models import LLMModel
-from tests.factories import make_account, make_model
+from tests.factories import make_account, make_benchmark_result, make_benchmark_run, make_model
 
 pytestmark = pytest.mark.django_db
 
@@ -74,25 +74,10 @@ def model():
     return make_model(model_id="fast-small", custom_name="Fast small")
 
 
-def make_run(**kw) -> BenchmarkRun:
-    fields = {
-        "name": "Run",
-        "status": BenchmarkRun.Status.COMPLETED,
-        "model_ids": [],
-        "prompt_pack": "synthetic_short",
-    }
-    fields.update(kw)
-    if fields["status"] != BenchmarkRun.Status.PENDING:
-        fields.setdefault("started_at", timezone.now())
-    if fields["status"] in BenchmarkRun.TERMINAL:
-        fields.setdefault("completed_at", timezone.now())
-    return BenchmarkRun.objects.create(**fields)
-
-
 def ok_result(run, model, seq, *, ttft, tps, latency=1000.0, out=50, inp=12, **kw):
-    return BenchmarkResult.objects.create(
+    return make_benchmark_result(
+        model,
         run=run,
-        model=model,
         seq=seq,
         ttft_ms=ttft,
         ttfat_ms=ttft,
@@ -108,32 +93,29 @@ def ok_result(run, model, seq, *, ttft, tps, latency=1000.0, out=50, inp=12, **k
     )
 
 
-def failed_result(run, model, seq, *, error_type="timeout", error="Timed out after 60 s", **kw):
-    return BenchmarkResult.objects.create(
-        run=run, model=model, seq=seq, error_type=error_type, error=error, **kw
-    )
+TIMED_OUT = {"error_type": "timeout", "error": "Timed out after 60 s"}
 
 
 def scored_run(model_a, model_b) -> BenchmarkRun:
     """Model A: four successes (ttft 100..400, tps 10..40) and a stream error that kept a
     partial TTFT; model B: two failures only."""
-    run = make_run(model_ids=[str(model_a.id), str(model_b.id)])
+    run = make_benchmark_run(model_a, model_b, prompt_pack="synthetic_short")
     for i, (ttft, tps) in enumerate([(300, 30), (100, 10), (400, 40), (200, 20)], start=1):
         ok_result(run, model_a, i, ttft=float(ttft), tps=float(tps), latency=ttft * 5.0)
-    failed_result(
-        run,
+    make_benchmark_result(
         model_a,
-        5,
+        run=run,
+        seq=5,
         error_type="stream_error",
         error="Connection reset after the first byte",
         ttft_ms=5.0,
         chunks=1,
     )
-    failed_result(run, model_b, 6)
-    failed_result(
-        run,
+    make_benchmark_result(model_b, run=run, seq=6, **TIMED_OUT)
+    make_benchmark_result(
         model_b,
-        7,
+        run=run,
+        seq=7,
         error_type="empty_response",
         error="The response completed without any generated tokens.",
         input_tokens=12,
@@ -171,8 +153,8 @@ def iso(value: datetime) -> datetime:
 
 
 def test_every_benchmark_endpoint_answers_401_to_anonymous_callers(anon, model, queued):
-    run = make_run(model_ids=[str(model.id)])
-    pending = make_run(status=BenchmarkRun.Status.PENDING)
+    run = make_benchmark_run(model)
+    pending = make_benchmark_run(status=BenchmarkRun.Status.PENDING)
     body = {"model_ids": [str(model.id)], "prompt_pack": "synthetic_short"}
     calls = [
         anon.post(BASE, body, format="json"),
@@ -399,7 +381,7 @@ def test_the_list_is_newest_first_and_paginated_with_the_total(api):
     base = timezone.now() - timedelta(hours=1)
     runs = []
     for i in range(5):
-        run = make_run(name=f"run {i}")
+        run = make_benchmark_run(name=f"run {i}")
         BenchmarkRun.objects.filter(pk=run.pk).update(created_at=base + timedelta(minutes=i))
         runs.append(run)
     newest_first = [f"run {i}" for i in reversed(range(5))]
@@ -417,10 +399,10 @@ def test_the_list_is_newest_first_and_paginated_with_the_total(api):
 
 
 def test_the_list_filters_by_status_and_counts_only_matches(api):
-    make_run(name="done")
-    make_run(name="busy", status=BenchmarkRun.Status.RUNNING, heartbeat_at=timezone.now())
-    make_run(name="waiting", status=BenchmarkRun.Status.PENDING)
-    make_run(name="stopped", status=BenchmarkRun.Status.CANCELLED)
+    make_benchmark_run(name="done")
+    make_benchmark_run(name="busy", status=BenchmarkRun.Status.RUNNING, heartbeat_at=timezone.now())
+    make_benchmark_run(name="waiting", status=BenchmarkRun.Status.PENDING)
+    make_benchmark_run(name="stopped", status=BenchmarkRun.Status.CANCELLED)
     for status, names in [
         ("running", ["busy"]),
         ("pending", ["waiting"]),
@@ -451,7 +433,7 @@ def test_a_bad_list_query_is_a_422_naming_the_parameter(api, query, field):
 
 
 def test_a_page_number_beyond_a_million_is_a_422_not_a_500(api):
-    make_run()
+    make_benchmark_run()
     assert api.get(BASE, {"page": 1_000_000}).json()["runs"] == []
     response = api.get(BASE, {"page": 10**20})  # its OFFSET would overflow the database
     assert response.status_code == 422
@@ -459,12 +441,10 @@ def test_a_page_number_beyond_a_million_is_a_422_not_a_500(api):
 
 
 def test_listed_runs_carry_every_field_the_sdk_requires(api, model):
-    pending = make_run(
-        name="waiting", status=BenchmarkRun.Status.PENDING, model_ids=[str(model.id)]
-    )
-    done = make_run(name="done", model_ids=[str(model.id)])
+    pending = make_benchmark_run(model, name="waiting", status=BenchmarkRun.Status.PENDING)
+    done = make_benchmark_run(model, name="done")
     ok_result(done, model, 1, ttft=100.0, tps=10.0)
-    failed_result(done, model, 2)
+    make_benchmark_result(model, run=done, seq=2, **TIMED_OUT)
     runs = {r["name"]: r for r in api.get(BASE).json()["runs"]}
     for run in runs.values():
         for key in SDK_RUN_REQUIRED:
@@ -482,7 +462,7 @@ def test_listed_runs_carry_every_field_the_sdk_requires(api, model):
 
 
 def test_listing_closes_a_running_run_whose_worker_stopped_heartbeating(api):
-    run = make_run(
+    run = make_benchmark_run(
         status=BenchmarkRun.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=10)
     )
     data = api.get(BASE).json()
@@ -521,7 +501,7 @@ def test_the_detail_has_the_run_its_results_and_pooled_statistics(api):
 
 
 def test_statistics_are_all_zero_floats_without_results(api):
-    run = make_run()
+    run = make_benchmark_run()
     data = api.get(f"{BASE}/{run.id}").json()
     assert data["results"] == [] and data["result_count"] == 0
     for key in STAT_KEYS:
@@ -530,9 +510,9 @@ def test_statistics_are_all_zero_floats_without_results(api):
 
 
 def test_statistics_are_all_zero_floats_when_every_request_failed(api, model):
-    run = make_run(model_ids=[str(model.id)])
-    failed_result(run, model, 1)
-    failed_result(run, model, 2, error_type="auth", error="HTTP 401: bad key")
+    run = make_benchmark_run(model)
+    make_benchmark_result(model, run=run, seq=1, **TIMED_OUT)
+    make_benchmark_result(model, run=run, seq=2, error_type="auth", error="HTTP 401: bad key")
     data = api.get(f"{BASE}/{run.id}").json()
     assert [data["statistics"][key] for key in STAT_KEYS] == [0.0] * 6
     (row,) = data["model_statistics"]
@@ -542,14 +522,14 @@ def test_statistics_are_all_zero_floats_when_every_request_failed(api, model):
 
 
 def test_one_successful_result_is_every_percentile(api, model):
-    run = make_run(model_ids=[str(model.id)])
+    run = make_benchmark_run(model)
     ok_result(run, model, 1, ttft=123.0, tps=45.5)
     stats = api.get(f"{BASE}/{run.id}").json()["statistics"]
     assert [stats[k] for k in STAT_KEYS] == [123.0] * 3 + [45.5] * 3
 
 
 def test_a_result_with_an_error_but_no_error_type_counts_as_failed(api, model):
-    run = make_run(model_ids=[str(model.id)])
+    run = make_benchmark_run(model)
     ok_result(run, model, 1, ttft=100.0, tps=10.0)
     ok_result(run, model, 2, ttft=900.0, tps=90.0, error="Provider said no")
     data = api.get(f"{BASE}/{run.id}").json()
@@ -560,7 +540,7 @@ def test_a_result_with_an_error_but_no_error_type_counts_as_failed(api, model):
 
 
 def test_a_success_without_a_ttft_counts_for_tps_but_not_for_ttft(api, model):
-    run = make_run(model_ids=[str(model.id)])
+    run = make_benchmark_run(model)
     ok_result(run, model, 1, ttft=100.0, tps=10.0)
     ok_result(run, model, 2, ttft=None, tps=30.0)  # a non-streamed response
     data = api.get(f"{BASE}/{run.id}").json()
@@ -621,7 +601,7 @@ def test_failed_results_report_zero_numbers_and_their_error(api):
 
 
 def test_successful_results_carry_their_measurements(api, model):
-    run = make_run(model_ids=[str(model.id)])
+    run = make_benchmark_run(model)
     stored = ok_result(run, model, 1, ttft=120.5, tps=33.25, latency=1500.0, out=48, inp=9)
     (result,) = api.get(f"{BASE}/{run.id}").json()["results"]
     assert result["id"] == str(stored.id) and result["model_id"] == str(model.id)
@@ -648,7 +628,7 @@ def test_an_unknown_run_is_a_404_and_a_malformed_id_a_422(api):
 def test_the_results_endpoint_lists_results_in_order_with_the_total(api):
     model_a, model_b = two_models()
     run = scored_run(model_a, model_b)
-    other = make_run()
+    other = make_benchmark_run()
     ok_result(other, model_a, 1, ttft=1.0, tps=1.0)
     response = api.get(f"{BASE}/{run.id}/results")
     assert response.status_code == 200
@@ -656,7 +636,8 @@ def test_the_results_endpoint_lists_results_in_order_with_the_total(api):
     assert set(data) == {"results", "total"} and data["total"] == 7
     assert [r["seq"] for r in data["results"]] == list(range(1, 8))
     assert data["results"] == api.get(f"{BASE}/{run.id}").json()["results"]
-    assert api.get(f"{BASE}/{make_run().id}/results").json() == {"results": [], "total": 0}
+    empty = make_benchmark_run()
+    assert api.get(f"{BASE}/{empty.id}/results").json() == {"results": [], "total": 0}
 
 
 def test_the_results_of_an_unknown_run_are_a_404_and_of_a_malformed_id_a_422(api):
@@ -696,7 +677,7 @@ def test_the_json_export_has_the_originals_fields_and_the_statistics(api):
 
 
 def test_the_json_export_is_the_default_and_a_pending_run_has_no_completed_at(api):
-    run = make_run(status=BenchmarkRun.Status.PENDING)
+    run = make_benchmark_run(status=BenchmarkRun.Status.PENDING)
     response = api.get(f"{BASE}/{run.id}/export")
     assert response.status_code == 200
     data = json.loads(response.content)
@@ -754,7 +735,7 @@ def test_the_csv_statistics_table_has_one_row_per_model(api):
     [({"format": "xml"}, "format"), ({"format": "csv", "table": "bogus"}, "table")],
 )
 def test_an_unknown_export_format_or_table_is_a_422(api, query, field):
-    run = make_run()
+    run = make_benchmark_run()
     response = api.get(f"{BASE}/{run.id}/export", query)
     assert response.status_code == 422
     assert locs(response) == [["query", field]]
@@ -762,7 +743,7 @@ def test_an_unknown_export_format_or_table_is_a_422(api, query, field):
 
 @pytest.mark.parametrize("accept", ["text/csv", "application/xml", "text/csv, */*;q=0.1"])
 def test_an_accept_header_never_causes_a_406_on_exports(api, model, accept):
-    run = make_run(model_ids=[str(model.id)])
+    run = make_benchmark_run(model)
     ok_result(run, model, 1, ttft=100.0, tps=10.0)
     url = f"{BASE}/{run.id}/export"
     response = api.get(url, {"format": "csv"}, HTTP_ACCEPT=accept)
@@ -782,7 +763,7 @@ def test_exporting_an_unknown_run_is_a_404_and_a_malformed_id_a_422(api):
 
 
 def test_cancelling_a_pending_run_cancels_it_at_once(api):
-    run = make_run(status=BenchmarkRun.Status.PENDING)
+    run = make_benchmark_run(status=BenchmarkRun.Status.PENDING)
     response = api.post(f"{BASE}/{run.id}/cancel")
     assert response.status_code == 200
     data = response.json()
@@ -794,7 +775,7 @@ def test_cancelling_a_pending_run_cancels_it_at_once(api):
 
 
 def test_cancelling_a_running_run_asks_the_engine_to_stop(api):
-    run = make_run(status=BenchmarkRun.Status.RUNNING, heartbeat_at=timezone.now())
+    run = make_benchmark_run(status=BenchmarkRun.Status.RUNNING, heartbeat_at=timezone.now())
     response = api.post(f"{BASE}/{run.id}/cancel")
     assert response.status_code == 200
     assert response.json()["status"] == "running"
@@ -805,7 +786,7 @@ def test_cancelling_a_running_run_asks_the_engine_to_stop(api):
 
 @pytest.mark.parametrize("status", ["completed", "failed", "cancelled"])
 def test_cancelling_a_finished_run_is_a_409(api, status):
-    run = make_run(status=status)
+    run = make_benchmark_run(status=status)
     response = api.post(f"{BASE}/{run.id}/cancel")
     assert response.status_code == 409
     assert status in response.json()["detail"]
@@ -826,7 +807,7 @@ def test_deleting_a_finished_run_removes_it_and_its_results(api, status):
     model_a, model_b = two_models()
     run = scored_run(model_a, model_b)
     BenchmarkRun.objects.filter(pk=run.pk).update(status=status)
-    kept = make_run(name="kept")
+    kept = make_benchmark_run(name="kept")
     ok_result(kept, model_a, 1, ttft=1.0, tps=1.0)
     response = api.delete(f"{BASE}/{run.id}")
     assert response.status_code == 204 and response.content == b""
@@ -839,7 +820,7 @@ def test_deleting_a_finished_run_removes_it_and_its_results(api, status):
 
 @pytest.mark.parametrize("status", ["pending", "running"])
 def test_deleting_an_unfinished_run_is_a_409(api, status):
-    run = make_run(status=status, heartbeat_at=timezone.now())
+    run = make_benchmark_run(status=status, heartbeat_at=timezone.now())
     response = api.delete(f"{BASE}/{run.id}")
     assert response.status_code == 409
     assert "Cancel" in response.json()["detail"]

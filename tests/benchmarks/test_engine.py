@@ -9,19 +9,7 @@ from django.utils import timezone
 
 from benchmarks import engine, services
 from benchmarks.models import BenchmarkResult, BenchmarkRun
-from tests.factories import make_account, make_model
-
-
-def make_run(models, **kw) -> BenchmarkRun:
-    defaults = {
-        "name": "t",
-        "prompt_pack": "health_check",
-        "num_runs": 3,
-        "max_tokens": 50,
-        "warmup_runs": 1,
-        "concurrency": 1,
-    }
-    return BenchmarkRun.objects.create(model_ids=[str(m.id) for m in models], **{**defaults, **kw})
+from tests.factories import make_account, make_benchmark_run, make_model
 
 
 @pytest.mark.django_db(transaction=True)
@@ -29,7 +17,7 @@ def test_statistics_match_the_scheduled_ttft_and_itl(llmsim):
     account = make_account(credentials={"base_url": f"{llmsim}/v1"})
     fast = make_model(account, model_id="sim/ttft=60/itl=5/n=21")
     slow = make_model(account, model_id="sim/ttft=200/itl=10/n=11")
-    run = make_run([fast, slow], num_runs=4)
+    run = make_benchmark_run(fast, slow, status="pending", num_runs=4)
 
     assert engine.execute(run.id) == "completed"
 
@@ -55,7 +43,7 @@ def test_failed_requests_are_results_and_the_run_still_completes(llmsim):
     account = make_account(credentials={"base_url": f"{llmsim}/v1"})
     ok = make_model(account, model_id="sim/ttft=5/itl=1/n=3")
     bad = make_model(account, model_id="sim/status=500")
-    run = make_run([ok, bad], num_runs=2, warmup_runs=0)
+    run = make_benchmark_run(ok, bad, status="pending", num_runs=2, warmup_runs=0)
     assert engine.execute(run.id) == "completed"
     results = services.results_of(run)
     errors = [r for r in results if r.error_type]
@@ -71,7 +59,7 @@ def test_a_malformed_chunk_fails_its_sample_and_the_run_goes_on(llmsim):
     account = make_account(credentials={"base_url": f"{llmsim}/v1"})
     good = make_model(account, model_id="sim/ttft=5/itl=1/n=4")
     broken = make_model(account, model_id="sim/ttft=5/itl=1/n=4/bad=1")  # {"choices":[null]}
-    run = make_run([good, broken], num_runs=2, warmup_runs=0)
+    run = make_benchmark_run(good, broken, status="pending", num_runs=2, warmup_runs=0)
     assert engine.execute(run.id) == "completed"
     results = services.results_of(run)
     assert len(results) == 4
@@ -87,7 +75,7 @@ def test_warmups_run_before_the_measured_requests(llmsim):
 
     account = make_account(credentials={"base_url": f"{llmsim}/v1"})
     model = make_model(account, model_id="sim/ttft=30/itl=1/n=2/seed=77")
-    run = make_run([model], num_runs=2, warmup_runs=2)
+    run = make_benchmark_run(model, status="pending", num_runs=2, warmup_runs=2)
     engine.execute(run.id)
     log = httpx.get(f"{llmsim}/_sim/requests", params={"limit": 50}).json()["requests"]
     mine = sorted((r for r in log if r["model"] == model.model_id), key=lambda r: r["received_at"])
@@ -98,7 +86,7 @@ def test_warmups_run_before_the_measured_requests(llmsim):
 
 @pytest.mark.django_db
 def test_a_claimed_run_is_not_executed_twice(llmsim):
-    run = make_run([make_model()], status="running")
+    run = make_benchmark_run(make_model(), status="running")
     assert engine.execute(run.id) == "running"
     assert not BenchmarkResult.objects.exists()
 
@@ -107,7 +95,7 @@ def test_a_claimed_run_is_not_executed_twice(llmsim):
 def test_cancel_stops_a_running_benchmark_within_seconds(llmsim):
     account = make_account(credentials={"base_url": f"{llmsim}/v1"})
     model = make_model(account, model_id="sim/ttft=10/itl=100/n=100")
-    run = make_run([model], num_runs=5, warmup_runs=0)
+    run = make_benchmark_run(model, status="pending", num_runs=5, warmup_runs=0, max_tokens=50)
     worker = threading.Thread(target=engine.execute, args=(run.id,))
     worker.start()
     deadline = time.monotonic() + 5
@@ -124,8 +112,10 @@ def test_cancel_stops_a_running_benchmark_within_seconds(llmsim):
 @pytest.mark.django_db
 def test_a_run_whose_worker_died_is_marked_failed_with_a_reason():
     old = timezone.now() - timedelta(minutes=10)
-    run = make_run([make_model()], status="running", started_at=old, heartbeat_at=old)
-    fresh = make_run([make_model()], status="running", started_at=old, heartbeat_at=timezone.now())
+    run = make_benchmark_run(make_model(), status="running", started_at=old, heartbeat_at=old)
+    fresh = make_benchmark_run(
+        make_model(), status="running", started_at=old, heartbeat_at=timezone.now()
+    )
     assert engine.close_stale_runs() == 1
     run.refresh_from_db()
     fresh.refresh_from_db()

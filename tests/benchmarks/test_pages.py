@@ -4,13 +4,11 @@ queue is recorded, not run; results are written to the database directly."""
 
 import json
 import re
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from benchmarks.models import BenchmarkResult, BenchmarkRun
-from tests.factories import make_account, make_model
+from tests.factories import make_account, make_benchmark_result, make_benchmark_run, make_model
 
 pytestmark = pytest.mark.django_db
 
@@ -36,39 +34,6 @@ def models():
     ]
 
 
-def make_run(models, **kw) -> BenchmarkRun:
-    fields = {
-        "name": "Nightly",
-        "status": BenchmarkRun.Status.COMPLETED,
-        "model_ids": [str(m.pk) for m in models],
-        "prompt_pack": "shakespeare",
-        "num_runs": 2,
-        "max_tokens": 128,
-        "concurrency": 1,
-        "warmup_runs": 1,
-    }
-    fields.update(kw)
-    if fields["status"] != BenchmarkRun.Status.PENDING:
-        fields.setdefault("started_at", timezone.now() - timedelta(seconds=5))
-    if fields["status"] in BenchmarkRun.TERMINAL:
-        fields.setdefault("completed_at", timezone.now())
-    return BenchmarkRun.objects.create(**fields)
-
-
-def add_result(run, model, seq, **kw) -> BenchmarkResult:
-    fields = {
-        "ttft_ms": 50.0 + seq,
-        "ttfat_ms": 50.0 + seq,
-        "latency_ms": 150.0 + seq,
-        "tps": 130.0,
-        "tps_excluding_ttft": 190.0 + seq,
-        "output_tokens": 20,
-        "token_source": "usage",
-    }
-    fields.update(kw)
-    return BenchmarkResult.objects.create(run=run, model=model, seq=seq, **fields)
-
-
 def start_form(models, **overrides) -> dict:
     form = {
         "model_ids": [str(m.pk) for m in models],
@@ -91,7 +56,7 @@ POSTS = ["/benchmarks/start", "/benchmarks/{r}/cancel", "/benchmarks/{r}/rerun"]
 
 @pytest.mark.parametrize("url", GETS)
 def test_pages_redirect_anonymous_visitors_to_login(client, models, url):
-    run = make_run(models)
+    run = make_benchmark_run(*models)
     response = client.get(url.format(r=run.pk))
     assert response.status_code == 302
     assert response["Location"].startswith("/login?next=")
@@ -99,7 +64,7 @@ def test_pages_redirect_anonymous_visitors_to_login(client, models, url):
 
 @pytest.mark.parametrize("url", POSTS)
 def test_actions_redirect_anonymous_visitors_and_change_nothing(client, models, queued, url):
-    run = make_run(models, status=BenchmarkRun.Status.RUNNING)
+    run = make_benchmark_run(*models, status=BenchmarkRun.Status.RUNNING)
     response = client.post(url.format(r=run.pk), start_form(models))
     assert response.status_code == 302
     assert response["Location"].startswith("/login?next=")
@@ -110,7 +75,7 @@ def test_actions_redirect_anonymous_visitors_and_change_nothing(client, models, 
 
 
 def test_an_anonymous_delete_is_redirected_and_deletes_nothing(client, models):
-    run = make_run(models)
+    run = make_benchmark_run(*models)
     response = client.post(f"/benchmarks/{run.pk}/delete")
     assert response["Location"].startswith("/login?next=")
     assert BenchmarkRun.objects.filter(pk=run.pk).exists()
@@ -160,11 +125,12 @@ def test_without_benchmark_models_the_form_explains_where_to_enable_them(logged_
 
 
 def test_the_history_lists_runs_with_status_link_date_counts_and_pack(logged_in, models):
-    done = make_run(models, name="Done run")
-    add_result(done, models[0], 1)
-    add_result(done, models[1], 2)
-    make_run(models, name="Failed run", status=BenchmarkRun.Status.FAILED, error="Engine error")
-    make_run(models[:1], name="Queued run", status=BenchmarkRun.Status.PENDING)
+    done = make_benchmark_run(*models, name="Done run", num_runs=2, prompt_pack="shakespeare")
+    make_benchmark_result(models[0], run=done, seq=1)
+    make_benchmark_result(models[1], run=done, seq=2)
+    failed = {"status": BenchmarkRun.Status.FAILED, "error": "Engine error"}
+    make_benchmark_run(*models, name="Failed run", **failed)
+    make_benchmark_run(models[0], name="Queued run", status=BenchmarkRun.Status.PENDING, num_runs=2)
 
     body = logged_in.get("/benchmarks").content.decode()
     assert 'class="pill run-status status-completed"' in body
@@ -179,13 +145,13 @@ def test_the_history_lists_runs_with_status_link_date_counts_and_pack(logged_in,
 
 
 def test_the_history_does_not_poll_when_every_run_is_finished(logged_in, models):
-    make_run(models)
+    make_benchmark_run(*models)
     assert "every 3s" not in logged_in.get("/benchmarks").content.decode()
 
 
 def test_the_history_shows_twenty_runs_per_page(logged_in, models):
     for i in range(23):
-        make_run(models, name=f"Run {i:02d}")
+        make_benchmark_run(*models, name=f"Run {i:02d}")
     first = logged_in.get("/benchmarks").content.decode()
     assert first.count('class="run-row"') == 20
     assert "1–20 of 23" in first and 'href="?page=2#benchmarks-history"' in first
@@ -195,7 +161,7 @@ def test_the_history_shows_twenty_runs_per_page(logged_in, models):
 
 
 def test_htmx_refreshes_only_the_history_table(logged_in, models):
-    make_run(models, status=BenchmarkRun.Status.RUNNING)
+    make_benchmark_run(*models, status=BenchmarkRun.Status.RUNNING)
     response = logged_in.get(
         "/benchmarks", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="benchmarks-history"
     )
@@ -288,23 +254,12 @@ def test_a_rejected_form_keeps_what_was_typed_and_chosen(logged_in, models, queu
 
 
 def test_a_finished_run_shows_settings_statistics_charts_and_every_sample(logged_in, models):
-    run = make_run(models)
-    add_result(run, models[0], 1)
-    add_result(run, models[1], 2, token_source="estimate")
-    add_result(run, models[0], 3)
-    add_result(
-        run,
-        models[1],
-        4,
-        ttft_ms=None,
-        ttfat_ms=None,
-        latency_ms=None,
-        tps=None,
-        tps_excluding_ttft=None,
-        output_tokens=None,
-        token_source=None,
-        error_type="timeout",
-        error="No token within 60 s.",
+    run = make_benchmark_run(*models, prompt_pack="shakespeare", max_tokens=128)
+    make_benchmark_result(models[0], run=run, seq=1, ttft_ms=51.0)
+    make_benchmark_result(models[1], run=run, seq=2, token_source="estimate")
+    make_benchmark_result(models[0], run=run, seq=3, ttft_ms=53.0)
+    make_benchmark_result(
+        models[1], run=run, seq=4, error_type="timeout", error="No token within 60 s."
     )
 
     response = logged_in.get(f"/benchmarks/{run.pk}")
@@ -338,8 +293,8 @@ def test_a_finished_run_shows_settings_statistics_charts_and_every_sample(logged
 
 
 def test_the_pages_have_no_executable_inline_script(logged_in, models):
-    run = make_run(models)
-    add_result(run, models[0], 1)
+    run = make_benchmark_run(*models)
+    make_benchmark_result(models[0], run=run, seq=1)
     for url in ("/benchmarks", f"/benchmarks/{run.pk}"):
         body = logged_in.get(url).content.decode()
         for tag in re.findall(r"<script[^>]*>", body):
@@ -348,8 +303,8 @@ def test_the_pages_have_no_executable_inline_script(logged_in, models):
 
 
 def test_a_live_run_shows_progress_and_its_results_so_far(logged_in, models):
-    run = make_run(models, status=BenchmarkRun.Status.RUNNING)
-    add_result(run, models[0], 1)
+    run = make_benchmark_run(*models, status=BenchmarkRun.Status.RUNNING, num_runs=2)
+    make_benchmark_result(models[0], run=run, seq=1)
     body = logged_in.get(f"/benchmarks/{run.pk}").content.decode()
     assert "data-live" in body
     assert f'data-stream-path="/api/v1/benchmarks/{run.pk}/stream"' in body
@@ -363,7 +318,7 @@ def test_a_live_run_shows_progress_and_its_results_so_far(logged_in, models):
 
 
 def test_a_failed_run_shows_its_error(logged_in, models):
-    run = make_run(models, status=BenchmarkRun.Status.FAILED, error="Engine error: boom")
+    run = make_benchmark_run(*models, status=BenchmarkRun.Status.FAILED, error="Engine error: boom")
     body = logged_in.get(f"/benchmarks/{run.pk}").content.decode()
     assert "status-failed" in body
     assert "Engine error: boom" in body
@@ -371,9 +326,9 @@ def test_a_failed_run_shows_its_error(logged_in, models):
 
 
 def test_the_progress_endpoint_returns_the_results_after_a_seq(logged_in, models):
-    run = make_run(models, status=BenchmarkRun.Status.RUNNING)
+    run = make_benchmark_run(*models, status=BenchmarkRun.Status.RUNNING, num_runs=2)
     for seq in (1, 2, 3):
-        add_result(run, models[seq % 2], seq)
+        make_benchmark_result(models[seq % 2], run=run, seq=seq)
     data = logged_in.get(f"/benchmarks/{run.pk}/progress?after=1").json()
     assert data["status"] == "running" and data["finished"] is False
     assert (data["completed"], data["total"]) == (3, 4)
@@ -391,7 +346,7 @@ def test_the_progress_endpoint_returns_the_results_after_a_seq(logged_in, models
 
 
 def test_cancelling_a_pending_run_stops_it_at_once(logged_in, models):
-    run = make_run(models, status=BenchmarkRun.Status.PENDING)
+    run = make_benchmark_run(*models, status=BenchmarkRun.Status.PENDING)
     response = logged_in.post(f"/benchmarks/{run.pk}/cancel", follow=True)
     run.refresh_from_db()
     assert run.status == BenchmarkRun.Status.CANCELLED
@@ -399,7 +354,7 @@ def test_cancelling_a_pending_run_stops_it_at_once(logged_in, models):
 
 
 def test_cancelling_a_running_run_asks_the_engine_to_stop(logged_in, models):
-    run = make_run(models, status=BenchmarkRun.Status.RUNNING)
+    run = make_benchmark_run(*models, status=BenchmarkRun.Status.RUNNING)
     response = logged_in.post(f"/benchmarks/{run.pk}/cancel", follow=True)
     run.refresh_from_db()
     assert run.status == BenchmarkRun.Status.RUNNING and run.cancel_requested
@@ -408,7 +363,7 @@ def test_cancelling_a_running_run_asks_the_engine_to_stop(logged_in, models):
 
 
 def test_cancelling_a_finished_run_is_refused(logged_in, models):
-    run = make_run(models)
+    run = make_benchmark_run(*models)
     response = logged_in.post(f"/benchmarks/{run.pk}/cancel", follow=True)
     assert "already finished (completed)" in response.content.decode()
     run.refresh_from_db()
@@ -416,7 +371,7 @@ def test_cancelling_a_finished_run_is_refused(logged_in, models):
 
 
 def test_a_rerun_starts_a_new_run_with_the_same_models_and_settings(logged_in, models, queued):
-    old = make_run(models, concurrency=2, warmup_runs=0)
+    old = make_benchmark_run(*models, concurrency=2, warmup_runs=0)
     response = logged_in.post(f"/benchmarks/{old.pk}/rerun")
     new = BenchmarkRun.objects.exclude(pk=old.pk).get()
     assert response["Location"] == f"/benchmarks/{new.pk}"
@@ -428,7 +383,7 @@ def test_a_rerun_starts_a_new_run_with_the_same_models_and_settings(logged_in, m
 
 
 def test_a_rerun_whose_models_are_no_longer_offered_is_refused(logged_in, models, queued):
-    old = make_run(models)
+    old = make_benchmark_run(*models)
     models[0].enabled_for_benchmark = False
     models[0].save()
     response = logged_in.post(f"/benchmarks/{old.pk}/rerun", follow=True)
@@ -438,8 +393,8 @@ def test_a_rerun_whose_models_are_no_longer_offered_is_refused(logged_in, models
 
 
 def test_deleting_a_finished_run_removes_it_and_its_results(logged_in, models):
-    run = make_run(models, name="Old run")
-    add_result(run, models[0], 1)
+    run = make_benchmark_run(*models, name="Old run")
+    make_benchmark_result(models[0], run=run, seq=1)
     response = logged_in.post(f"/benchmarks/{run.pk}/delete", follow=True)
     assert response.redirect_chain[-1][0] == "/benchmarks"
     assert "Deleted “Old run” and its results." in response.content.decode()
@@ -447,14 +402,14 @@ def test_deleting_a_finished_run_removes_it_and_its_results(logged_in, models):
 
 
 def test_deleting_a_live_run_is_refused(logged_in, models):
-    run = make_run(models, status=BenchmarkRun.Status.RUNNING)
+    run = make_benchmark_run(*models, status=BenchmarkRun.Status.RUNNING)
     response = logged_in.post(f"/benchmarks/{run.pk}/delete", follow=True)
     assert "Cancel the benchmark before deleting it (it is running)." in response.content.decode()
     assert BenchmarkRun.objects.filter(pk=run.pk).exists()
 
 
 def test_page_actions_only_accept_post(logged_in, models):
-    run = make_run(models)
+    run = make_benchmark_run(*models)
     for action in ("cancel", "rerun", "delete"):
         assert logged_in.get(f"/benchmarks/{run.pk}/{action}").status_code == 405
     assert logged_in.get("/benchmarks/start").status_code == 405

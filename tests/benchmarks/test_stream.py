@@ -7,8 +7,8 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from benchmarks import engine
-from benchmarks.models import BenchmarkResult, BenchmarkRun
-from tests.factories import make_account, make_model
+from benchmarks.models import BenchmarkRun
+from tests.factories import make_account, make_benchmark_result, make_benchmark_run, make_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,23 +42,9 @@ async def collect(comm: WebsocketCommunicator, *, until=("complete", "error"), l
 
 def finished_run(n: int = 3) -> BenchmarkRun:
     model = make_model(model_id="m-1", custom_name="Model One")
-    run = BenchmarkRun.objects.create(
-        name="done",
-        prompt_pack="health_check",
-        model_ids=[str(model.id)],
-        num_runs=n,
-        status="completed",
-    )
+    run = make_benchmark_run(model, name="done", num_runs=n)
     for seq in range(1, n + 1):
-        BenchmarkResult.objects.create(
-            run=run,
-            model=model,
-            seq=seq,
-            ttft_ms=100.0 + seq,
-            latency_ms=300.0,
-            tps=10.0,
-            output_tokens=3,
-        )
+        make_benchmark_result(model, run=run, seq=seq, ttft_ms=100.0 + seq)
     return run
 
 
@@ -108,13 +94,7 @@ def test_a_reconnecting_client_resumes_after_the_last_result_it_saw(token):
 def test_a_live_subscriber_sees_progress_and_results_as_they_are_saved(token, llmsim):
     account = make_account(credentials={"base_url": f"{llmsim}/v1"})
     model = make_model(account, model_id="sim/ttft=30/itl=2/n=5")
-    run = BenchmarkRun.objects.create(
-        name="live",
-        prompt_pack="health_check",
-        num_runs=3,
-        model_ids=[str(model.id)],
-        warmup_runs=0,
-    )
+    run = make_benchmark_run(model, name="live", status="pending", num_runs=3, warmup_runs=0)
 
     async def scenario():
         comm = communicator(f"/api/v1/benchmarks/{run.id}/stream", token)
@@ -186,9 +166,7 @@ def test_an_unauthenticated_client_is_closed_with_4401(db):
 
 def test_text_ping_is_answered_with_pong(token, llmsim):
     model = make_model()
-    run = BenchmarkRun.objects.create(
-        name="p", prompt_pack="health_check", model_ids=[str(model.id)]
-    )
+    run = make_benchmark_run(model, name="p", status="pending")
 
     async def scenario():
         comm = communicator(f"/api/v1/benchmarks/{run.id}/stream", token)

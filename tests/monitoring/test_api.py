@@ -11,9 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
-from monitoring import rollups
-from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
-from tests.factories import make_account, make_model
+from monitoring.models import MonitoringConfig, MonitoringRun
+from tests.factories import make_account, make_model, store_checks, uptime_check
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/monitoring"
@@ -99,38 +98,22 @@ def test_run_lookups_reject_bad_ids(api):
 
 
 def _checks():
+    """Model A: up a minute ago, down two minutes ago; model B (not monitored): rate limited
+    two days ago. Stored as a pass stores them: rollups, latest status, counts."""
     account = make_account(display_name="Acct")
     a = make_model(account, model_id="a-model", custom_name="Model A")
     b = make_model(account, model_id="b-model", enabled_for_monitoring=False)
-    now = timezone.now()
-    rows = [
-        UptimeCheck(
-            model=a,
-            status="up",
-            ttft_ms=100,
-            latency_ms=300,
-            tps=50.0,
-            output_tokens=10,
-            token_source="usage",
-            created_at=now - timedelta(minutes=1),
-        ),
-        UptimeCheck(
-            model=a,
-            status="down",
-            error_type="timeout",
-            error="Timed out",
-            created_at=now - timedelta(minutes=2),
-        ),
-        UptimeCheck(
-            model=b,
-            status="degraded",
-            error_type="rate_limited",
-            created_at=now - timedelta(days=2),
-        ),
-    ]
-    UptimeCheck.objects.bulk_create(rows)
-    rollups.record(rows)  # as a pass stores them: rollups, latest status, counts
-    return a, b, now
+    measured = {"ttft_ms": 100, "latency_ms": 300, "tps": 50.0, "output_tokens": 10}
+    store_checks(
+        [
+            uptime_check(a, ago=timedelta(minutes=1), token_source="usage", **measured),
+            uptime_check(
+                a, status="down", ago=timedelta(minutes=2), error_type="timeout", error="Timed out"
+            ),
+            uptime_check(b, status="degraded", ago=timedelta(days=2), error_type="rate_limited"),
+        ]
+    )
+    return a, b, timezone.now()
 
 
 def test_uptime_history_filters_and_pages_newest_first(api):

@@ -19,7 +19,7 @@ from django.utils import timezone
 from monitoring import costs, tasks
 from monitoring.costs import Price
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
-from tests.factories import make_account, make_model
+from tests.factories import make_account, make_check, make_model
 
 pytestmark = pytest.mark.django_db
 
@@ -55,12 +55,9 @@ def sim():
 
 
 def check(model, at, tokens_in=None, tokens_out=None, status="up") -> UptimeCheck:
-    return UptimeCheck.objects.create(
-        model=model,
-        status=status,
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-        created_at=at,
+    """A row of this file's tables of checks: when, and the tokens it used."""
+    return make_check(
+        model, status=status, created_at=at, input_tokens=tokens_in, output_tokens=tokens_out
     )
 
 

@@ -12,15 +12,22 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from alerts.models import Alert, AlertRule
 from arguslm.stats import percentile
-from benchmarks.models import BenchmarkResult, BenchmarkRun
+from benchmarks.models import BenchmarkRun
 from dashboard.queries import METRICS, RANGES
 from dashboard.views import sparkline
-from monitoring import rollups, sketch
-from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring import sketch
+from monitoring.models import MonitoringConfig, MonitoringRun
 from providers.models import LLMModel, ProviderAccount
-from tests.factories import make_account, make_model
+from tests.factories import (
+    make_account,
+    make_alert,
+    make_benchmark_result,
+    make_benchmark_run,
+    make_model,
+    store_checks,
+    uptime_check,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -48,21 +55,17 @@ def at(text: str) -> datetime:
 
 
 def check(model, when: str, status="up", latency=None, ttft=None, tps=None, error_type=None):
-    return UptimeCheck(
-        model=model,
+    """A row of this file's tables of checks: only what is given was measured."""
+    return uptime_check(
+        model,
         status=status,
+        created_at=at(when),
         latency_ms=latency,
         ttft_ms=ttft,
         tps_excluding_ttft=tps,
         error_type=error_type,
         error=f"{error_type} happened" if error_type else None,
-        created_at=at(when),
     )
-
-
-def store(checks: list[UptimeCheck]) -> None:
-    UptimeCheck.objects.bulk_create(checks)
-    rollups.record(checks)
 
 
 @pytest.fixture
@@ -71,7 +74,7 @@ def data(frozen):
     fast = make_model(make_account(display_name="Acct 1"), model_id="fast")
     slow = make_model(make_account(display_name="Acct 2"), model_id="slow")
     idle = make_model(fast.provider_account, model_id="idle", enabled_for_monitoring=False)
-    store(
+    store_checks(
         [
             check(fast, "12:28", latency=400, ttft=100, tps=50),
             check(fast, "12:29", status="down", error_type="server_error"),
@@ -189,8 +192,8 @@ def test_a_stale_monitoring_schedule_is_flagged(client, data):
 
 def test_the_model_page_shows_figures_history_errors_and_benchmarks(client, data):
     fast = data["fast"]
-    run = BenchmarkRun.objects.create(name="Nightly", prompt_pack="health_check")
-    BenchmarkResult.objects.create(run=run, model=fast, seq=1, ttft_ms=111, latency_ms=555)
+    run = make_benchmark_run(fast, name="Nightly")
+    make_benchmark_result(fast, run=run, ttft_ms=111, latency_ms=555)
     response = client.get(reverse("model-detail", args=[fast.id]))
     assert response.status_code == 200
     html = response.content.decode()
@@ -424,11 +427,9 @@ def populate(count: int) -> list[LLMModel]:
         for model in models
         for h in range(24)
     ]
-    store(checks)
-    run = BenchmarkRun.objects.create(name="b", prompt_pack="health_check", status="completed")
-    BenchmarkResult.objects.create(run=run, model=models[0], seq=1, ttft_ms=1, latency_ms=2)
-    rule = AlertRule.objects.create(name="any", rule_type="any_model_down")
-    Alert.objects.create(rule=rule, model=models[0], message="model-0 is down")
+    store_checks(checks)
+    make_benchmark_result(models[0], ttft_ms=1, latency_ms=2)
+    make_alert(model=models[0], message="model-0 is down")
     MonitoringRun.objects.create(status="completed", up=count, finished_at=NOW)
     MonitoringConfig.get()
     return models

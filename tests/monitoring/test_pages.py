@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
-from monitoring.models import ModelStatus, MonitoringConfig, MonitoringRun, UptimeCheck
-from tests.factories import make_account, make_model
+from monitoring.models import ModelStatus, MonitoringConfig, MonitoringRun
+from tests.factories import make_account, make_check, make_model, make_monitoring_run
 
 pytestmark = pytest.mark.django_db
 
@@ -49,25 +49,6 @@ def settings_form(**overrides) -> dict:
     }
     form.update(overrides)
     return form
-
-
-def make_check(model, status="up", minutes_ago=0, **kw) -> UptimeCheck:
-    fields = {
-        "ttft_ms": 42.0,
-        "latency_ms": 120.0,
-        "tps_excluding_ttft": 150.0,
-        "output_tokens": 12,
-        "token_source": "usage",
-    }
-    if status == "down":
-        fields = {"error_type": "server_error", "error": "HTTP 500 from the provider"}
-    fields.update(kw)
-    return UptimeCheck.objects.create(
-        model=model,
-        status=status,
-        created_at=timezone.now() - timedelta(minutes=minutes_ago),
-        **fields,
-    )
 
 
 def rows(response) -> list[str]:
@@ -295,8 +276,7 @@ def test_the_live_partial_renders_each_status_and_polls_only_while_live(
 
 
 def test_a_pass_queued_for_long_hints_at_the_worker(logged_in):
-    run = MonitoringRun.objects.create()
-    MonitoringRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    make_monitoring_run(ago=timedelta(minutes=2))
     html = logged_in.get("/monitoring/live", **HTMX).content.decode()
     assert "Still waiting for a worker — is the worker (qcluster) running?" in html
 
@@ -373,9 +353,9 @@ def test_the_model_search_filters_on_the_server(logged_in, model):
 
 def test_the_checks_table_filters_by_status_and_model(logged_in, model):
     other = make_model(model.provider_account, model_id="slow-one")
-    make_check(model, "up", minutes_ago=3)
-    make_check(model, "down", minutes_ago=2)
-    make_check(other, "degraded", minutes_ago=1, ttft_ms=900.0)
+    make_check(model, status="up", ago=timedelta(minutes=3))
+    make_check(model, status="down", ago=timedelta(minutes=2))
+    make_check(other, status="degraded", ago=timedelta(minutes=1), ttft_ms=900.0)
     assert rows(logged_in.get("/monitoring")) == ["degraded", "down", "up"]
     assert rows(logged_in.get("/monitoring?status=down")) == ["down"]
     assert rows(logged_in.get("/monitoring?status=bogus")) == ["degraded", "down", "up"]
@@ -391,7 +371,7 @@ def test_the_checks_table_filters_by_status_and_model(logged_in, model):
 
 def test_the_checks_table_pages_by_fifty(logged_in, model):
     for i in range(120):
-        make_check(model, "up", minutes_ago=i)
+        make_check(model, ago=timedelta(minutes=i))
     first = logged_in.get("/monitoring")
     assert len(rows(first)) == 50
     assert 'href="/monitoring?page=2#monitoring-checks"' in first.content.decode()
@@ -403,8 +383,8 @@ def test_the_checks_table_pages_by_fifty(logged_in, model):
 
 
 def test_check_rows_label_configuration_problems_and_estimated_tokens(logged_in, model):
-    make_check(model, "down", error_type="not_found", error="x" * 200)
-    make_check(model, "up", token_source="estimate", output_tokens=7, minutes_ago=1)
+    make_check(model, status="down", error_type="not_found", error="x" * 200)
+    make_check(model, token_source="estimate", output_tokens=7, ago=timedelta(minutes=1))
     html = logged_in.get("/monitoring").content.decode()
     assert "not_found: configuration problem, check the model id" in html
     assert f'title="{"x" * 200}"' in html  # the full message; the cell shows it truncated

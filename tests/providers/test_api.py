@@ -10,14 +10,10 @@ from rest_framework.test import APIClient
 
 from arguslm.llm import catalog, discovery
 from providers.models import LLMModel, ProviderAccount
-from tests.factories import make_account as shared_make_account
-from tests.factories import make_benchmark_result
+from tests.factories import DEAD_URL, SECRET, make_account, make_benchmark_result, make_model
 
 pytestmark = pytest.mark.django_db
 
-# Nothing listens on the discard port: connections are refused at once.
-DEAD_URL = "http://127.0.0.1:9/v1"
-SECRET = "sk-api-test-very-secret-4711"
 # The simulator answers 401 to any key starting with "invalid".
 BAD_SECRET = "invalid-sk-very-secret-0815"
 NAMED = ["fast-small", "balanced-medium", "slow-large", "reasoner", "flaky", "rate-limited", "down"]
@@ -36,19 +32,6 @@ MODEL_KEYS = {
     "model_metadata",
     "created_at",
 }
-
-
-def make_account(**kw) -> ProviderAccount:
-    credentials = kw.pop("credentials", {"base_url": DEAD_URL, "api_key": SECRET})
-    fields = {"provider_type": "custom_openai_compatible", "display_name": "My vLLM", **kw}
-    account = ProviderAccount(**fields)
-    account.credentials = credentials
-    account.save()
-    return account
-
-
-def make_model(account: ProviderAccount, model_id: str = "m-1", **kw) -> LLMModel:
-    return LLMModel.objects.create(provider_account=account, model_id=model_id, **kw)
 
 
 def sim_account(llmsim: str, **kw) -> ProviderAccount:
@@ -120,7 +103,7 @@ ENDPOINTS = [
 
 @pytest.mark.parametrize(("method", "url"), ENDPOINTS)
 def test_anonymous_calls_get_401_with_detail_and_change_nothing(anon, method, url):
-    account = make_account()
+    account = make_account(display_name="My vLLM")
     model = make_model(account)
     response = getattr(anon, method)(url.format(a=account.pk, m=model.pk), {}, format="json")
     assert response.status_code == 401
@@ -404,7 +387,7 @@ def test_listing_providers_returns_all_in_creation_order_with_total(api):
         display_name="Second",
         credentials={"region": "us-west-2", "api_key": SECRET},
     )
-    make_model(first, "a")
+    make_model(first, model_id="a")
     response = api.get("/api/v1/providers")
     assert response.status_code == 200
     data = response.json()
@@ -448,7 +431,7 @@ def test_patching_a_provider_changes_only_the_given_fields(api):
 
 
 def test_patching_with_an_empty_body_changes_nothing(api):
-    account = make_account()
+    account = make_account(display_name="My vLLM")
     response = api.patch(f"/api/v1/providers/{account.pk}", {}, format="json")
     assert response.status_code == 200
     assert response.json()["display_name"] == "My vLLM"
@@ -494,7 +477,7 @@ def test_a_base_url_on_another_host_needs_the_api_key_again(api):
 
 
 def test_clearing_the_base_url_back_to_the_default_host_needs_the_api_key_again(api):
-    account = shared_make_account(
+    account = make_account(
         provider_type="openai", credentials={"api_key": SECRET, "base_url": DEAD_URL}
     )
     response = api.patch(
@@ -563,7 +546,7 @@ def test_patching_the_api_key_replaces_it_without_echoing_it(api):
     ],
 )
 def test_patching_a_provider_with_bad_input_is_a_422_and_changes_nothing(api, body, field):
-    account = make_account()
+    account = make_account(display_name="My vLLM")
     response = api.patch(f"/api/v1/providers/{account.pk}", body, format="json")
     assert names_field(response, field), locs(response)
     account.refresh_from_db()
@@ -584,10 +567,10 @@ def test_patching_an_openai_account_cannot_remove_its_required_key(api):
 
 def test_deleting_a_provider_removes_it_and_its_models(api):
     account = make_account()
-    make_model(account, "a")
-    make_model(account, "b")
+    make_model(account, model_id="a")
+    make_model(account, model_id="b")
     other = make_account(display_name="Other")
-    kept = make_model(other, "a")
+    kept = make_model(other, model_id="a")
     response = api.delete(f"/api/v1/providers/{account.pk}")
     assert response.status_code == 204
     assert not response.content
@@ -740,12 +723,14 @@ def test_refreshing_adds_discovered_models_from_an_openai_listing(api, llmsim):
 
 def test_refreshing_merges_new_updated_and_vanished_models(api, llmsim):
     account = sim_account(llmsim)
-    stale = make_model(account, "fast-small", source="discovered", model_metadata={"old": 1})
+    stale = make_model(
+        account, model_id="fast-small", source="discovered", model_metadata={"old": 1}
+    )
     stale.custom_name = "Fast"
     stale.enabled_for_monitoring = True
     stale.save()
-    gone = make_model(account, "retired-model", source="discovered")
-    manual = make_model(account, "my-deployment", source="manual")
+    gone = make_model(account, model_id="retired-model", source="discovered")
+    manual = make_model(account, model_id="my-deployment", source="manual")
     data = refresh(api, account).json()
     assert (data["models_discovered"], data["added"], data["updated"], data["unavailable"]) == (
         7,
@@ -770,7 +755,7 @@ def test_refreshing_merges_new_updated_and_vanished_models(api, llmsim):
 
 def test_refreshing_marks_a_model_available_again_when_it_reappears(api, llmsim):
     account = sim_account(llmsim)
-    back = make_model(account, "reasoner", source="discovered", available=False)
+    back = make_model(account, model_id="reasoner", source="discovered", available=False)
     data = refresh(api, account).json()
     assert data["updated"] >= 1
     back.refresh_from_db()
@@ -843,7 +828,7 @@ def test_refreshing_accepts_a_json_content_type_with_an_empty_body(api, llmsim):
 
 def test_refreshing_with_an_invalid_key_is_a_502_with_the_providers_reason(api, llmsim):
     account = sim_account(llmsim, credentials={"base_url": f"{llmsim}/v1", "api_key": BAD_SECRET})
-    make_model(account, "kept", source="discovered")
+    make_model(account, model_id="kept", source="discovered")
     response = refresh(api, account)
     assert response.status_code == 502
     detail = response.json()["detail"]
@@ -906,10 +891,12 @@ def test_refreshing_a_curated_type_adds_its_static_list(api):
 def two_accounts():
     first = make_account(display_name="First")
     second = make_account(display_name="Second")
-    make_model(first, "gpt-4.1", custom_name="Flagship", enabled_for_monitoring=True)
-    make_model(first, "gpt-4o-mini", enabled_for_benchmark=False)
-    make_model(first, "llama3:8b")
-    make_model(second, "claude-3-5-haiku@20241022", enabled_for_monitoring=True)
+    make_model(first, model_id="gpt-4.1", custom_name="Flagship", enabled_for_monitoring=True)
+    make_model(
+        first, model_id="gpt-4o-mini", enabled_for_benchmark=False, enabled_for_monitoring=False
+    )
+    make_model(first, model_id="llama3:8b", enabled_for_monitoring=False)
+    make_model(second, model_id="claude-3-5-haiku@20241022", enabled_for_monitoring=True)
     return first, second
 
 
@@ -998,7 +985,7 @@ def test_listing_models_with_a_bad_query_value_is_a_422_naming_it(api, query, fi
 
 def test_getting_one_model_fills_provider_name_and_metadata(api):
     account = make_account(display_name="Team vLLM")
-    model = make_model(account, "gpt-4.1", model_metadata={"context": 128000})
+    model = make_model(account, model_id="gpt-4.1", model_metadata={"context": 128000})
     response = api.get(f"/api/v1/models/{model.pk}")
     assert response.status_code == 200
     data = response.json()
@@ -1065,7 +1052,7 @@ def test_creating_a_model_with_a_blank_custom_name_stores_null(api, blank):
 
 def test_creating_a_duplicate_model_for_an_account_is_a_409(api):
     account = make_account()
-    make_model(account, "gpt-4.1")
+    make_model(account, model_id="gpt-4.1")
     other = make_account(display_name="Other")
     body = {"provider_account_id": str(account.pk), "model_id": "gpt-4.1"}
     response = api.post("/api/v1/models", body, format="json")
@@ -1102,7 +1089,13 @@ def test_creating_a_model_with_bad_input_is_a_422_naming_the_field(api, body, fi
 
 def test_patching_a_model_fills_provider_name_and_keeps_omitted_fields(api):
     account = make_account(display_name="Team vLLM")
-    model = make_model(account, "gpt-4.1", custom_name="Flagship", model_metadata={"a": 1})
+    model = make_model(
+        account,
+        model_id="gpt-4.1",
+        custom_name="Flagship",
+        model_metadata={"a": 1},
+        enabled_for_monitoring=False,
+    )
     response = api.patch(
         f"/api/v1/models/{model.pk}",
         {"enabled_for_monitoring": True, "enabled_for_benchmark": False},
@@ -1118,7 +1111,7 @@ def test_patching_a_model_fills_provider_name_and_keeps_omitted_fields(api):
 
 @pytest.mark.parametrize("cleared", [None, "", "  "])
 def test_patching_custom_name_to_null_or_blank_clears_it(api, cleared):
-    model = make_model(make_account(), "gpt-4.1", custom_name="Flagship")
+    model = make_model(make_account(), model_id="gpt-4.1", custom_name="Flagship")
     response = api.patch(f"/api/v1/models/{model.pk}", {"custom_name": cleared}, format="json")
     assert response.status_code == 200
     assert response.json()["custom_name"] is None
@@ -1127,7 +1120,7 @@ def test_patching_custom_name_to_null_or_blank_clears_it(api, cleared):
 
 
 def test_patching_a_model_renames_it_and_ignores_null_flags_and_model_id(api):
-    model = make_model(make_account(), "gpt-4.1", enabled_for_monitoring=True)
+    model = make_model(make_account(), model_id="gpt-4.1", enabled_for_monitoring=True)
     response = api.patch(
         f"/api/v1/models/{model.pk}",
         {"custom_name": " Main ", "enabled_for_monitoring": None, "model_id": "other"},
@@ -1148,7 +1141,7 @@ def test_patching_a_model_renames_it_and_ignores_null_flags_and_model_id(api):
     ],
 )
 def test_patching_a_model_with_bad_input_is_a_422(api, body, field):
-    model = make_model(make_account(), "gpt-4.1", custom_name="Flagship")
+    model = make_model(make_account(), model_id="gpt-4.1", custom_name="Flagship")
     response = api.patch(f"/api/v1/models/{model.pk}", body, format="json")
     assert ["body", field] in locs(response)
     model.refresh_from_db()
@@ -1157,8 +1150,8 @@ def test_patching_a_model_with_bad_input_is_a_422(api, body, field):
 
 def test_deleting_a_model_removes_only_it(api):
     account = make_account()
-    model = make_model(account, "a")
-    kept = make_model(account, "b")
+    model = make_model(account, model_id="a")
+    kept = make_model(account, model_id="b")
     response = api.delete(f"/api/v1/models/{model.pk}")
     assert response.status_code == 204
     assert list(LLMModel.objects.all()) == [kept]
@@ -1167,9 +1160,11 @@ def test_deleting_a_model_removes_only_it(api):
 
 def test_bulk_update_switches_every_model_of_one_account(api):
     account = make_account()
-    make_model(account, "a")
-    make_model(account, "b", enabled_for_monitoring=True)
-    other = make_model(make_account(display_name="Other"), "c")
+    make_model(account, model_id="a", enabled_for_monitoring=False)
+    make_model(account, model_id="b", enabled_for_monitoring=True)
+    other = make_model(
+        make_account(display_name="Other"), model_id="c", enabled_for_monitoring=False
+    )
     before = max(account.models.values_list("updated_at", flat=True))
     body = {"provider_account_id": str(account.pk), "enabled_for_monitoring": True}
     response = api.post("/api/v1/models/bulk-update", body, format="json")
@@ -1197,7 +1192,7 @@ def test_bulk_update_switches_every_model_of_one_account(api):
 )
 def test_bulk_update_with_bad_input_is_a_422_naming_the_field(api, body, field):
     account = make_account()
-    make_model(account, "a")
+    make_model(account, model_id="a", enabled_for_monitoring=False)
     body = with_account(body, account)
     response = api.post("/api/v1/models/bulk-update", body, format="json")
     assert ["body", field] in locs(response)

@@ -4,26 +4,11 @@ and bad input. Connection tests and discovery talk to the LLM simulator over rea
 import pytest
 
 from providers.models import LLMModel, ProviderAccount
+from tests.factories import DEAD_URL, SECRET, make_account, make_model
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-# Nothing listens on the discard port: connections are refused at once.
-DEAD_URL = "http://127.0.0.1:9/v1"
-SECRET = "sk-very-secret-value-123"
-
-
-def make_account(**kw) -> ProviderAccount:
-    credentials = kw.pop("credentials", {"base_url": DEAD_URL, "api_key": SECRET})
-    fields = {"provider_type": "custom_openai_compatible", "display_name": "My vLLM", **kw}
-    account = ProviderAccount(**fields)
-    account.credentials = credentials
-    account.save()
-    return account
-
-
-def make_model(account: ProviderAccount, model_id: str = "m-1", **kw) -> LLMModel:
-    return LLMModel.objects.create(provider_account=account, model_id=model_id, **kw)
 
 
 @pytest.fixture
@@ -92,9 +77,9 @@ def test_the_sidebar_links_both_pages(logged_in):
 
 
 def test_the_providers_page_lists_accounts_without_their_secrets(logged_in):
-    account = make_account()
-    make_model(account, "a", enabled_for_monitoring=True)
-    make_model(account, "b")
+    account = make_account(display_name="My vLLM")
+    make_model(account, model_id="a", enabled_for_monitoring=True)
+    make_model(account, model_id="b", enabled_for_monitoring=False)
     demo = make_account(display_name="Local simulator", is_demo=True, credentials={})
     response = logged_in.get("/providers")
     assert response.status_code == 200
@@ -219,7 +204,7 @@ def test_testing_a_stored_account_shows_the_result(logged_in, sim_account):
 
 
 def test_testing_a_stored_account_without_htmx_redirects_with_a_message(logged_in):
-    account = make_account()
+    account = make_account(display_name="My vLLM")
     response = logged_in.post(f"/providers/{account.pk}/test", follow=True)
     assert response.redirect_chain[-1][0] == "/providers"
     assert "My vLLM: Connection test failed" in response.content.decode()
@@ -261,8 +246,8 @@ def test_monitor_all_and_stop_monitoring_all(logged_in):
     account = make_account()
     other = make_account(display_name="Other")
     for model_id in ("a", "b", "c"):
-        make_model(account, model_id)
-    make_model(other, "x")
+        make_model(account, model_id=model_id, enabled_for_monitoring=False)
+    make_model(other, model_id="x", enabled_for_monitoring=False)
     body = logged_in.post(
         f"/providers/{account.pk}/monitor", {"enabled": "1"}, **HTMX
     ).content.decode()
@@ -332,7 +317,7 @@ def test_editing_clears_an_optional_plain_field(logged_in):
     ],
 )
 def test_editing_with_bad_input_explains_and_keeps_everything(logged_in, fields, message):
-    account = make_account()
+    account = make_account(display_name="My vLLM")
     response = edit(logged_in, account, cred_api_key="sk-other", **fields)
     body = response.content.decode()
     assert response.status_code == 200  # htmx swaps only 2xx bodies
@@ -359,7 +344,7 @@ def test_editing_a_bedrock_account_cannot_remove_its_only_key(logged_in):
 
 
 def test_deleting_an_account_removes_it_and_its_models(logged_in):
-    account = make_account()
+    account = make_account(display_name="My vLLM")
     make_model(account)
     response = logged_in.post(f"/providers/{account.pk}/delete", **HTMX)
     assert "Deleted “My vLLM” and its models." in response.content.decode()
@@ -367,7 +352,7 @@ def test_deleting_an_account_removes_it_and_its_models(logged_in):
 
 
 def test_deleting_without_htmx_redirects_with_a_message(logged_in):
-    account = make_account()
+    account = make_account(display_name="My vLLM")
     response = logged_in.post(f"/providers/{account.pk}/delete", follow=True)
     assert "Deleted “My vLLM”" in response.content.decode()
     assert not ProviderAccount.objects.exists()
@@ -378,8 +363,14 @@ def test_deleting_without_htmx_redirects_with_a_message(logged_in):
 
 def test_the_models_page_lists_models_with_their_switches(logged_in):
     account = make_account()
-    make_model(account, "llama3:8b", custom_name="Llama", enabled_for_monitoring=True)
-    make_model(account, "old-model", source="discovered", available=False)
+    make_model(account, model_id="llama3:8b", custom_name="Llama", enabled_for_monitoring=True)
+    make_model(
+        account,
+        model_id="old-model",
+        source="discovered",
+        available=False,
+        enabled_for_monitoring=False,
+    )
     response = logged_in.get("/models")
     assert response.status_code == 200
     body = response.content.decode()
@@ -391,8 +382,8 @@ def test_the_models_page_lists_models_with_their_switches(logged_in):
 
 def test_the_models_page_searches_ids_and_custom_names(logged_in):
     account = make_account()
-    make_model(account, "gpt-4o", custom_name="Flagship")
-    make_model(account, "qwen2:7b")
+    make_model(account, model_id="gpt-4o", custom_name="Flagship")
+    make_model(account, model_id="qwen2:7b")
     body = logged_in.get("/models?q=flag").content.decode()
     assert "gpt-4o" in body and "qwen2:7b" not in body
     body = logged_in.get("/models?q=QWEN").content.decode()
@@ -402,8 +393,8 @@ def test_the_models_page_searches_ids_and_custom_names(logged_in):
 
 def test_the_models_page_filters_by_provider(logged_in):
     one, two = make_account(display_name="One"), make_account(display_name="Two")
-    make_model(one, "from-one")
-    make_model(two, "from-two")
+    make_model(one, model_id="from-one")
+    make_model(two, model_id="from-two")
     body = logged_in.get(f"/models?provider={two.pk}").content.decode()
     assert "from-two" in body and "from-one" not in body
     # A malformed filter is ignored, not a 500.
@@ -413,7 +404,7 @@ def test_the_models_page_filters_by_provider(logged_in):
 def test_the_models_page_paginates_by_25(logged_in):
     account = make_account()
     for i in range(30):
-        make_model(account, f"model-{i:02d}")
+        make_model(account, model_id=f"model-{i:02d}")
     first = logged_in.get("/models").content.decode()
     # quoted, so a random UUID in the page ("model-25b3…") cannot match
     assert "1–25 of 30" in first and '"model-24"' in first and '"model-25"' not in first
@@ -427,7 +418,7 @@ def test_the_models_page_paginates_by_25(logged_in):
 
 
 def test_an_htmx_search_returns_only_the_table(logged_in):
-    make_model(make_account(), "gpt-4o")
+    make_model(make_account(), model_id="gpt-4o")
     response = logged_in.get("/models?q=gpt", HTTP_HX_TARGET="models-table", **HTMX)
     body = response.content.decode()
     assert body.lstrip().startswith('<section class="card table-card" id="models-table"')
@@ -440,7 +431,7 @@ def test_an_htmx_search_returns_only_the_table(logged_in):
     [("monitoring", "enabled_for_monitoring"), ("benchmark", "enabled_for_benchmark")],
 )
 def test_the_switches_set_the_posted_state_and_rerender_the_row(logged_in, field, flag):
-    model = make_model(make_account(), enabled_for_benchmark=False)
+    model = make_model(make_account(), enabled_for_benchmark=False, enabled_for_monitoring=False)
     url = f"/models/{model.pk}/toggle"
     body = logged_in.post(url, {"field": field, "enabled": "1"}, **HTMX).content.decode()
     model.refresh_from_db()
@@ -462,7 +453,7 @@ def test_an_unknown_switch_changes_nothing(logged_in):
 
 
 def test_a_switch_without_htmx_redirects_back(logged_in):
-    model = make_model(make_account())
+    model = make_model(make_account(), enabled_for_monitoring=False)
     response = logged_in.post(
         f"/models/{model.pk}/toggle",
         {"field": "monitoring", "enabled": "1"},
@@ -474,7 +465,7 @@ def test_a_switch_without_htmx_redirects_back(logged_in):
 
 
 def test_renaming_sets_and_a_blank_name_clears(logged_in):
-    model = make_model(make_account(), "claude-3-5-haiku@20241022")
+    model = make_model(make_account(), model_id="claude-3-5-haiku@20241022")
     url = f"/models/{model.pk}/rename"
     body = logged_in.post(url, {"custom_name": " Haiku "}, **HTMX).content.decode()
     model.refresh_from_db()
@@ -502,10 +493,10 @@ def test_deleting_a_model(logged_in):
 
 
 def test_bulk_monitoring_for_one_provider(logged_in):
-    account, other = make_account(), make_account(display_name="Other")
-    make_model(account, "a")
-    make_model(account, "b")
-    make_model(other, "x")
+    account, other = make_account(display_name="My vLLM"), make_account(display_name="Other")
+    make_model(account, model_id="a", enabled_for_monitoring=False)
+    make_model(account, model_id="b", enabled_for_monitoring=False)
+    make_model(other, model_id="x", enabled_for_monitoring=False)
     response = logged_in.post(
         "/models/bulk", {"provider_account_id": str(account.pk), "enabled": "1"}, follow=True
     )
@@ -518,7 +509,7 @@ def test_bulk_monitoring_for_one_provider(logged_in):
 
 @pytest.mark.parametrize("value", ["", "not-a-uuid", "00000000-0000-0000-0000-000000000000"])
 def test_bulk_monitoring_without_a_valid_provider_explains(logged_in, value):
-    make_model(make_account())
+    make_model(make_account(), enabled_for_monitoring=False)
     response = logged_in.post(
         "/models/bulk", {"provider_account_id": value, "enabled": "1"}, follow=True
     )
@@ -569,7 +560,7 @@ def test_adding_a_manual_model_with_both_switches_on(logged_in):
 
 def test_adding_a_duplicate_model_says_it_already_exists(logged_in):
     account = make_account()
-    make_model(account, "llama3:8b", custom_name="Original")
+    make_model(account, model_id="llama3:8b", custom_name="Original")
     response = logged_in.post(
         "/models/add",
         {"provider_account_id": str(account.pk), "model_id": "llama3:8b", "custom_name": "New"},

@@ -6,9 +6,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from alerts.models import Alert, AlertRule
-from monitoring.models import UptimeCheck
-from tests.factories import make_model
+from tests.factories import make_alert, make_check, make_model
 
 APPS = ("arguslm", "providers", "monitoring", "benchmarks", "alerts")
 
@@ -25,11 +23,8 @@ def test_every_model_of_the_project_is_in_the_admin():
 @pytest.mark.django_db
 def test_every_admin_list_and_change_page_renders(client):
     model = make_model()
-    rule = AlertRule.objects.create(name="r", rule_type="any_model_down")
-    Alert.objects.create(rule=rule, model=model, message="down")
-    from django.utils import timezone
-
-    UptimeCheck.objects.create(model=model, status="up", created_at=timezone.now())
+    make_alert(model=model, message="down")
+    make_check(model)
     superuser = get_user_model().objects.create_superuser("root", "r@x.org", "pw-root-123")
     client.force_login(superuser)
     for m in project_models():

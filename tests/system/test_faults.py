@@ -34,7 +34,7 @@ from arguslm.llm.types import CallTarget, Timeouts
 from benchmarks.models import BenchmarkRun
 from monitoring import services
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
-from tests.factories import make_account, make_model
+from tests.factories import make_account, make_model, make_monitoring_run
 from tests.live_server import ROOT, LiveServer, _fresh_postgres, free_port
 
 PROMPT = [{"role": "user", "content": "hello"}]
@@ -525,14 +525,7 @@ def test_a_shard_whose_final_write_fails_is_closed_by_close_stale_runs(
 ):
     account = make_account(credentials={"base_url": f"{llmsim}/v1"})
     models = [make_model(account, model_id=f"sim/ttft=5/itl=1/n=2/seed={i}") for i in range(3)]
-    now = timezone.now()
-    run = MonitoringRun.objects.create(
-        status=MonitoringRun.Status.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        total=3,
-        shards_total=1,
-    )
+    run = make_monitoring_run(status=MonitoringRun.Status.RUNNING, total=3, shards_total=1)
     real_bulk_create = UptimeCheck.objects.bulk_create
     calls = []
 
@@ -581,12 +574,8 @@ def test_a_pass_over_hanging_stalling_and_dropping_providers_ends_within_its_tim
         "sim/n=3/ttft=20": ("up", None),
     }
     models = {make_model(account, model_id=name).id: name for name in scenarios}
-    run = MonitoringRun.objects.create(
-        status=MonitoringRun.Status.RUNNING,
-        started_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-        total=len(models),
-        shards_total=1,
+    run = make_monitoring_run(
+        status=MonitoringRun.Status.RUNNING, total=len(models), shards_total=1
     )
     started = time.monotonic()
     assert services.probe_shard(run_id=run.id, model_ids=list(models)) == len(models)
@@ -622,12 +611,8 @@ def test_credentials_that_cannot_be_sent_fail_their_own_probe_not_the_shard(
         return await real_measure(target, *args, **kwargs)
 
     monkeypatch.setattr(services, "measure", measure_with_a_bug)
-    run = MonitoringRun.objects.create(
-        status=MonitoringRun.Status.RUNNING,
-        started_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-        total=len(expected),
-        shards_total=1,
+    run = make_monitoring_run(
+        status=MonitoringRun.Status.RUNNING, total=len(expected), shards_total=1
     )
     assert services.probe_shard(run_id=run.id, model_ids=list(expected)) == len(expected)
     checks = {c.model_id: c for c in UptimeCheck.objects.filter(run=run)}

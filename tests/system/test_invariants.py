@@ -10,11 +10,18 @@ from django.db.models import ProtectedError
 from django.test import Client
 from django_q.models import Schedule
 
-from alerts.models import Alert, AlertEvent, AlertRule, Incident
+from alerts.models import AlertEvent
 from benchmarks.models import BenchmarkResult
 from monitoring.models import MonitoringConfig
 from providers.models import LLMModel, ProviderAccount
-from tests.factories import make_account, make_benchmark_result, make_model
+from tests.factories import (
+    make_account,
+    make_alert,
+    make_benchmark_result,
+    make_incident,
+    make_model,
+    make_rule,
+)
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -179,19 +186,10 @@ def test_the_page_and_the_api_create_accounts_through_one_service(api, logged_in
 # --- acknowledging alerts ----------------------------------------------------------------------
 
 
-def _alert(rule, *, n: int) -> Alert:
-    from django.utils import timezone
-
-    incident = Incident.objects.create(
-        rule=rule, subject=f"m{n}", summary="down", opened_at=timezone.now()
-    )
-    return Alert.objects.create(rule=rule, incident=incident, message=f"down {n}")
-
-
 @pytest.mark.parametrize("path", ["api", "api-all", "page", "page-all", "admin"])
 def test_acknowledging_is_the_same_from_every_path(path, api, logged_in, admin_client):
-    rule = AlertRule.objects.create(name="r", rule_type="any_model_down")
-    first, second = _alert(rule, n=1), _alert(rule, n=2)
+    rule = make_rule()
+    first, second = (make_alert(rule, incident=make_incident(rule)) for _ in range(2))
     if path == "api":
         api.post(f"/api/v1/alerts/{first.pk}/acknowledge")
         api.post(f"/api/v1/alerts/{first.pk}/acknowledge")  # twice: one event

@@ -21,7 +21,7 @@ from benchmarks.models import BenchmarkRun
 from monitoring.models import MonitoringRun
 from providers import services as provider_services
 from providers.models import ProviderAccount
-from tests.factories import make_account, make_model
+from tests.factories import make_account, make_benchmark_run, make_model
 
 pytestmark = pytest.mark.django_db
 
@@ -193,17 +193,11 @@ def test_starting_benchmarks_beyond_the_rate_is_a_429(api, rates, queued, settin
 # --- active benchmarks --------------------------------------------------------------------------
 
 
-def make_run(status: str, **kw) -> BenchmarkRun:
-    return BenchmarkRun.objects.create(
-        name="Run", status=status, model_ids=[], prompt_pack="health_check", **kw
-    )
-
-
 def test_a_benchmark_beyond_the_active_cap_is_a_429_and_nothing_is_queued(api, queued):
-    make_run("pending")
-    make_run("running", heartbeat_at=timezone.now())
-    make_run("pending")
-    make_run("completed")
+    make_benchmark_run(status="pending")
+    make_benchmark_run(status="running", heartbeat_at=timezone.now())
+    make_benchmark_run(status="pending")
+    make_benchmark_run(status="completed")
 
     response = api.post("/api/v1/benchmarks", benchmark_body(make_model()), format="json")
 
@@ -214,14 +208,14 @@ def test_a_benchmark_beyond_the_active_cap_is_a_429_and_nothing_is_queued(api, q
 
 def test_finished_runs_do_not_count_towards_the_cap(api, queued):
     for status in ("pending", "running", "completed", "failed", "cancelled"):
-        make_run(status, heartbeat_at=timezone.now())
+        make_benchmark_run(status=status, heartbeat_at=timezone.now())
     response = api.post("/api/v1/benchmarks", benchmark_body(make_model()), format="json")
     assert response.status_code == 202 and len(queued) == 1
 
 
 def test_a_run_whose_worker_died_does_not_hold_a_slot(api, queued):
     for _ in range(3):
-        make_run("running", heartbeat_at=timezone.now() - timedelta(hours=1))
+        make_benchmark_run(status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
     response = api.post("/api/v1/benchmarks", benchmark_body(make_model()), format="json")
     assert response.status_code == 202
     assert BenchmarkRun.objects.filter(status="failed").count() == 3
@@ -229,7 +223,7 @@ def test_a_run_whose_worker_died_does_not_hold_a_slot(api, queued):
 
 def test_the_cap_follows_its_setting(api, queued, settings):
     settings.MAX_ACTIVE_BENCHMARKS = 1
-    make_run("pending")
+    make_benchmark_run(status="pending")
     response = api.post("/api/v1/benchmarks", benchmark_body(make_model()), format="json")
     assert response.status_code == 429
     assert response.json()["detail"].startswith("1 benchmark is already pending or running;")
@@ -239,7 +233,7 @@ def test_the_benchmarks_page_says_why_it_did_not_start(client, user, queued):
     client.force_login(user)
     model = make_model()
     for _ in range(3):
-        make_run("pending")
+        make_benchmark_run(status="pending")
 
     response = client.post(
         reverse("benchmark-start"),
@@ -262,11 +256,9 @@ def test_the_benchmarks_page_says_why_it_did_not_start(client, user, queued):
 def test_a_rerun_beyond_the_cap_redirects_with_the_reason(client, user, queued):
     client.force_login(user)
     model = make_model()
-    done = make_run("completed")
-    done.model_ids = [str(model.pk)]
-    done.save()
+    done = make_benchmark_run(model)
     for _ in range(3):
-        make_run("pending")
+        make_benchmark_run(status="pending")
 
     response = client.post(reverse("benchmark-rerun", args=[done.pk]), follow=True)
 

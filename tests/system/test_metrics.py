@@ -14,10 +14,16 @@ from django_q.models import OrmQ
 from prometheus_client.parser import text_string_to_metric_families
 
 from arguslm.models import Heartbeat
-from benchmarks.models import BenchmarkRun
-from monitoring import rollups, sketch
-from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
-from tests.factories import make_account, make_model
+from monitoring import sketch
+from monitoring.models import MonitoringConfig
+from tests.factories import (
+    make_account,
+    make_benchmark_run,
+    make_model,
+    make_monitoring_run,
+    store_checks,
+    uptime_check,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -35,20 +41,16 @@ def frozen(monkeypatch):
 
 
 def check(model, minutes_ago: float, status="up", ttft=None, latency=None, tps=None, error=None):
-    return UptimeCheck(
-        model=model,
+    """A row of this file's tables of checks: only what is given was measured."""
+    return uptime_check(
+        model,
         status=status,
+        ago=timedelta(minutes=minutes_ago),
         ttft_ms=ttft,
         latency_ms=latency,
         tps_excluding_ttft=tps,
         error_type=error,
-        created_at=NOW - timedelta(minutes=minutes_ago),
     )
-
-
-def store(checks: list[UptimeCheck]) -> None:
-    UptimeCheck.objects.bulk_create(checks)
-    rollups.record(checks)
 
 
 def scrape(client) -> dict:
@@ -82,7 +84,7 @@ def data():
     slow = make_model(acct2, model_id="slow")
     make_model(acct2, model_id="fresh")
     idle = make_model(acct2, model_id="idle", enabled_for_monitoring=False)
-    store(
+    store_checks(
         [
             check(fast, 2, ttft=100, latency=400, tps=50),  # latest
             check(fast, 20, ttft=300, latency=800, tps=30),
@@ -95,12 +97,16 @@ def data():
         ]
     )
     MonitoringConfig.objects.create(interval_minutes=10, enabled=False)
-    older = MonitoringRun.objects.create(status="completed", up=9, down=0)
-    MonitoringRun.objects.filter(pk=older.pk).update(created_at=NOW - timedelta(hours=1))
-    MonitoringRun.objects.filter(pk=older.pk).update(
-        started_at=NOW - timedelta(hours=1), finished_at=NOW - timedelta(minutes=59)
+    make_monitoring_run(
+        ago=timedelta(hours=1),
+        status="completed",
+        started_at=NOW - timedelta(hours=1),
+        finished_at=NOW - timedelta(minutes=59),
+        up=9,
+        down=0,
     )
-    last = MonitoringRun.objects.create(
+    make_monitoring_run(
+        ago=timedelta(minutes=3),
         status="completed",
         started_at=NOW - timedelta(minutes=3),
         finished_at=NOW - timedelta(seconds=150),
@@ -109,12 +115,11 @@ def data():
         degraded=1,
         down=1,
     )
-    MonitoringRun.objects.filter(pk=last.pk).update(created_at=NOW - timedelta(minutes=3))
-    MonitoringRun.objects.create(status="running", started_at=NOW)  # not completed: ignored
+    make_monitoring_run(status="running")  # not completed: ignored
     Heartbeat.objects.create(name="qcluster", seen_at=NOW - timedelta(seconds=42))
     Heartbeat.objects.create(name="something-else", seen_at=NOW - timedelta(days=1))
     for status in ("running", "running", "completed", "pending"):
-        BenchmarkRun.objects.create(name=status, status=status, prompt_pack="health_check")
+        make_benchmark_run(name=status, status=status)
     for lock in (NOW - timedelta(seconds=5), NOW):
         OrmQ.objects.create(key="arguslm", payload="waiting", lock=lock)
     OrmQ.objects.create(key="arguslm", payload="held by a worker", lock=NOW + timedelta(hours=1))
@@ -190,7 +195,7 @@ def test_the_latest_check_of_each_monitored_model_is_exported_in_seconds(api, da
 
 
 def test_degraded_is_a_half(api, data):
-    store([check(data["fast"], 1, status="degraded", ttft=5000, latency=9000, tps=1)])
+    store_checks([check(data["fast"], 1, status="degraded", ttft=5000, latency=9000, tps=1)])
     samples = scrape(api)
     assert value(samples, "arguslm_model_up", **FAST) == 0.5
     assert value(samples, "arguslm_model_ttft_seconds", **FAST) == 5.0
@@ -291,7 +296,7 @@ def test_an_empty_install_exports_no_pass_and_no_heartbeat_figures(api):
 def test_odd_model_ids_and_account_names_are_escaped_and_round_trip(api):
     odd = 'say "hi"\\ to\nモデル ✓'
     account = make_account(display_name='Team "α"\\', provider_type="custom")
-    store([check(make_model(account, model_id=odd), 1, ttft=100, latency=200, tps=10)])
+    store_checks([check(make_model(account, model_id=odd), 1, ttft=100, latency=200, tps=10)])
     response = api.get("/metrics")
     text = response.content.decode()
     assert 'model="say \\"hi\\"\\\\ to\\nモデル ✓"' in text
@@ -304,7 +309,9 @@ def test_odd_model_ids_and_account_names_are_escaped_and_round_trip(api):
 def test_accounts_sharing_a_name_get_distinct_series(api):
     first = make_account(display_name="Prod")
     second = make_account(display_name="Prod")
-    store([check(make_model(first, model_id="m"), 1), check(make_model(second, model_id="m"), 1)])
+    store_checks(
+        [check(make_model(first, model_id="m"), 1), check(make_model(second, model_id="m"), 1)]
+    )
     samples = scrape(api)
     accounts = {dict(labels)["account"] for n, labels in samples if n == "arguslm_model_up"}
     assert accounts == {f"Prod ({str(first.id)[:8]})", f"Prod ({str(second.id)[:8]})"}
@@ -319,7 +326,7 @@ def make_fleet(size: int) -> None:
     for i in range(size):
         model = make_model(account, model_id=f"m{i}")
         checks += [check(model, 1, ttft=100, latency=200, tps=10), check(model, 26 * 60)]
-    store(checks)
+    store_checks(checks)
 
 
 def queries_for_a_scrape(api) -> int:
