@@ -37,6 +37,15 @@ class AlertRuleViewSet(
 ):
     """Alert rules. The list is a bare JSON array (as the SDK expects)."""
 
+    # Writes need these permissions (arguslm.roles): operators and admins.
+    action_permissions = {
+        "create": "alerts.add_alertrule",
+        "partial_update": "alerts.change_alertrule",
+        "destroy": "alerts.delete_alertrule",
+        "rotate_secret": "alerts.change_alertrule",
+        "test": "alerts.change_alertrule",
+    }
+
     serializer_class = AlertRuleSerializer
     not_found_message = "Alert rule not found"
     http_method_names = ["get", "post", "patch", "delete"]
@@ -77,6 +86,11 @@ def _alerts():
 
 class AlertViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     """Raised alerts, their acknowledgement, incidents and the delivery log."""
+
+    action_permissions = {
+        "acknowledge": "alerts.change_alert",
+        "acknowledge_all": "alerts.change_alert",
+    }
 
     serializer_class = AlertSerializer
     not_found_message = "Alert not found"

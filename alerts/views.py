@@ -34,7 +34,13 @@ from alerts.models import (
     Notification,
     threshold_setting,
 )
-from arguslm.pages import login_required_htmx, parse_bool, redirect_back, uuid_or_none
+from arguslm.pages import (
+    login_required_htmx,
+    parse_bool,
+    permission_required,
+    redirect_back,
+    uuid_or_none,
+)
 from arguslm.templatetags.arguslm_tags import ago
 from providers.models import LLMModel
 
@@ -140,6 +146,7 @@ def bell(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("alerts.change_alert")
 @require_POST
 def alert_acknowledge(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=alert_id)
@@ -153,6 +160,7 @@ def alert_acknowledge(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse
 
 
 @login_required_htmx
+@permission_required("alerts.change_alert")
 @require_POST
 def alerts_acknowledge_all(request: HttpRequest) -> HttpResponse:
     count = services.acknowledge(
@@ -374,6 +382,7 @@ def _row_or_back(request: HttpRequest, rule: AlertRule, level: str, text: str) -
 
 
 @login_required_htmx
+@permission_required("alerts.add_alertrule")
 @require_POST
 def rule_create(request: HttpRequest) -> HttpResponse:
     form = AlertRuleForm(request.POST)
@@ -385,6 +394,7 @@ def rule_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("alerts.change_alertrule")
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     """The rule's edit form, with its webhook signing secret."""
@@ -415,6 +425,7 @@ def _rule_page(request, rule: AlertRule, form: dict, errors: dict, new_secret=No
 
 
 @login_required_htmx
+@permission_required("alerts.change_alertrule")
 @require_POST
 def rule_rotate_secret(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     """A new signing secret, shown on this one response (it is never shown again)."""
@@ -424,6 +435,7 @@ def rule_rotate_secret(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse
 
 
 @login_required_htmx
+@permission_required("alerts.change_alertrule")
 @require_POST
 def rule_toggle(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     """Enable or disable a rule (the posted state, so a double click is harmless)."""
@@ -435,6 +447,7 @@ def rule_toggle(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("alerts.change_alertrule")
 @require_POST
 def rule_test(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     """Raise a test alert and queue it to the rule's email and webhook channels."""
@@ -450,6 +463,7 @@ def rule_test(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("alerts.delete_alertrule")
 @require_POST
 def rule_delete(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     rule = _rule(rule_id)

@@ -14,6 +14,15 @@ class ArgusLMConfig(AppConfig):
 
         # ready() runs in every process (web, worker, management commands): all record changes.
         audit.connect_receivers()
+        from django.conf import settings
+        from django.db.models.signals import post_save
+
+        from arguslm import roles
+
+        post_migrate.connect(roles.sync_groups, sender=self, dispatch_uid="arguslm-roles")
+        post_save.connect(
+            roles.start_as_viewer, sender=settings.AUTH_USER_MODEL, dispatch_uid="arguslm-viewer"
+        )
         # After migrate, the canary exists (created with the current key) or is verified.
         post_migrate.connect(ensure_encryption_canary, sender=self)
 

@@ -11,6 +11,7 @@ import binascii
 from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddleware
 from channels.security.websocket import OriginValidator
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions, permissions
 
@@ -83,6 +84,26 @@ class TokenScope(permissions.BasePermission):
             return True
         self.message = f"This API token's scope ({token.scope}) does not allow this request."
         return False
+
+
+class ActionPermission(permissions.BasePermission):
+    """Writes need the permission that the view names for the action (``action_permissions``,
+    see arguslm.roles); an action it does not name is for superusers only. Reads need none.
+    With ``ARGUSLM_API_AUTH=false`` an anonymous caller may do everything (the open mode)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        if view.action is None or request.method.lower() not in view.http_method_names:
+            return True  # a method the view does not take: its 405 follows
+        if not settings.API_AUTH and not request.user.is_authenticated:
+            return True
+        perm = getattr(view, "action_permissions", {}).get(view.action)
+        allowed = request.user.is_superuser if perm is None else request.user.has_perm(perm)
+        if not allowed:
+            needs = perm or "superuser"
+            self.message = f"Your role does not allow this (it needs the {needs} permission)."
+        return allowed
 
 
 class TokenAuthMiddleware(AuthMiddleware):

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -26,6 +27,24 @@ def login_required_htmx(view):
         return protected(request, *args, **kwargs)
 
     return wrapped
+
+
+def permission_required(perm: str):
+    """The view needs this permission (arguslm.roles); anyone else gets 403. Put it under
+    ``login_required_htmx``, so that a visitor who is not signed in is sent to log in first.
+    The view keeps ``required_permission``, which the role matrix test reads."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.has_perm(perm):
+                raise PermissionDenied(f"Your role does not allow this (it needs {perm}).")
+            return view(request, *args, **kwargs)
+
+        wrapped.required_permission = perm
+        return wrapped
+
+    return decorator
 
 
 def redirect_back(request: HttpRequest, default: str) -> HttpResponse:

@@ -239,6 +239,7 @@ REST_FRAMEWORK = {
         if API_AUTH
         else "rest_framework.permissions.AllowAny",
         "arguslm.auth.TokenScope",
+        "arguslm.auth.ActionPermission",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

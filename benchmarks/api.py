@@ -26,6 +26,13 @@ from benchmarks.serializers import (
 class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericViewSet):
     """Benchmark runs: start, follow, inspect, export, cancel, delete."""
 
+    # Writes need these permissions (arguslm.roles): operators and admins.
+    action_permissions = {
+        "create": "benchmarks.add_benchmarkrun",
+        "cancel": "benchmarks.change_benchmarkrun",
+        "destroy": "benchmarks.delete_benchmarkrun",
+    }
+
     serializer_class = BenchmarkRunSerializer
     throttle_scopes = {"create": "benchmark_start"}
     not_found_message = "Benchmark run {id} not found"

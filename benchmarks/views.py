@@ -18,7 +18,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm.llm.prompts import BY_ID, PACKS
-from arguslm.pages import error_text, login_required_htmx
+from arguslm.pages import error_text, login_required_htmx, permission_required
 from benchmarks import engine, live, services
 from benchmarks.forms import DEFAULTS, BenchmarkStartForm
 from benchmarks.models import BenchmarkRun
@@ -97,6 +97,7 @@ def benchmarks_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("benchmarks.add_benchmarkrun")
 @require_POST
 def benchmark_start(request: HttpRequest) -> HttpResponse:
     """Validate the form with the API's serializer, start the run, go to its page."""
@@ -194,6 +195,7 @@ def benchmark_progress(request: HttpRequest, run_id: uuid.UUID) -> JsonResponse:
 
 
 @login_required_htmx
+@permission_required("benchmarks.change_benchmarkrun")
 @require_POST
 def benchmark_cancel(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     run = get_object_or_404(BenchmarkRun, pk=run_id)
@@ -209,6 +211,7 @@ def benchmark_cancel(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("benchmarks.add_benchmarkrun")
 @require_POST
 def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     """A new run with the same models and settings (validated again: models may have changed)."""
@@ -231,6 +234,7 @@ def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("benchmarks.delete_benchmarkrun")
 @require_POST
 def benchmark_delete(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     run = get_object_or_404(BenchmarkRun, pk=run_id)

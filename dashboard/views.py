@@ -16,7 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from arguslm.pages import login_required_htmx
+from arguslm.pages import login_required_htmx, permission_required
 from arguslm.templatetags.arguslm_tags import ago, availability
 from dashboard import queries
 from providers.models import LLMModel, ProviderAccount
@@ -241,6 +241,7 @@ def dashboard_chart(request: HttpRequest) -> JsonResponse:
 
 
 @login_required_htmx
+@permission_required("providers.add_provideraccount")
 @require_POST
 def dashboard_demo(request: HttpRequest) -> HttpResponse:
     """First run: add the built-in simulator as a provider, and probe it right away."""

@@ -61,6 +61,12 @@ def uptime_total(query: dict, checks) -> int:
 class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
     """Monitoring configuration, passes and their uptime checks."""
 
+    # Writes need these permissions (arguslm.roles): a pass is an operator's, settings an admin's.
+    action_permissions = {
+        "run": "monitoring.add_monitoringrun",
+        "config": "monitoring.change_monitoringconfig",
+    }
+
     throttle_scopes = {"run": "monitoring_run"}  # a pass probes every monitored model
 
     @extend_schema(methods=["GET"], responses=MonitoringConfigSerializer)

@@ -24,7 +24,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from arguslm import errors
 from arguslm.llm.prompts import PACKS
-from arguslm.pages import login_required_htmx, parse_bool, redirect_back, uuid_or_none
+from arguslm.pages import (
+    login_required_htmx,
+    parse_bool,
+    permission_required,
+    redirect_back,
+    uuid_or_none,
+)
 from arguslm.templatetags.arguslm_tags import ago, duration_ms
 from monitoring import costs, services
 from monitoring.api import uptime_queryset
@@ -324,6 +330,7 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("monitoring.change_monitoringconfig")
 @require_POST
 def monitoring_save(request: HttpRequest) -> HttpResponse:
     """Validate with the API's serializer, save, and make the schedules follow the change."""
@@ -339,6 +346,7 @@ def monitoring_save(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("monitoring.add_monitoringrun")
 @require_POST
 def monitoring_run_now(request: HttpRequest) -> HttpResponse:
     """Queue a manual pass; htmx then follows it in the passes card."""
@@ -368,6 +376,7 @@ def monitoring_live(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.change_llmmodel")
 @require_POST
 def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     """Monitoring on or off for one model (the posted state, so a double click is harmless)."""
@@ -388,6 +397,7 @@ def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse
 
 
 @login_required_htmx
+@permission_required("providers.change_llmmodel")
 @require_POST
 def monitoring_account(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     """Monitor all or none of one account's models."""

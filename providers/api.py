@@ -40,6 +40,16 @@ def _valid(serializer_class, request, **context):
 class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericViewSet):
     """Provider accounts. Credentials are write-only: responses say which keys are set."""
 
+    # Writes need these permissions (arguslm.roles): admins only (they hold the credentials).
+    action_permissions = {
+        "create": "providers.add_provideraccount",
+        "test_connection": "providers.add_provideraccount",
+        "partial_update": "providers.change_provideraccount",
+        "test": "providers.change_provideraccount",
+        "refresh_models": "providers.change_provideraccount",
+        "destroy": "providers.delete_provideraccount",
+    }
+
     serializer_class = ProviderSerializer
     # These call the provider (a paid request, or a model listing) on every request.
     throttle_scopes = {
@@ -157,6 +167,13 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
 
 class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     """Models of provider accounts, with their monitoring and benchmark switches."""
+
+    action_permissions = {
+        "create": "providers.add_llmmodel",
+        "partial_update": "providers.change_llmmodel",
+        "bulk_update": "providers.change_llmmodel",
+        "destroy": "providers.delete_llmmodel",
+    }
 
     serializer_class = ModelSerializer
     not_found_message = "Model not found"

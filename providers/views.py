@@ -22,7 +22,13 @@ from django.views.decorators.http import require_GET, require_POST
 from arguslm import errors
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
-from arguslm.pages import login_required_htmx, parse_bool, redirect_back, uuid_or_none
+from arguslm.pages import (
+    login_required_htmx,
+    parse_bool,
+    permission_required,
+    redirect_back,
+    uuid_or_none,
+)
 from providers import services
 from providers.forms import (
     SECRET_KINDS,
@@ -183,6 +189,7 @@ def _result(request: HttpRequest, result: dict) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.add_provideraccount")
 @require_POST
 def provider_test_new(request: HttpRequest) -> HttpResponse:
     """Test the Add form's unsaved credentials."""
@@ -201,6 +208,7 @@ def provider_test_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.add_provideraccount")
 @require_POST
 def provider_add(request: HttpRequest) -> HttpResponse:
     """Create an account from the Add form, then discover its models once."""
@@ -222,6 +230,7 @@ def provider_add(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.change_provideraccount")
 @require_POST
 def provider_test(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
@@ -236,6 +245,7 @@ def provider_test(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.change_provideraccount")
 @require_POST
 def provider_refresh(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
@@ -247,6 +257,7 @@ def provider_refresh(request: HttpRequest, account_id: uuid.UUID) -> HttpRespons
 
 
 @login_required_htmx
+@permission_required("providers.change_provideraccount")
 @require_POST
 def provider_toggle(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
@@ -256,6 +267,7 @@ def provider_toggle(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse
 
 
 @login_required_htmx
+@permission_required("providers.change_llmmodel")
 @require_POST
 def provider_monitor(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     """Turn monitoring on or off for every model of the account."""
@@ -267,6 +279,7 @@ def provider_monitor(request: HttpRequest, account_id: uuid.UUID) -> HttpRespons
 
 
 @login_required_htmx
+@permission_required("providers.change_provideraccount")
 @require_POST
 def provider_edit(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     """Rename and/or patch credentials; the merged credentials must validate before saving."""
@@ -289,6 +302,7 @@ def provider_edit(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.delete_provideraccount")
 @require_POST
 def provider_delete(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
@@ -372,6 +386,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.add_llmmodel")
 @require_POST
 def model_add(request: HttpRequest) -> HttpResponse:
     form = ModelAddForm(request.POST)
@@ -392,6 +407,7 @@ def model_add(request: HttpRequest) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.change_llmmodel")
 @require_POST
 def models_bulk(request: HttpRequest) -> HttpResponse:
     """Monitoring on/off for every model of one provider account."""
@@ -412,6 +428,7 @@ def _model(model_id: uuid.UUID) -> LLMModel:
 
 
 @login_required_htmx
+@permission_required("providers.change_llmmodel")
 @require_POST
 def model_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     """Set monitoring or benchmark on or off (the posted state, so a double click is harmless)."""
@@ -432,6 +449,7 @@ def model_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.change_llmmodel")
 @require_POST
 def model_rename(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     """Set the custom name; a blank name clears it (the model id is shown instead)."""
@@ -450,6 +468,7 @@ def model_rename(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required_htmx
+@permission_required("providers.delete_llmmodel")
 @require_POST
 def model_delete(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
     model = _model(model_id)

@@ -20,7 +20,12 @@ def _clear_cache():
 
 @pytest.fixture
 def user(db):
-    return get_user_model().objects.create_user("alice", "alice@example.com", "pw-alice-123")
+    """Alice, an admin (arguslm.roles): the tests of a role's limits make their own users."""
+    from arguslm import roles
+
+    alice = get_user_model().objects.create_user("alice", "alice@example.com", "pw-alice-123")
+    roles.assign(alice, roles.ADMIN)
+    return alice
 
 
 @pytest.fixture

@@ -3,14 +3,19 @@
 from django.contrib.auth import get_user_model
 
 
-def log_in(page, base: str, *, username: str = "bob", superuser: bool = False) -> None:
-    """Create the user (password ``pw-<username>-123``) and log in through the real form."""
+def log_in(
+    page, base: str, *, username: str = "bob", superuser: bool = False, role: str = "admin"
+) -> None:
+    """Create the user (password ``pw-<username>-123``, with ``role``: see arguslm.roles) and
+    log in through the real form."""
+    from arguslm import roles
+
     password = f"pw-{username}-123"
     users = get_user_model().objects
     if superuser:
         users.create_superuser(username, f"{username}@example.com", password)
     else:
-        users.create_user(username, password=password)
+        roles.assign(users.create_user(username, password=password), role)
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)

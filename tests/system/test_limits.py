@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from arguslm import tokens
+from arguslm import roles, tokens
 from arguslm.settings import _cache_url, _env_rate
 from benchmarks.models import BenchmarkRun
 from monitoring.models import MonitoringRun
@@ -85,6 +85,7 @@ def stub_provider(monkeypatch):
 
 def client_for(django_user_model, name: str) -> APIClient:
     user = django_user_model.objects.create_user(name, f"{name}@example.com", "pw-123456789")
+    roles.assign(user, roles.OPERATOR)  # may start passes and benchmarks
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.issue(user=user, name='test')[1]}")
     return client

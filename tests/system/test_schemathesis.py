@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from alerts.models import Alert, AlertRule, DeliveryAttempt, Incident, Notification
-from arguslm import tokens
+from arguslm import roles, tokens
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 from monitoring.models import MonitoringRun, UptimeCheck
 from tests.factories import make_account, make_model
@@ -106,6 +106,7 @@ def _no_throttles(settings):
 @pytest.fixture
 def bearer(django_user_model) -> dict:
     user = django_user_model.objects.create_user("fuzz", "fuzz@example.com", "pw-fuzz-123")
+    roles.assign(user, roles.ADMIN)  # every operation is open to it
     return {"Authorization": f"Bearer {tokens.issue(user=user, name='fuzz')[1]}"}
 
 
