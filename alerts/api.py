@@ -25,9 +25,11 @@ from alerts.serializers import (
     WebhookSecretSerializer,
 )
 from arguslm.api import UUIDLookupMixin, validate_query
+from arguslm.limits import ThrottledActionsMixin
 
 
 class AlertRuleViewSet(
+    ThrottledActionsMixin,
     UUIDLookupMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -46,6 +48,7 @@ class AlertRuleViewSet(
         "test": "alerts.change_alertrule",
     }
 
+    throttle_scopes = {"test": "rule_test"}
     serializer_class = AlertRuleSerializer
     not_found_message = "Alert rule not found"
     http_method_names = ["get", "post", "patch", "delete"]

@@ -34,6 +34,7 @@ from alerts.models import (
     Notification,
     threshold_setting,
 )
+from arguslm.limits import rate_limited
 from arguslm.pages import (
     login_required_htmx,
     parse_bool,
@@ -449,6 +450,7 @@ def rule_toggle(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
 @login_required_htmx
 @permission_required("alerts.change_alertrule")
 @require_POST
+@rate_limited("rule_test")
 def rule_test(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     """Raise a test alert and queue it to the rule's email and webhook channels."""
     rule = _rule(rule_id)

@@ -209,6 +209,8 @@ THROTTLE_RATES = {
     "benchmark_start": _env_rate("benchmark_start", "10/min"),
     "connection_test": _env_rate("connection_test", "20/min"),
     "model_refresh": _env_rate("model_refresh", "10/min"),
+    # A rule test sends to the rule's channels (email, webhooks): few, so it relays nothing.
+    "rule_test": _env_rate("rule_test", "5/hour"),
 }
 # Pending + running benchmark runs at once; starting one more answers 429 (0 = no cap).
 MAX_ACTIVE_BENCHMARKS = env_int("ARGUSLM_MAX_ACTIVE_BENCHMARKS", 3)

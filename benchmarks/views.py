@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from arguslm.limits import rate_limited
 from arguslm.llm.prompts import BY_ID, PACKS
 from arguslm.pages import error_text, login_required_htmx, permission_required
 from benchmarks import engine, live, services
@@ -99,6 +100,7 @@ def benchmarks_page(request: HttpRequest) -> HttpResponse:
 @login_required_htmx
 @permission_required("benchmarks.add_benchmarkrun")
 @require_POST
+@rate_limited("benchmark_start")
 def benchmark_start(request: HttpRequest) -> HttpResponse:
     """Validate the form with the API's serializer, start the run, go to its page."""
     form = BenchmarkStartForm(request.POST)
@@ -213,6 +215,7 @@ def benchmark_cancel(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
 @login_required_htmx
 @permission_required("benchmarks.add_benchmarkrun")
 @require_POST
+@rate_limited("benchmark_start")
 def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     """A new run with the same models and settings (validated again: models may have changed)."""
     run = get_object_or_404(BenchmarkRun, pk=run_id)

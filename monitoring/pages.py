@@ -23,6 +23,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm import errors
+from arguslm.limits import rate_limited
 from arguslm.llm.prompts import PACKS
 from arguslm.pages import (
     login_required_htmx,
@@ -348,6 +349,7 @@ def monitoring_save(request: HttpRequest) -> HttpResponse:
 @login_required_htmx
 @permission_required("monitoring.add_monitoringrun")
 @require_POST
+@rate_limited("monitoring_run")
 def monitoring_run_now(request: HttpRequest) -> HttpResponse:
     """Queue a manual pass; htmx then follows it in the passes card."""
     try:

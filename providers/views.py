@@ -20,6 +20,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm import errors
+from arguslm.limits import rate_limited
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
 from arguslm.pages import (
@@ -191,6 +192,7 @@ def _result(request: HttpRequest, result: dict) -> HttpResponse:
 @login_required_htmx
 @permission_required("providers.add_provideraccount")
 @require_POST
+@rate_limited("connection_test")
 def provider_test_new(request: HttpRequest) -> HttpResponse:
     """Test the Add form's unsaved credentials."""
     # The name does not matter for a test; do not make people type it first.
@@ -232,6 +234,7 @@ def provider_add(request: HttpRequest) -> HttpResponse:
 @login_required_htmx
 @permission_required("providers.change_provideraccount")
 @require_POST
+@rate_limited("connection_test")
 def provider_test(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
     result = services.test_connection(
@@ -247,6 +250,7 @@ def provider_test(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
 @login_required_htmx
 @permission_required("providers.change_provideraccount")
 @require_POST
+@rate_limited("model_refresh")
 def provider_refresh(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
     try:

@@ -111,6 +111,7 @@ def test_the_default_rates_are_the_documented_ones(settings):
         "benchmark_start": "10/min",
         "connection_test": "20/min",
         "model_refresh": "10/min",
+        "rule_test": "5/hour",
     }
 
 
