@@ -39,10 +39,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    # Before django_q: its `qcluster` command is arguslm's, which checks the encryption key.
+    "arguslm",
     "django_q",
     "channels",
     "encrypted_model_fields",
-    "arguslm",
     "providers",
     "monitoring",
     "benchmarks",
