@@ -233,7 +233,8 @@ REST_FRAMEWORK = {
         # The first class decides the WWW-Authenticate header, so unauthenticated calls get 401.
         "arguslm.auth.BearerTokenAuthentication",
         "arguslm.auth.BasicTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # Session or anonymous (open API): CSRF-checked, token requests are not.
+        "arguslm.auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated"

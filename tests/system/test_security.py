@@ -176,6 +176,81 @@ def test_https_mode_sends_hsts_and_secure_cookies(client, settings, user):
     assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
 
 
+# --- CSRF on the API ------------------------------------------------------------------------
+
+LOCAL_ACCOUNT = {
+    "provider_type": "custom_openai_compatible",
+    "display_name": "Local",
+    "credentials": {"base_url": "http://127.0.0.1:9/v1"},
+}
+
+
+@pytest.fixture
+def open_api(settings, monkeypatch):
+    """ARGUSLM_API_AUTH=false: the views read their permission classes when DRF is imported."""
+    from rest_framework.permissions import AllowAny
+    from rest_framework.views import APIView
+
+    from arguslm.auth import TokenScope
+
+    settings.API_AUTH = False
+    monkeypatch.setattr(APIView, "permission_classes", [AllowAny, TokenScope])
+
+
+def browser(**headers):
+    """A client that, like a browser, gets no CSRF exemption (the test client's default)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(**headers)
+    return client
+
+
+@pytest.mark.django_db
+def test_an_open_api_refuses_a_cross_site_write_without_the_csrf_token(open_api):
+    from providers.models import ProviderAccount
+
+    other_site = browser(HTTP_ORIGIN="https://evil.example")
+    response = other_site.post("/api/v1/providers", LOCAL_ACCOUNT, format="json")
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("CSRF Failed")
+    assert browser().post("/api/v1/providers", LOCAL_ACCOUNT, format="json").status_code == 403
+    assert not ProviderAccount.objects.exists()
+    # Reading stays open.
+    assert browser().get("/api/v1/providers").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_open_api_accepts_a_write_from_its_own_pages(open_api, client):
+    client.get("/login")  # sets the CSRF cookie, as any page does
+    same_site = browser(HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+    same_site.cookies = client.cookies
+    assert same_site.post("/api/v1/providers", LOCAL_ACCOUNT, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scheme", ["Bearer", "Basic"])
+def test_token_requests_need_no_csrf_token(open_api, token, scheme):
+    value = token if scheme == "Bearer" else base64.b64encode(f"t:{token}".encode()).decode()
+    sdk = browser(HTTP_AUTHORIZATION=f"{scheme} {value}")
+    assert sdk.post("/api/v1/providers", LOCAL_ACCOUNT, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_a_closed_api_still_answers_401_to_an_anonymous_write():
+    response = browser().post("/api/v1/providers", LOCAL_ACCOUNT, format="json")
+    assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_session_write_needs_the_csrf_token(user):
+    signed_in = browser()
+    signed_in.force_login(user)
+    response = signed_in.post("/api/v1/providers", LOCAL_ACCOUNT, format="json")
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("CSRF Failed")
+
+
 # --- login rate limit -----------------------------------------------------------------------
 
 
