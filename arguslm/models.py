@@ -38,7 +38,8 @@ class LoginAttempt(models.Model):
 
     class Meta:
         indexes = [
-            # The login view counts recent failures per username and per client IP.
+            # The login view counts recent failures per username and IP (narrowed by the
+            # username) and per client IP.
             models.Index(fields=["username", "at"], name="login_attempt_user_idx"),
             models.Index(fields=["ip", "at"], name="login_attempt_ip_idx"),
         ]

@@ -300,9 +300,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Login rate limit (arguslm.security): after this many failures per username or per client
-# IP within the window, the login pages answer 429 until the window has passed.
+# Login rate limit (arguslm.security): after this many failures of one user name from one
+# client IP, or of any user names from one client IP, within the window, the login answers
+# 429 to that user name from that address (to that address) until the window has passed.
 LOGIN_FAILURE_LIMIT = env_int("ARGUSLM_LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = env_int("ARGUSLM_LOGIN_IP_FAILURE_LIMIT", 50)
 LOGIN_FAILURE_WINDOW = env_int("ARGUSLM_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
 # Reverse proxies in front of ArgusLM: the client IP is then read from X-Forwarded-For (the
 # entry the outermost trusted proxy added). 0 = use the socket's peer address.
