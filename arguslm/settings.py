@@ -218,6 +218,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ARGUSLM_MAX_BODY_BYTES", 1024 * 1024)
 
 # --- Authentication and the API -------------------------------------------------------------
 
+# Django's four standard checks wherever a password is chosen: `manage.py createsuperuser` and
+# `changepassword`, the admin's password forms, and bootstrap's ARGUSLM_ADMIN_PASSWORD.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -4,8 +4,8 @@ from django.contrib.auth import get_user_model
 
 
 def log_in(page, base: str, *, username: str = "bob", superuser: bool = False) -> None:
-    """Create the user (password ``pw-<username>-123``) and log in through the real form."""
-    password = f"pw-{username}-123"
+    """Create the user (password ``pw-<username>-12345``) and log in through the real form."""
+    password = f"pw-{username}-12345"
     users = get_user_model().objects
     if superuser:
         users.create_superuser(username, f"{username}@example.com", password)

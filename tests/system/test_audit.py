@@ -243,7 +243,7 @@ def test_audit_events_cannot_be_changed_or_deleted():
 
 
 def test_the_admin_shows_the_log_read_only(client):
-    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-12345")
     client.force_login(root)
     account = make_account(display_name="Visible in admin")
     event = AuditEvent.objects.get()

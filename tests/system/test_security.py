@@ -1,6 +1,7 @@
 """Security headers and CSP, TLS settings, the login rate limit, and a planted provider key
 that must never come back out of the API, the pages, the admin, exports, errors or logs."""
 
+import ast
 import base64
 import hashlib
 import json
@@ -391,6 +392,64 @@ def test_the_admin_login_has_the_same_limit(client):
     assert LoginAttempt.objects.count() == 0
 
 
+# --- passwords ---------------------------------------------------------------------------------
+
+
+def test_passwords_get_djangos_four_standard_checks():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    names = [v["NAME"].rsplit(".", 1)[1] for v in settings.AUTH_PASSWORD_VALIDATORS]
+    assert names == [
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    ]
+    alice = get_user_model()(username="alice-smith", email="alice@example.com")
+    for weak in ("short-pw-1", "password1234", "492817365019", "alice-smith!!"):
+        with pytest.raises(ValidationError):
+            validate_password(weak, alice)
+    validate_password("pw-alice-123", alice)
+
+
+def literal_test_users() -> list[tuple[str, str, str, str]]:
+    """(file, username, email, password) of every user a test creates with a literal password."""
+    found = []
+    for path in sorted((BASE_DIR / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("create_user", "create_superuser")
+            ):
+                continue
+            given = dict(zip(("username", "email", "password"), node.args, strict=False))
+            given |= {k.arg: k.value for k in node.keywords if k.arg}
+            value = {k: v.value for k, v in given.items() if isinstance(v, ast.Constant)}
+            if isinstance(value.get("password"), str):
+                user = (value.get("username") or "", value.get("email") or "")
+                found.append((path.name, *user, value["password"]))
+    return found
+
+
+@pytest.mark.django_db
+def test_the_test_users_passwords_pass_the_validators():
+    """Fixtures use passwords a real user could choose (createsuperuser would refuse others)."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    users = literal_test_users()
+    assert len(users) >= 8  # the scan finds the fixtures
+    weak = []
+    for where, username, email, password in users:
+        try:
+            validate_password(password, get_user_model()(username=username, email=email))
+        except ValidationError as exc:
+            weak.append(f"{where}: {username} {password!r}: {' '.join(exc.messages)}")
+    assert weak == []
+
+
 # --- a planted provider key never comes back out --------------------------------------------
 
 PLANTED = "sk-PLANTED-0123456789abcdef"
@@ -608,7 +667,7 @@ def test_a_planted_provider_key_never_leaves_the_server(
         )
 
     # The admin: account and model pages, and its connection-test action's messages.
-    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-12345")
     client.force_login(admin)
     for path in (
         "/admin/providers/provideraccount/",
