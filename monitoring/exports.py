@@ -4,10 +4,11 @@ Rows are read with ``QuerySet.iterator()`` (server-side cursors on PostgreSQL) a
 they come: a million checks export without ever being held in memory together.
 """
 
-import csv
 import json
 
 from django.http import StreamingHttpResponse
+
+from arguslm.exports import csv_lines
 
 COLUMNS = [
     "model_name",
@@ -102,18 +103,10 @@ def _json(checks):
     yield "\n]}\n"
 
 
-class _Line:
-    """A file-like object whose write() returns the line, for csv.writer."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv(checks):
-    writer = csv.writer(_Line())
-    yield writer.writerow(COLUMNS)
+    yield from csv_lines([COLUMNS])
     for item in _rows(checks):
-        yield writer.writerow(["" if item[c] is None else item[c] for c in COLUMNS])
+        yield from csv_lines([[item[c] for c in COLUMNS]])
 
 
 def uptime_response(checks, fmt: str) -> StreamingHttpResponse:
