@@ -46,7 +46,7 @@ def test_pages_carry_a_strict_csp_and_the_other_security_headers(client):
         "script-src": "'self'",
         "style-src": f"'self' {HTMX_INDICATOR_STYLE_HASH}",
         "img-src": "'self' data:",
-        "connect-src": "'self' ws: wss:",
+        "connect-src": "'self'",
         "font-src": "'self'",
         "frame-ancestors": "'none'",
         "base-uri": "'self'",
