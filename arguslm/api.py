@@ -105,9 +105,10 @@ def exception_handler(exc, context):
         detail = _flatten(exc.detail, [location])
         return Response({"detail": detail}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     if isinstance(exc, RequestDataTooBig):  # raised by request.data (arguslm.limits)
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        from arguslm.limits import body_too_large
+
         return Response(
-            {"detail": f"Request body exceeds {limit} bytes."},
+            {"detail": body_too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)},
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, Http404):

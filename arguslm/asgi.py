@@ -12,13 +12,14 @@ from channels.sessions import CookieMiddleware, SessionMiddleware  # noqa: E402
 
 from arguslm.auth import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
 from arguslm.keys import verify_encryption_key  # noqa: E402
+from arguslm.limits import BodyLimitMiddleware  # noqa: E402
 from arguslm.routing import websocket_urlpatterns  # noqa: E402
 
 verify_encryption_key()  # a wrong key stops the server here, loudly
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimitMiddleware(django_asgi_app),  # before Django reads the body
         "websocket": BrowserOriginValidator(
             CookieMiddleware(
                 SessionMiddleware(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))

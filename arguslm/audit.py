@@ -1,4 +1,5 @@
-"""Audit log: who changed provider accounts, model switches, alert rules and monitoring settings.
+"""Audit log: who changed provider accounts, model switches, alert rules and monitoring settings
+(and who logged in, or tested a provider connection: ``record()`` from providers.services).
 
 Changes are captured with model signals, so the pages, the API, the admin and the worker all
 go through one mechanism: ``pre_save`` reads the stored values, ``post_save``/``post_delete``
@@ -16,6 +17,9 @@ and Discord URLs are bearer credentials) are recorded as ``{"changed": true}``.
 
 Not covered: ``QuerySet.update()`` and ``bulk_update()`` send no signals. Code that changes
 tracked fields that way records the change itself with ``record()``.
+
+Logins are recorded too, from Django's ``user_logged_in`` and ``user_login_failed`` signals
+(every login view sends them): the user name as typed and the client IP, never the password.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -32,6 +38,7 @@ from django.http import HttpRequest, HttpResponse
 
 from arguslm.llm.catalog import origin
 from arguslm.models import AuditEvent
+from arguslm.security import client_ip
 
 _request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
     "arguslm_audit_request", default=None
@@ -119,13 +126,14 @@ def record(
     object_id: str = "",
     object_label: str = "",
     changes: dict | None = None,
+    actor=None,
 ):
-    """Append one audit event, attributed to the current actor."""
+    """Append one audit event, attributed to ``actor`` (a user), else to the current actor."""
     if instance is not None:
         object_type = object_type or instance._meta.label_lower
         object_id = object_id or str(instance.pk)
         object_label = object_label or str(instance)
-    actor, label = current_actor()
+    actor, label = (actor, actor.get_username()) if actor is not None else current_actor()
     return AuditEvent.objects.create(
         actor=actor,
         actor_label=label[:200],
@@ -251,10 +259,38 @@ def _after_delete(sender, instance, **kwargs):
         record("deleted", instance=instance)
 
 
+def _logged_in(sender, request, user, **kwargs):
+    record(
+        "logged_in",
+        instance=user,
+        object_label=user.get_username(),
+        changes={"username": user.get_username(), "ip": _ip(request)},
+        actor=user,
+    )
+
+
+def _login_failed(sender, credentials, request=None, **kwargs):
+    # Django masks the password in ``credentials`` already; only the user name is kept.
+    username = str(credentials.get(get_user_model().USERNAME_FIELD, ""))[:150]
+    record(
+        "login_failed",
+        object_type="auth.user",
+        object_label=username,
+        changes={"username": username, "ip": _ip(request)},
+    )
+
+
+def _ip(request) -> str | None:
+    return client_ip(request) if request is not None else None
+
+
 def connect_receivers() -> None:
-    """Connect the receivers for every tracked model (lazily: the apps may not be loaded)."""
+    """Connect the receivers for every tracked model (lazily: the apps may not be loaded), and
+    for logins."""
     for label in TRACKED:
         uid = f"arguslm-audit-{label}"
         pre_save.connect(_before_save, sender=label, dispatch_uid=uid, weak=False)
         post_save.connect(_after_save, sender=label, dispatch_uid=uid, weak=False)
         post_delete.connect(_after_delete, sender=label, dispatch_uid=uid, weak=False)
+    user_logged_in.connect(_logged_in, dispatch_uid="arguslm-audit-login")
+    user_login_failed.connect(_login_failed, dispatch_uid="arguslm-audit-login-failed")

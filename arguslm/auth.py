@@ -3,6 +3,10 @@
 The published ``arguslm`` SDK can carry credentials only as userinfo in its base URL
 (``http://token:<TOKEN>@host:8000``), which httpx and websockets send as HTTP Basic. So Basic
 is accepted when its password is an API token; user passwords are never accepted over Basic.
+
+A request without a token is one a browser may send on its own (a cookie, or nothing at all
+when the API is open): it must pass the CSRF check to change anything. Token requests are
+exempt: another site cannot make a browser send a token.
 """
 
 import base64
@@ -70,6 +74,22 @@ class BasicTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid API token in HTTP Basic credentials.")
         return (token.user, token)
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session authentication (CSRF-checked for a signed-in user), which also checks
+    CSRF for an anonymous request when the API is open (``ARGUSLM_API_AUTH=false``).
+
+    DRF checks CSRF only once a session user is found, so on an open API any website could
+    make its visitors' browsers start runs or change accounts. With the API closed an
+    anonymous request is refused (401) before it can act, and keeps that answer.
+    """
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is None and not settings.API_AUTH:
+            self.enforce_csrf(request)  # safe methods pass; others need the CSRF token
+        return found
 
 
 class TokenScope(permissions.BasePermission):

@@ -1,4 +1,4 @@
-"""API limits: per-user rate limits and a 429 for limits on concurrent work.
+"""API limits: per-user rate limits, a 429 for limits on concurrent work, the body size limit.
 
 Rate limits apply only to the endpoints that call providers (paid tokens) or queue heavy work;
 a viewset names them per action in ``throttle_scopes`` and the rates come from
@@ -8,13 +8,17 @@ requests in the default cache: shared through Redis, per process in the embedded
 The pages' actions that do the same work count against the same limits, per user
 (``rate_limited``): a quota is one, whichever way it is spent.
 
-Request bodies need nothing here: DRF's JSONParser reads ``request.body``, which refuses more
-than DATA_UPLOAD_MAX_MEMORY_SIZE with RequestDataTooBig (a 413, see arguslm.api).
+Request bodies are limited to DATA_UPLOAD_MAX_MEMORY_SIZE (``ARGUSLM_MAX_BODY_BYTES``) twice:
+``BodyLimitMiddleware`` refuses a larger body before Django reads it (ASGI), and reading
+``request.body`` refuses it with RequestDataTooBig (a 413 in arguslm.api) wherever the request
+did not come through that middleware (tests, a WSGI server).
 """
 
+import json
 from functools import wraps
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
@@ -97,3 +101,72 @@ class ThrottledActionsMixin:
     def throttled(self, request, wait: float | None):
         # Throttled appends "Expected available in N seconds."; the handler adds Retry-After.
         raise exceptions.Throttled(wait, detail=limit_message(getattr(self, "throttle_scope", "")))
+
+
+# --- request body size --------------------------------------------------------------------
+
+
+def body_too_large(limit: int) -> str:
+    """The 413's detail, the same wherever the limit is enforced."""
+    return f"Request body exceeds {limit} bytes."
+
+
+class BodyLimitMiddleware:
+    """ASGI middleware: a request body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused with the
+    API's 413 before Django reads it.
+
+    Django's ASGI handler reads the whole body (spooling it to a temporary file) before any
+    Django middleware runs, and checks the limit only when a view parses the body. Here a
+    declared ``Content-Length`` over the limit is refused without reading anything, and any
+    other body (chunked, or longer than declared) is read only up to the limit, then handed on
+    as it came. (daphne itself buffers a request before calling the application: the proxy's
+    ``client_max_body_size`` is what stops a huge body at the edge, see README "Operations".)
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if scope["type"] != "http" or limit is None:
+            return await self.app(scope, receive, send)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            return await _refuse(send, limit)
+        received, size = [], 0
+        while True:
+            message = await receive()
+            received.append(message)
+            if message["type"] != "http.request":
+                break  # http.disconnect: let Django see it
+            size += len(message.get("body", b""))
+            if size > limit:
+                return await _refuse(send, limit)
+            if not message.get("more_body", False):
+                break
+
+        async def replay():
+            return received.pop(0) if received else await receive()
+
+        return await self.app(scope, replay, send)
+
+
+def _content_length(scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # read it, within the limit
+    return None
+
+
+async def _refuse(send, limit: int) -> None:
+    body = json.dumps({"detail": body_too_large(limit)}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),  # the rest of the body is not read
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -38,7 +38,8 @@ class LoginAttempt(models.Model):
 
     class Meta:
         indexes = [
-            # The login view counts recent failures per username and per client IP.
+            # The login view counts recent failures per username and IP (narrowed by the
+            # username) and per client IP.
             models.Index(fields=["username", "at"], name="login_attempt_user_idx"),
             models.Index(fields=["ip", "at"], name="login_attempt_ip_idx"),
         ]
@@ -48,13 +49,17 @@ class LoginAttempt(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who changed which configuration object, and how (append-only; never holds secrets)."""
+    """Who changed which configuration object, logged in, or tested a provider connection, and
+    how (append-only; never holds secrets)."""
 
     class Action(models.TextChoices):
         CREATED = "created"
         UPDATED = "updated"
         DELETED = "deleted"
         KEY_ROTATED = "key_rotated"
+        LOGGED_IN = "logged_in"
+        LOGIN_FAILED = "login_failed"
+        CONNECTION_TESTED = "connection_tested"
 
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
@@ -64,7 +69,8 @@ class AuditEvent(models.Model):
         on_delete=models.SET_NULL,  # the label keeps naming a deleted user
         related_name="+",
     )
-    actor_label = models.CharField(max_length=200)  # "alice", "api-token:alice" or "system"
+    # "alice", "api-token:alice", "anonymous" or "system"
+    actor_label = models.CharField(max_length=200)
     action = models.CharField(max_length=20, choices=Action.choices)
     object_type = models.CharField(max_length=100)  # app_label.modelname
     object_id = models.CharField(max_length=64, blank=True)

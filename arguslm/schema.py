@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from drf_spectacular import openapi
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import authentication, serializers
@@ -31,6 +32,12 @@ class BasicTokenScheme(OpenApiAuthenticationExtension):
             "description": "HTTP Basic with any user name and an API token as the password "
             "(what the arguslm SDK sends for http://token:<key>@host).",
         }
+
+
+class SessionCsrfScheme(SessionScheme):
+    """The session cookie, as drf-spectacular describes DRF's own session authentication."""
+
+    target_class = "arguslm.auth.SessionAuthentication"
 
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
@@ -96,7 +103,10 @@ class AutoSchema(openapi.AutoSchema):
         if self.method in UNSAFE_METHODS and any(
             isinstance(a, authentication.SessionAuthentication) for a in authenticators
         ):
-            errors["403"] = "CSRF check failed (a request authenticated by its session cookie)"
+            errors["403"] = (
+                "CSRF check failed (a request without an API token: by its session cookie, "
+                "or anonymous when the API is open)"
+            )
         if "path" in locations:  # every path parameter is the id of a stored object
             errors["404"] = "Not found"
         if "requestBody" in operation:

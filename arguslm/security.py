@@ -35,7 +35,9 @@ def build_policy(**overrides: str) -> str:
         "script-src": "'self'",
         "style-src": f"'self' {HTMX_INDICATOR_STYLE_HASH}",
         "img-src": "'self' data:",
-        "connect-src": "'self' ws: wss:",
+        # 'self' covers WebSockets to this origin (ws: or wss:) in CSP Level 3 browsers; any
+        # other host is refused, so injected script could not stream data out over one.
+        "connect-src": "'self'",
         "font-src": "'self'",
         "frame-ancestors": "'none'",
         "base-uri": "'self'",
@@ -91,13 +93,20 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 class LoginThrottle:
-    """Failed logins per username and per client IP within a sliding window.
+    """Failed logins within a sliding window, counted two ways:
+
+    * per user name *and* client IP (``LOGIN_FAILURE_LIMIT``, 5): locks the one guessing, not
+      the account. Counting per user name alone would let anyone lock out "admin" by typing it,
+      and counting per IP alone would lock out everyone behind one proxy or office address;
+    * per client IP (``LOGIN_IP_FAILURE_LIMIT``, 50), for every user name: a ceiling against
+      trying a few passwords on many accounts from one address.
 
     Every POST stores a provisional attempt *before* the password is checked and counts the
     others: parallel guesses then see each other, so a burst cannot slip past the limit. The
     row stays if the login fails, is removed if the request is refused, and a successful login
-    removes all of the username's rows (not the IP's: a valid account of one's own must not
-    reset the counter for guessing others).
+    removes the rows of its user name from its address (only those: a valid account of one's
+    own must not reset the counter for guessing others, nor someone's success elsewhere the
+    counter of whoever guesses at their account).
     """
 
     def __init__(self, request: HttpRequest):
@@ -105,7 +114,6 @@ class LoginThrottle:
         # Usernames are compared case-insensitively here so that "Alice" and "alice" share a
         # counter, even where authentication itself is case-sensitive.
         self.username = request.POST.get("username", "").strip().lower()[:150]
-        self.limit = settings.LOGIN_FAILURE_LIMIT
         self.window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
         self.attempt: LoginAttempt | None = None
 
@@ -115,19 +123,16 @@ class LoginThrottle:
         recent = LoginAttempt.objects.filter(at__gt=now - self.window)
         if self.attempt is not None:
             recent = recent.exclude(pk=self.attempt.pk)
-        waits = [0.0]
-        scopes = [("ip", self.ip)]
+        counters = []  # (rows counted together, their limit)
+        if self.ip is not None:  # an unreadable address shares no counter with others
+            counters.append((recent.filter(ip=self.ip), settings.LOGIN_IP_FAILURE_LIMIT))
         if by_username:
-            scopes.append(("username", self.username))
-        for name, value in scopes:
-            if not value:
-                continue
-            times = list(
-                recent.filter(**{name: value})
-                .order_by("-at")
-                .values_list("at", flat=True)[: self.limit]
-            )
-            if len(times) >= self.limit:
+            pair = recent.filter(username=self.username, ip=self.ip)
+            counters.append((pair, settings.LOGIN_FAILURE_LIMIT))
+        waits = [0.0]
+        for rows, limit in counters:
+            times = list(rows.order_by("-at").values_list("at", flat=True)[:limit])
+            if len(times) >= limit:
                 waits.append((times[-1] + self.window - now).total_seconds())
         return max(1, math.ceil(max(waits))) if max(waits) > 0 else 0
 
@@ -146,7 +151,7 @@ class LoginThrottle:
         return wait
 
     def succeeded(self) -> None:
-        LoginAttempt.objects.filter(username=self.username).delete()
+        LoginAttempt.objects.filter(username=self.username, ip=self.ip).delete()
 
 
 # A template file would belong to the pages; this one sentence stays beside its only caller.

@@ -39,10 +39,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    # Before django_q: its `qcluster` command is arguslm's, which checks the encryption key.
+    "arguslm",
     "django_q",
     "channels",
     "encrypted_model_fields",
-    "arguslm",
     "providers",
     "monitoring",
     "benchmarks",
@@ -219,6 +220,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ARGUSLM_MAX_BODY_BYTES", 1024 * 1024)
 
 # --- Authentication and the API -------------------------------------------------------------
 
+# Django's four standard checks wherever a password is chosen: `manage.py createsuperuser` and
+# `changepassword`, the admin's password forms, and bootstrap's ARGUSLM_ADMIN_PASSWORD.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -234,7 +247,8 @@ REST_FRAMEWORK = {
         # The first class decides the WWW-Authenticate header, so unauthenticated calls get 401.
         "arguslm.auth.BearerTokenAuthentication",
         "arguslm.auth.BasicTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # Session or anonymous (open API): CSRF-checked, token requests are not.
+        "arguslm.auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated"
@@ -301,9 +315,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Login rate limit (arguslm.security): after this many failures per username or per client
-# IP within the window, the login pages answer 429 until the window has passed.
+# Login rate limit (arguslm.security): after this many failures of one user name from one
+# client IP, or of any user names from one client IP, within the window, the login answers
+# 429 to that user name from that address (to that address) until the window has passed.
 LOGIN_FAILURE_LIMIT = env_int("ARGUSLM_LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = env_int("ARGUSLM_LOGIN_IP_FAILURE_LIMIT", 50)
 LOGIN_FAILURE_WINDOW = env_int("ARGUSLM_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
 # Reverse proxies in front of ArgusLM: the client IP is then read from X-Forwarded-For (the
 # entry the outermost trusted proxy added). 0 = use the socket's peer address.

@@ -1,11 +1,10 @@
 """Benchmark exports (JSON and CSV), with statistics."""
 
-import csv
-import io
 import json
 
 from django.http import HttpResponse
 
+from arguslm.exports import csv_lines
 from benchmarks.stats import is_failed
 
 RESULT_COLUMNS = [
@@ -76,22 +75,19 @@ def export(run, results, pooled: dict, per_model: list[dict], fmt: str, table: s
         response = HttpResponse(json.dumps(body, indent=2), content_type="application/json")
         filename = f"{name}.json"
     else:
-        out = io.StringIO()
-        writer = csv.writer(out)
         if table == "statistics":
             header = STAT_COLUMNS + [f"{m}_{f}" for m in STAT_METRICS for f in STAT_FIELDS]
-            writer.writerow(header)
-            for row in per_model:
-                values = [row["model_name"], row["model_id"], row["n"], row["errors"]]
-                values += [row[m][f] for m in STAT_METRICS for f in STAT_FIELDS]
-                writer.writerow(["" if v is None else v for v in values])
+            rows = [
+                [row["model_name"], row["model_id"], row["n"], row["errors"]]
+                + [row[m][f] for m in STAT_METRICS for f in STAT_FIELDS]
+                for row in per_model
+            ]
             filename = f"{name}_statistics.csv"
         else:
-            writer.writerow(RESULT_COLUMNS)
-            for r in results:
-                row = _result_row(r)
-                writer.writerow(["" if row[c] is None else row[c] for c in RESULT_COLUMNS])
+            header = RESULT_COLUMNS
+            rows = [[row[c] for c in RESULT_COLUMNS] for row in map(_result_row, results)]
             filename = f"{name}.csv"
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        body = "".join(csv_lines([header, *rows]))
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -153,7 +153,7 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
             checks = checks.filter(created_at__gte=query["start_date"])
         if query.get("end_date"):
             checks = checks.filter(created_at__lte=query["end_date"])
-        return exports.uptime_response(checks, query["format"])
+        return exports.uptime_response(request, checks, query["format"])
 
     @extend_schema(responses=CostSerializer)
     @action(detail=False, methods=["get"])

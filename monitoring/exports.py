@@ -1,13 +1,18 @@
 """Uptime exports, streamed in constant memory (JSON and CSV).
 
-Rows are read with ``QuerySet.iterator()`` (server-side cursors on PostgreSQL) and written as
-they come: a million checks export without ever being held in memory together.
+Rows are read with ``QuerySet.iterator()`` (server-side cursors on PostgreSQL) in batches of
+``BATCH_SIZE``, and each batch is written as one part of the response: a million checks
+export without ever being held in memory together, under daphne too (arguslm.exports).
 """
 
-import csv
 import json
+from itertools import islice
 
 from django.http import StreamingHttpResponse
+
+from arguslm.exports import csv_lines, streaming_response
+
+BATCH_SIZE = 2000
 
 COLUMNS = [
     "model_name",
@@ -50,78 +55,76 @@ FIELDS = [
 ]
 
 
-def _rows(checks):
-    for row in checks.values_list(*FIELDS).iterator(chunk_size=2000):
-        (
-            custom,
-            model_id,
-            provider,
-            status,
-            latency,
-            error,
-            created,
-            ttft,
-            ttfat,
-            tps,
-            tps_ex,
-            tpot,
-            tin,
-            tout,
-            source,
-            etype,
-            account,
-            mid,
-        ) = row
-        yield {
-            "model_name": custom or model_id,
-            "provider": provider,
-            "status": status,
-            "latency_ms": latency,
-            "error": error,
-            "timestamp": created.isoformat(),
-            "ttft_ms": ttft,
-            "ttfat_ms": ttfat,
-            "tps": tps,
-            "tps_excluding_ttft": tps_ex,
-            "tpot_ms": tpot,
-            "input_tokens": tin,
-            "output_tokens": tout,
-            "token_source": source,
-            "error_type": etype,
-            "provider_name": account,
-            "model_id": str(mid),
-        }
+def _batches(checks):
+    """Lists of at most BATCH_SIZE export rows (dicts), one database fetch each."""
+    rows = checks.values_list(*FIELDS).iterator(chunk_size=BATCH_SIZE)
+    while batch := list(islice(rows, BATCH_SIZE)):
+        yield [_item(row) for row in batch]
+
+
+def _item(row: tuple) -> dict:
+    (
+        custom,
+        model_id,
+        provider,
+        status,
+        latency,
+        error,
+        created,
+        ttft,
+        ttfat,
+        tps,
+        tps_ex,
+        tpot,
+        tin,
+        tout,
+        source,
+        etype,
+        account,
+        mid,
+    ) = row
+    return {
+        "model_name": custom or model_id,
+        "provider": provider,
+        "status": status,
+        "latency_ms": latency,
+        "error": error,
+        "timestamp": created.isoformat(),
+        "ttft_ms": ttft,
+        "ttfat_ms": ttfat,
+        "tps": tps,
+        "tps_excluding_ttft": tps_ex,
+        "tpot_ms": tpot,
+        "input_tokens": tin,
+        "output_tokens": tout,
+        "token_source": source,
+        "error_type": etype,
+        "provider_name": account,
+        "model_id": str(mid),
+    }
 
 
 def _json(checks):
     yield '{"checks": ['
     first = True
-    for item in _rows(checks):
-        yield ("\n  " if first else ",\n  ") + json.dumps(item)
+    for batch in _batches(checks):
+        items = ",\n  ".join(json.dumps(item) for item in batch)
+        yield ("\n  " if first else ",\n  ") + items
         first = False
     yield "\n]}\n"
 
 
-class _Line:
-    """A file-like object whose write() returns the line, for csv.writer."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv(checks):
-    writer = csv.writer(_Line())
-    yield writer.writerow(COLUMNS)
-    for item in _rows(checks):
-        yield writer.writerow(["" if item[c] is None else item[c] for c in COLUMNS])
+    yield from csv_lines([COLUMNS])
+    for batch in _batches(checks):
+        yield "".join(csv_lines([item[c] for c in COLUMNS] for item in batch))
 
 
-def uptime_response(checks, fmt: str) -> StreamingHttpResponse:
+def uptime_response(request, checks, fmt: str) -> StreamingHttpResponse:
     if fmt == "csv":
-        response = StreamingHttpResponse(_csv(checks), content_type="text/csv; charset=utf-8")
-        filename = "uptime_history.csv"
+        parts, content_type = _csv(checks), "text/csv; charset=utf-8"
     else:
-        response = StreamingHttpResponse(_json(checks), content_type="application/json")
-        filename = "uptime_history.json"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+        parts, content_type = _json(checks), "application/json"
+    return streaming_response(
+        request, parts, content_type=content_type, filename=f"uptime_history.{fmt}"
+    )

@@ -55,7 +55,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def test_connection(self, request, queryset):
         for account in queryset:
             result = services.test_connection(
-                provider_type=account.provider_type, credentials=account.credentials
+                provider_type=account.provider_type,
+                credentials=account.credentials,
+                account=account,
             )
             level = messages.SUCCESS if result["success"] else messages.ERROR
             self.message_user(request, f"{account}: {result['message']}", level)

@@ -130,7 +130,9 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
     def test(self, request, pk=None):
         account = self.get_object()
         result = services.test_connection(
-            provider_type=account.provider_type, credentials=account.credentials
+            provider_type=account.provider_type,
+            credentials=account.credentials,
+            account=account,
         )
         return Response(result)
 

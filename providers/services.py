@@ -8,7 +8,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from arguslm import audit, errors
-from arguslm.llm import connection, discovery
+from arguslm.llm import catalog, connection, discovery
 from arguslm.llm.types import GatewayError
 from providers.models import LLMModel, ProviderAccount
 
@@ -182,9 +182,31 @@ def refresh_models(*, account: ProviderAccount) -> RefreshResult:
     return RefreshResult(len(found), added, updated, len(gone))
 
 
-def test_connection(*, provider_type: str, credentials: dict) -> dict:
-    """``{success, message, details}`` for the cheapest real check of these credentials."""
-    return asyncio.run(connection.test_connection(provider_type, credentials))
+def test_connection(
+    *, provider_type: str, credentials: dict, account: ProviderAccount | None = None
+) -> dict:
+    """``{success, message, details}`` for the cheapest real check of these credentials, those
+    of ``account`` or unsaved ones (None).
+
+    A test sends the credentials to a host, so it is audited: who tested which type against
+    which host (the origin only: a URL may carry a secret in its path), never the credentials.
+    """
+    result = asyncio.run(connection.test_connection(provider_type, credentials))
+    spec = catalog.get_spec(provider_type)
+    base_url = credentials.get("base_url") or (spec.default_base_url if spec else None)
+    audit.record(
+        "connection_tested",
+        instance=account,
+        object_type="providers.provideraccount",
+        object_label="" if account else f"unsaved {provider_type} account",
+        changes={
+            "provider_type": provider_type,
+            "host": catalog.origin(base_url),  # None: the provider's regional endpoint
+            "saved": account is not None,
+            "success": result["success"],
+        },
+    )
+    return result
 
 
 # The original ArgusLM's words (its SDK users see them in a 409).

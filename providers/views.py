@@ -238,7 +238,9 @@ def provider_add(request: HttpRequest) -> HttpResponse:
 def provider_test(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = get_object_or_404(ProviderAccount, pk=account_id)
     result = services.test_connection(
-        provider_type=account.provider_type, credentials=account.credentials
+        provider_type=account.provider_type,
+        credentials=account.credentials,
+        account=account,
     )
     if request.htmx:
         return _result(request, result)

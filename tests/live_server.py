@@ -89,7 +89,7 @@ class LiveServer:
                 "shell",
                 "-c",
                 "from django.contrib.auth.models import User; from arguslm import tokens; "
-                "u = User.objects.create_superuser('sdk', 'sdk@x.org', 'pw-sdk-123');"
+                "u = User.objects.create_superuser('sdk', 'sdk@x.org', 'pw-sdk-12345');"
                 "print(tokens.issue(user=u, name='sdk')[1])",
             )
             .strip()

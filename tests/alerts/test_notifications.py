@@ -238,10 +238,10 @@ def test_it_emails_the_rules_addresses(mailoutbox):
 @pytest.mark.django_db
 def test_an_empty_email_to_sends_to_active_superusers(mailoutbox):
     users = get_user_model().objects
-    users.create_superuser("root", "root@example.com", "pw")
-    users.create_superuser("gone", "gone@example.com", "pw", is_active=False)
-    users.create_superuser("nomail", "", "pw")
-    users.create_user("bob", "bob@example.com", "pw")
+    users.create_superuser("root", "root@example.com", None)
+    users.create_superuser("gone", "gone@example.com", None, is_active=False)
+    users.create_superuser("nomail", "", None)
+    users.create_user("bob", "bob@example.com", None)
     notifications.queue_for([make_alert(make_rule(notify_email=True))])
 
     assert only().target == "root@example.com"

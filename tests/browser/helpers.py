@@ -6,11 +6,11 @@ from django.contrib.auth import get_user_model
 def log_in(
     page, base: str, *, username: str = "bob", superuser: bool = False, role: str = "admin"
 ) -> None:
-    """Create the user (password ``pw-<username>-123``, with ``role``: see arguslm.roles) and
+    """Create the user (password ``pw-<username>-12345``, with ``role``: see arguslm.roles) and
     log in through the real form."""
     from arguslm import roles
 
-    password = f"pw-{username}-123"
+    password = f"pw-{username}-12345"
     users = get_user_model().objects
     if superuser:
         users.create_superuser(username, f"{username}@example.com", password)

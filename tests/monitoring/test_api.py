@@ -3,14 +3,18 @@
 import csv
 import io
 import json
+import warnings
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
+from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
+from monitoring import exports
 from monitoring.models import MonitoringConfig, MonitoringRun
 from tests.factories import make_account, make_model, store_checks, uptime_check
 
@@ -186,6 +190,35 @@ def test_the_csv_export_filters_by_model_and_date(api):
     assert rows[0][:6] == ["model_name", "provider", "status", "latency_ms", "error", "timestamp"]
     assert [r[2] for r in rows[1:]] == ["up", "down"]
     assert rows[2][4] == "Timed out" and rows[1][3] == "300.0"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_under_asgi_the_export_streams_batch_by_batch_the_same_bytes_as_wsgi(
+    api, token, monkeypatch, fmt
+):
+    """daphne serves ASGI: a synchronous iterator would be read whole into memory there
+    before the first byte is sent. The export hands ASGI an async iterator, one batch each."""
+    monkeypatch.setattr(exports, "BATCH_SIZE", 2)
+    model = make_model(make_account(), custom_name="Model A")
+    store_checks([uptime_check(model, ago=timedelta(minutes=i)) for i in range(5)])
+    url = f"{BASE}/uptime/export?format={fmt}"
+
+    wsgi = api.get(url)
+    assert wsgi.streaming and not wsgi.is_async
+    wsgi_body = b"".join(wsgi.streaming_content)
+
+    async def over_asgi():
+        response = await AsyncClient().get(url, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200 and response.is_async
+        with warnings.catch_warnings():
+            # "StreamingHttpResponse must consume synchronous iterators …" would be an error.
+            warnings.simplefilter("error")
+            return [part async for part in aiter(response)]  # as daphne's handler reads it
+
+    parts = async_to_sync(over_asgi)()
+    assert len(parts) == 1 + 3 + (fmt == "json")  # opening, 5 rows in 3 batches, closing
+    assert b"".join(parts) == wsgi_body
+    assert wsgi_body.count(b"Model A") == 5
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def test_every_admin_list_and_change_page_renders(client):
     model = make_model()
     make_alert(model=model, message="down")
     make_check(model)
-    superuser = get_user_model().objects.create_superuser("root", "r@x.org", "pw-root-123")
+    superuser = get_user_model().objects.create_superuser("root", "r@x.org", "pw-root-12345")
     client.force_login(superuser)
     for m in project_models():
         opts = m._meta

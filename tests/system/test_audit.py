@@ -243,10 +243,10 @@ def test_audit_events_cannot_be_changed_or_deleted():
 
 
 def test_the_admin_shows_the_log_read_only(client):
-    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-12345")
     client.force_login(root)
     account = make_account(display_name="Visible in admin")
-    event = AuditEvent.objects.get()
+    event = AuditEvent.objects.get(action="created")
 
     listing = client.get("/admin/arguslm/auditevent/")
     assert listing.status_code == 200
@@ -258,7 +258,7 @@ def test_the_admin_shows_the_log_read_only(client):
     assert client.get(f"/admin/arguslm/auditevent/{event.pk}/delete/").status_code == 403
     response = client.post(f"/admin/arguslm/auditevent/{event.pk}/change/", {"actor_label": "x"})
     assert response.status_code == 403
-    assert AuditEvent.objects.get().actor_label == "system"
+    assert AuditEvent.objects.get(pk=event.pk).actor_label == "system"
 
     # Changes made in the admin are logged with the admin user.
     response = client.post(
@@ -293,3 +293,107 @@ def test_the_audit_log_command_prints_recent_events(capsys):
 def test_the_audit_log_command_says_when_there_is_nothing(capsys):
     call_command("audit_log")
     assert capsys.readouterr().out.strip() == "No audit events yet."
+
+
+# --- logins -----------------------------------------------------------------------------------
+
+WRONG = "wrong-password-1234"
+
+
+def no_password_in_the_log(*passwords: str) -> None:
+    text = json.dumps([[e.object_label, e.changes] for e in AuditEvent.objects.all()])
+    assert not [p for p in passwords if p in text]
+
+
+def test_logins_are_logged_with_the_user_name_and_address_never_the_password(client, user):
+    client.post("/login", {"username": "alice", "password": WRONG}, REMOTE_ADDR="10.3.3.3")
+    client.post("/login", {"username": "mallory", "password": WRONG}, REMOTE_ADDR="10.3.3.4")
+    failed = events(action="login_failed")
+    assert [(e.object_label, e.changes, e.actor_label) for e in failed] == [
+        ("alice", {"username": "alice", "ip": "10.3.3.3"}, "anonymous"),
+        ("mallory", {"username": "mallory", "ip": "10.3.3.4"}, "anonymous"),
+    ]
+    response = client.post(
+        "/login", {"username": "alice", "password": "pw-alice-123"}, REMOTE_ADDR="10.3.3.5"
+    )
+    assert response.status_code == 302
+    success = only_event(action="logged_in")
+    assert (success.actor, success.actor_label) == (user, "alice")
+    assert (success.object_type, success.object_id) == ("auth.user", str(user.pk))
+    assert success.changes == {"username": "alice", "ip": "10.3.3.5"}
+    no_password_in_the_log(WRONG, "pw-alice-123")
+
+
+def test_the_admin_login_is_logged_too(client):
+    get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-12345")
+    for password in (WRONG, "pw-root-12345"):
+        client.post(
+            "/admin/login/", {"username": "root", "password": password}, REMOTE_ADDR="10.4.4.4"
+        )
+    assert [(e.action, e.changes) for e in events(object_type="auth.user")] == [
+        ("login_failed", {"username": "root", "ip": "10.4.4.4"}),
+        ("logged_in", {"username": "root", "ip": "10.4.4.4"}),
+    ]
+    no_password_in_the_log(WRONG, "pw-root-12345")
+
+
+# --- connection tests -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gateway(monkeypatch):
+    """The gateway's connection test, answering at once; records what it was given."""
+    from arguslm.llm import connection
+
+    given = []
+
+    async def test_connection(provider_type, credentials):
+        given.append(credentials)
+        return {"success": True, "message": "Connected.", "details": {}}
+
+    monkeypatch.setattr(connection, "test_connection", test_connection)
+    return given
+
+
+def test_a_saved_accounts_connection_test_is_logged_with_its_host(api, logged_in, gateway):
+    account = make_account(credentials={"base_url": DEAD_URL, "api_key": KEY})
+    assert api.post(f"/api/v1/providers/{account.id}/test").json()["success"] is True
+    logged_in.post(f"/providers/{account.id}/test")
+    tests = events(action="connection_tested")
+    assert [e.actor_label for e in tests] == ["api-token:alice", "alice"]
+    for event in tests:
+        assert (event.object_id, event.object_label) == (str(account.id), str(account))
+        assert event.changes == {
+            "provider_type": "custom_openai_compatible",
+            "host": "http://127.0.0.1:9",
+            "saved": True,
+            "success": True,
+        }
+    assert gateway == [{"base_url": DEAD_URL, "api_key": KEY}] * 2
+    assert KEY not in json.dumps([e.changes for e in tests])
+
+
+def test_an_unsaved_connection_test_is_logged_with_the_host_only(api, logged_in, gateway):
+    secret_url = "https://user:url-secret@llm.example.com:8443/v1/url-secret?key=url-secret"
+    body = {
+        "provider_type": "custom_openai_compatible",
+        "display_name": "Try",
+        "credentials": {"base_url": secret_url, "api_key": KEY},
+    }
+    assert api.post("/api/v1/providers/test-connection", body, format="json").status_code == 200
+    form = {"provider_type": "openai", "cred_api_key": KEY}  # no base URL: OpenAI's own
+    assert logged_in.post("/providers/test", form, HTTP_HX_REQUEST="true").status_code == 200
+    api_test, page_test = events(action="connection_tested")
+    assert (api_test.object_id, api_test.object_label) == (
+        "",
+        "unsaved custom_openai_compatible account",
+    )
+    assert api_test.changes == {
+        "provider_type": "custom_openai_compatible",
+        "host": "https://llm.example.com:8443",
+        "saved": False,
+        "success": True,
+    }
+    assert (page_test.actor_label, page_test.changes["host"]) == ("alice", "https://api.openai.com")
+    logged = json.dumps([[e.object_label, e.changes] for e in (api_test, page_test)])
+    assert "url-secret" not in logged and KEY not in logged

@@ -2,7 +2,8 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import CommandError, call_command
 
 from alerts.models import AlertRule
 from arguslm import tokens
@@ -27,6 +28,22 @@ def test_the_first_run_creates_an_admin_and_prints_its_password_and_token_once(m
     assert tokens.find(key).user == admin and admin.api_tokens.get().scope == "full"
     second = bootstrap()
     assert "password" not in second and get_user_model().objects.count() == 1
+
+
+def test_the_generated_admin_password_passes_the_password_validators(monkeypatch):
+    monkeypatch.delenv("ARGUSLM_ADMIN_PASSWORD", raising=False)
+    password = bootstrap().split("password:")[1].split()[0]
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.check_password(password)
+    validate_password(password, admin)  # raises ValidationError if not
+
+
+@pytest.mark.parametrize("weak", ["admin", "password1234", "123456789012", "admin@localhost1"])
+def test_a_weak_chosen_admin_password_is_refused_before_any_user_exists(monkeypatch, weak):
+    monkeypatch.setenv("ARGUSLM_ADMIN_PASSWORD", weak)
+    with pytest.raises(CommandError, match="ARGUSLM_ADMIN_PASSWORD is refused: "):
+        bootstrap()
+    assert not get_user_model().objects.exists()
 
 
 def test_the_demo_account_and_rule_are_created_once(settings):

@@ -4,11 +4,24 @@ text that is valid is stored and returned byte for byte.
 """
 
 import base64
+import csv
+import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 
-from tests.factories import make_account, make_model
+from arguslm.exports import FORMULA_STARTS, csv_cell
+from tests.factories import (
+    make_account,
+    make_benchmark_result,
+    make_benchmark_run,
+    make_check,
+    make_model,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 API = "/api/v1"
 ZERO = "00000000-0000-0000-0000-000000000000"
@@ -453,3 +466,49 @@ def test_deeply_nested_but_parseable_json_is_stored_and_returned(api):
     response = api.post(f"{API}/models", body, format="json")
     assert response.status_code == 201, response.content[:300]
     assert api.get(f"{API}/models/{response.json()['id']}").json()["model_metadata"] == deep
+
+
+# --- CSV exports cannot start a formula (OWASP "CSV injection") -------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_a_cell_that_would_start_a_formula_is_written_as_text():
+    assert [csv_cell(v) for v in FORMULAS] == ["'" + v for v in FORMULAS]
+    plain = [None, 12, -3.5, "Model A", "a=b", "'quoted"]
+    assert [csv_cell(v) for v in plain] == ["", 12, -3.5, "Model A", "a=b", "'quoted"]
+
+
+def csv_cells(response) -> list[str]:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return [cell for row in csv.reader(io.StringIO(body.decode())) for cell in row]
+
+
+def test_no_csv_export_writes_a_cell_that_starts_a_formula(api):
+    account = make_account(display_name="@account")
+    model = make_model(account, custom_name="=cmd|' /C calc'!A0")
+    make_check(model, status="down", error_type="server_error", error="-2+3 from the provider")
+    run = make_benchmark_run(model)
+    make_benchmark_result(model, run=run, error_type="server_error", error="+1 failed")
+    exports = {
+        "uptime": api.get("/api/v1/monitoring/uptime/export?format=csv"),
+        "results": api.get(f"/api/v1/benchmarks/{run.id}/export?format=csv"),
+        "statistics": api.get(f"/api/v1/benchmarks/{run.id}/export?format=csv&table=statistics"),
+    }
+    cells = {name: csv_cells(response) for name, response in exports.items()}
+    for name, found in cells.items():
+        assert [c for c in found if c.startswith(FORMULA_STARTS)] == [], name
+        assert "'=cmd|' /C calc'!A0" in found, name
+    assert {"'@account", "'-2+3 from the provider"} <= set(cells["uptime"])
+    assert "'+1 failed" in cells["results"]
+
+
+def test_every_csv_export_writes_through_the_one_helper():
+    """A new export using csv.writer directly would skip the formula guard."""
+    writers = [
+        str(path.relative_to(ROOT))
+        for app in ("arguslm", "providers", "monitoring", "benchmarks", "alerts", "dashboard")
+        for path in (ROOT / app).rglob("*.py")
+        if re.search(r"csv\.(writer|DictWriter)\(", path.read_text())
+    ]
+    assert writers == ["arguslm/exports.py"]

@@ -29,7 +29,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def admin_client():
-    root = get_user_model().objects.create_superuser("root", "root@example.org", "pw-root-123")
+    root = get_user_model().objects.create_superuser("root", "root@example.org", "pw-root-12345")
     client = Client()
     client.force_login(root)
     return client

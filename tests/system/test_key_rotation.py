@@ -152,3 +152,45 @@ def test_without_the_old_key_start_up_refuses_and_explains_how_to_rotate(
     message = str(err.value)
     assert "ARGUSLM_ENCRYPTION_KEY=<new key>,<old key>" in message
     assert "rotate_encryption_key" in message
+
+
+class FakeCluster:
+    """Stands in for django-q2's Cluster (the real one installs signal handlers and forks)."""
+
+    started = 0
+
+    def start(self):
+        FakeCluster.started += 1
+
+
+@pytest.fixture
+def fake_cluster(monkeypatch):
+    from django_q.management.commands import qcluster
+
+    FakeCluster.started = 0
+    monkeypatch.setattr(qcluster, "Cluster", FakeCluster)
+    return FakeCluster
+
+
+def test_the_worker_command_is_the_one_that_checks_the_key():
+    from django.core.management import get_commands
+
+    assert get_commands()["qcluster"] == "arguslm"
+
+
+def test_the_worker_cluster_refuses_to_start_with_a_wrong_key(
+    written_with_old_key, use_keys, fake_cluster
+):
+    use_keys(NEW)
+    with pytest.raises(CommandError, match="The worker cluster did not start") as err:
+        call_command("qcluster")
+    assert "ARGUSLM_ENCRYPTION_KEY=<new key>,<old key>" in str(err.value)
+    assert fake_cluster.started == 0
+
+
+def test_the_worker_cluster_starts_with_a_key_that_decrypts(
+    written_with_old_key, use_keys, fake_cluster
+):
+    use_keys(NEW, OLD)
+    call_command("qcluster")
+    assert fake_cluster.started == 1

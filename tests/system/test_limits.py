@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from arguslm import roles, tokens
+from arguslm.limits import BodyLimitMiddleware
 from arguslm.settings import _cache_url, _env_rate
 from benchmarks.models import BenchmarkRun
 from monitoring.models import MonitoringRun
@@ -309,3 +310,105 @@ def test_an_oversized_body_is_a_413_under_asgi_too(token):
     )
     assert response.status_code == 413
     assert json.loads(response.content) == {"detail": "Request body exceeds 1048576 bytes."}
+
+
+class AsgiCall:
+    """One HTTP request through an ASGI application: a body sent in chunks (counted as the
+    application reads them), and what the application sends back."""
+
+    def __init__(self, *, chunks: int, chunk_size: int = 64 * 1024, length: int | None = None):
+        headers = [(b"content-type", b"application/json")]
+        if length is not None:
+            headers.append((b"content-length", str(length).encode()))
+        self.scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/api/v1/providers",
+            "raw_path": b"/api/v1/providers",
+            "query_string": b"",
+            "root_path": "",
+            "scheme": "http",
+            "http_version": "1.1",
+            "headers": headers,
+            "client": ("127.0.0.1", 5000),
+            "server": ("testserver", 80),
+        }
+        self.chunks, self.chunk_size, self.read, self.sent = chunks, chunk_size, 0, []
+
+    async def receive(self):
+        if self.read >= self.chunks:
+            return {"type": "http.disconnect"}
+        self.read += 1
+        more = self.read < self.chunks
+        return {"type": "http.request", "body": b"x" * self.chunk_size, "more_body": more}
+
+    async def send(self, message):
+        self.sent.append(message)
+
+    def run(self, app) -> "AsgiCall":
+        async_to_sync(app)(self.scope, self.receive, self.send)
+        return self
+
+    @property
+    def status(self) -> int:
+        return self.sent[0]["status"]
+
+    @property
+    def json(self):
+        return json.loads(b"".join(m.get("body", b"") for m in self.sent[1:]))
+
+
+class Inner:
+    """An application behind the limit: records the body it reads."""
+
+    def __init__(self):
+        self.body = None
+
+    async def __call__(self, scope, receive, send):
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.body = body
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_any_of_it_is_read():
+    inner = Inner()
+    call = AsgiCall(chunks=1000, length=1000 * 64 * 1024).run(BodyLimitMiddleware(inner))
+    assert call.status == 413 and call.json == {"detail": "Request body exceeds 1048576 bytes."}
+    assert call.read == 0 and inner.body is None
+    assert (b"connection", b"close") in call.sent[0]["headers"]
+
+
+def test_a_chunked_body_is_read_only_up_to_the_limit():
+    inner = Inner()
+    call = AsgiCall(chunks=1000).run(BodyLimitMiddleware(inner))  # no Content-Length: 64 MB
+    assert call.status == 413 and call.json == {"detail": "Request body exceeds 1048576 bytes."}
+    assert call.read == 17 and inner.body is None  # 16 chunks make the limit; one more is over
+
+
+def test_a_body_within_the_limit_reaches_the_application_as_sent(settings):
+    inner = Inner()
+    call = AsgiCall(chunks=16).run(BodyLimitMiddleware(inner))  # exactly the limit, chunked
+    assert call.status == 204 and inner.body == b"x" * (1024 * 1024)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    call = AsgiCall(chunks=1, chunk_size=101, length=101).run(BodyLimitMiddleware(Inner()))
+    assert call.status == 413 and call.json == {"detail": "Request body exceeds 100 bytes."}
+
+
+def test_daphnes_application_refuses_an_oversized_body_before_django_reads_it(monkeypatch):
+    from django.core.handlers.asgi import ASGIHandler
+
+    from arguslm.asgi import application
+
+    def read_body(*args):
+        raise AssertionError("Django read the body")
+
+    monkeypatch.setattr(ASGIHandler, "read_body", read_body)
+    call = AsgiCall(chunks=100, length=100 * 64 * 1024).run(application)
+    assert call.status == 413 and call.json == {"detail": "Request body exceeds 1048576 bytes."}
+    assert call.read == 0

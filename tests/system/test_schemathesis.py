@@ -105,7 +105,7 @@ def _no_throttles(settings):
 
 @pytest.fixture
 def bearer(django_user_model) -> dict:
-    user = django_user_model.objects.create_user("fuzz", "fuzz@example.com", "pw-fuzz-123")
+    user = django_user_model.objects.create_user("fuzz", "fuzz@example.com", "pw-fuzz-12345")
     roles.assign(user, roles.ADMIN)  # every operation is open to it
     return {"Authorization": f"Bearer {tokens.issue(user=user, name='fuzz')[1]}"}
 

@@ -1,6 +1,7 @@
 """Security headers and CSP, TLS settings, the login rate limit, and a planted provider key
 that must never come back out of the API, the pages, the admin, exports, errors or logs."""
 
+import ast
 import base64
 import hashlib
 import json
@@ -45,7 +46,7 @@ def test_pages_carry_a_strict_csp_and_the_other_security_headers(client):
         "script-src": "'self'",
         "style-src": f"'self' {HTMX_INDICATOR_STYLE_HASH}",
         "img-src": "'self' data:",
-        "connect-src": "'self' ws: wss:",
+        "connect-src": "'self'",
         "font-src": "'self'",
         "frame-ancestors": "'none'",
         "base-uri": "'self'",
@@ -176,6 +177,81 @@ def test_https_mode_sends_hsts_and_secure_cookies(client, settings, user):
     assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
 
 
+# --- CSRF on the API ------------------------------------------------------------------------
+
+LOCAL_ACCOUNT = {
+    "provider_type": "custom_openai_compatible",
+    "display_name": "Local",
+    "credentials": {"base_url": "http://127.0.0.1:9/v1"},
+}
+
+
+@pytest.fixture
+def open_api(settings, monkeypatch):
+    """ARGUSLM_API_AUTH=false: the views read their permission classes when DRF is imported."""
+    from rest_framework.permissions import AllowAny
+    from rest_framework.views import APIView
+
+    from arguslm.auth import TokenScope
+
+    settings.API_AUTH = False
+    monkeypatch.setattr(APIView, "permission_classes", [AllowAny, TokenScope])
+
+
+def browser(**headers):
+    """A client that, like a browser, gets no CSRF exemption (the test client's default)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(**headers)
+    return client
+
+
+@pytest.mark.django_db
+def test_an_open_api_refuses_a_cross_site_write_without_the_csrf_token(open_api):
+    from providers.models import ProviderAccount
+
+    other_site = browser(HTTP_ORIGIN="https://evil.example")
+    response = other_site.post("/api/v1/providers", LOCAL_ACCOUNT, format="json")
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("CSRF Failed")
+    assert browser().post("/api/v1/providers", LOCAL_ACCOUNT, format="json").status_code == 403
+    assert not ProviderAccount.objects.exists()
+    # Reading stays open.
+    assert browser().get("/api/v1/providers").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_open_api_accepts_a_write_from_its_own_pages(open_api, client):
+    client.get("/login")  # sets the CSRF cookie, as any page does
+    same_site = browser(HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+    same_site.cookies = client.cookies
+    assert same_site.post("/api/v1/providers", LOCAL_ACCOUNT, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scheme", ["Bearer", "Basic"])
+def test_token_requests_need_no_csrf_token(open_api, token, scheme):
+    value = token if scheme == "Bearer" else base64.b64encode(f"t:{token}".encode()).decode()
+    sdk = browser(HTTP_AUTHORIZATION=f"{scheme} {value}")
+    assert sdk.post("/api/v1/providers", LOCAL_ACCOUNT, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_a_closed_api_still_answers_401_to_an_anonymous_write():
+    response = browser().post("/api/v1/providers", LOCAL_ACCOUNT, format="json")
+    assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_session_write_needs_the_csrf_token(user):
+    signed_in = browser()
+    signed_in.force_login(user)
+    response = signed_in.post("/api/v1/providers", LOCAL_ACCOUNT, format="json")
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("CSRF Failed")
+
+
 # --- login rate limit -----------------------------------------------------------------------
 
 
@@ -193,17 +269,42 @@ def age_attempts(minutes: int) -> None:
         )
 
 
+def test_the_limits_are_the_documented_ones():
+    assert settings.LOGIN_FAILURE_LIMIT == 5
+    assert settings.LOGIN_IP_FAILURE_LIMIT == 50
+    assert settings.LOGIN_FAILURE_WINDOW == 15 * 60
+
+
 @pytest.mark.django_db
-def test_five_failures_lock_the_username_even_for_the_right_password(client, user):
+def test_five_failures_lock_the_username_from_that_address_even_for_the_right_password(
+    client, user
+):
     for _ in range(5):
         assert log_in(client, "alice", "wrong").status_code == 200  # the form, with its error
-    response = log_in(client, "alice", "pw-alice-123", ip="10.0.0.2")  # another address
+    response = log_in(client, "alice", "pw-alice-123")
     assert response.status_code == 429
     assert "Too many failed logins" in response.content.decode()
     assert 14 * 60 < int(response["Retry-After"]) <= 15 * 60
     assert "_auth_user_id" not in client.session
     # Refused attempts do not extend the lockout: still five rows.
     assert LoginAttempt.objects.filter(username="alice").count() == 5
+
+
+@pytest.mark.django_db
+def test_nobody_can_lock_an_account_out_by_typing_its_name(client, user):
+    """Someone guessing at alice's account from 10.0.0.66 locks only themselves: alice logs
+    in from her own address, and others behind the guesser's address (one proxy, one office)
+    log in too."""
+    get_user_model().objects.create_user("bob", "bob@example.com", "pw-bob-12345")
+    for _ in range(8):
+        log_in(client, "alice", "wrong", ip="10.0.0.66")
+    assert log_in(client, "alice", "pw-alice-123", ip="10.0.0.66").status_code == 429
+    assert log_in(client, "alice", "pw-alice-123", ip="10.0.0.2").status_code == 302
+    client.logout()
+    assert log_in(client, "bob", "pw-bob-12345", ip="10.0.0.66").status_code == 302
+    client.logout()
+    # Alice's success elsewhere does not reset the guesser's counter.
+    assert log_in(client, "alice", "pw-alice-123", ip="10.0.0.66").status_code == 429
 
 
 @pytest.mark.django_db
@@ -221,14 +322,14 @@ def test_the_lockout_ends_when_the_window_has_passed(client, user):
 @pytest.mark.django_db
 def test_usernames_are_counted_case_insensitively(client, user):
     for name in ("alice", "Alice", "ALICE", " alice", "aLiCe"):
-        log_in(client, name, "wrong", ip=f"10.0.1.{len(LoginAttempt.objects.all())}")
-    assert log_in(client, "alice", "pw-alice-123", ip="10.9.9.9").status_code == 429
+        log_in(client, name, "wrong")
+    assert log_in(client, "alice", "pw-alice-123").status_code == 429
 
 
 @pytest.mark.django_db
-def test_five_failures_from_one_address_lock_that_address_for_every_username(client, user):
-    for i in range(5):
-        log_in(client, f"guess{i}", "wrong", ip="192.0.2.7")
+def test_fifty_failures_from_one_address_lock_that_address_for_every_username(client, user):
+    for i in range(50):  # a few guesses at each of many accounts ("password spraying")
+        assert log_in(client, f"guess{i // 4}", "wrong", ip="192.0.2.7").status_code == 200
     response = log_in(client, "alice", "pw-alice-123", ip="192.0.2.7")
     assert response.status_code == 429
     assert client.get("/login", REMOTE_ADDR="192.0.2.7").status_code == 429
@@ -238,55 +339,115 @@ def test_five_failures_from_one_address_lock_that_address_for_every_username(cli
 
 
 @pytest.mark.django_db
-def test_a_successful_login_clears_the_usernames_failures(client, user):
+def test_a_successful_login_clears_the_failures_of_that_user_from_that_address(client, user):
     for _ in range(4):
-        log_in(client, "alice", "wrong")
+        log_in(client, "alice", "wrong", ip="10.0.0.5")
+    log_in(client, "alice", "wrong", ip="10.0.0.6")
     assert log_in(client, "alice", "pw-alice-123", ip="10.0.0.5").status_code == 302
     client.logout()
-    assert LoginAttempt.objects.filter(username="alice").count() == 0
+    assert list(LoginAttempt.objects.values_list("ip", flat=True)) == ["10.0.0.6"]
     for _ in range(4):
-        assert log_in(client, "alice", "wrong", ip="10.0.0.6").status_code == 200
-    assert log_in(client, "alice", "pw-alice-123", ip="10.0.0.6").status_code == 302
+        assert log_in(client, "alice", "wrong", ip="10.0.0.5").status_code == 200
+    assert log_in(client, "alice", "pw-alice-123", ip="10.0.0.5").status_code == 302
 
 
 @pytest.mark.django_db
 def test_forwarded_addresses_count_only_behind_a_declared_proxy(client, settings, user):
     for i in range(5):
         # Spoofed X-Forwarded-For headers are ignored without ARGUSLM_NUM_PROXIES.
-        log_in(client, f"u{i}", "wrong", ip="10.1.1.1", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
-    assert client.get("/login", REMOTE_ADDR="10.1.1.1").status_code == 429
+        log_in(client, "alice", "wrong", ip="10.1.1.1", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+    assert log_in(client, "alice", "pw-alice-123", ip="10.1.1.1").status_code == 429
 
     LoginAttempt.objects.all().delete()
     settings.NUM_PROXIES = 1
     for i in range(5):
         log_in(
-            client, f"v{i}", "wrong", ip="10.1.1.1", HTTP_X_FORWARDED_FOR=f"1.2.3.4, 203.0.113.{i}"
+            client, "alice", "wrong", ip="10.1.1.1", HTTP_X_FORWARDED_FOR=f"1.2.3.4, 203.0.113.{i}"
         )
-    # Behind the proxy each client has its own counter: the proxy's address is not locked.
-    assert client.get("/login", REMOTE_ADDR="10.1.1.1").status_code == 200
     assert set(LoginAttempt.objects.values_list("ip", flat=True)) == {
         f"203.0.113.{i}" for i in range(5)
     }
+    # Behind the proxy each client has its own counter: alice, at her address, logs in.
+    forwarded = {"HTTP_X_FORWARDED_FOR": "1.2.3.4, 203.0.113.77"}
+    assert log_in(client, "alice", "pw-alice-123", ip="10.1.1.1", **forwarded).status_code == 302
 
 
 @pytest.mark.django_db
 def test_the_admin_login_has_the_same_limit(client):
-    get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-12345")
     for _ in range(5):
         response = client.post(
             "/admin/login/", {"username": "root", "password": "nope"}, REMOTE_ADDR="10.2.2.2"
         )
         assert response.status_code == 200
     response = client.post(
-        "/admin/login/", {"username": "root", "password": "pw-root-123"}, REMOTE_ADDR="10.2.2.3"
+        "/admin/login/", {"username": "root", "password": "pw-root-12345"}, REMOTE_ADDR="10.2.2.2"
     )
     assert response.status_code == 429
     age_attempts(16)
     response = client.post(
-        "/admin/login/", {"username": "root", "password": "pw-root-123"}, REMOTE_ADDR="10.2.2.3"
+        "/admin/login/", {"username": "root", "password": "pw-root-12345"}, REMOTE_ADDR="10.2.2.2"
     )
     assert response.status_code == 302
     assert LoginAttempt.objects.count() == 0
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+def test_passwords_get_djangos_four_standard_checks():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    names = [v["NAME"].rsplit(".", 1)[1] for v in settings.AUTH_PASSWORD_VALIDATORS]
+    assert names == [
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    ]
+    alice = get_user_model()(username="alice-smith", email="alice@example.com")
+    for weak in ("short-pw-1", "password1234", "492817365019", "alice-smith!!"):
+        with pytest.raises(ValidationError):
+            validate_password(weak, alice)
+    validate_password("pw-alice-123", alice)
+
+
+def literal_test_users() -> list[tuple[str, str, str, str]]:
+    """(file, username, email, password) of every user a test creates with a literal password."""
+    found = []
+    for path in sorted((BASE_DIR / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("create_user", "create_superuser")
+            ):
+                continue
+            given = dict(zip(("username", "email", "password"), node.args, strict=False))
+            given |= {k.arg: k.value for k in node.keywords if k.arg}
+            value = {k: v.value for k, v in given.items() if isinstance(v, ast.Constant)}
+            if isinstance(value.get("password"), str):
+                user = (value.get("username") or "", value.get("email") or "")
+                found.append((path.name, *user, value["password"]))
+    return found
+
+
+@pytest.mark.django_db
+def test_the_test_users_passwords_pass_the_validators():
+    """Fixtures use passwords a real user could choose (createsuperuser would refuse others)."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    users = literal_test_users()
+    assert len(users) >= 8  # the scan finds the fixtures
+    weak = []
+    for where, username, email, password in users:
+        try:
+            validate_password(password, get_user_model()(username=username, email=email))
+        except ValidationError as exc:
+            weak.append(f"{where}: {username} {password!r}: {' '.join(exc.messages)}")
+    assert weak == []
 
 
 # --- a planted provider key never comes back out --------------------------------------------
@@ -506,7 +667,7 @@ def test_a_planted_provider_key_never_leaves_the_server(
         )
 
     # The admin: account and model pages, and its connection-test action's messages.
-    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-12345")
     client.force_login(admin)
     for path in (
         "/admin/providers/provideraccount/",

@@ -2,7 +2,9 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from arguslm import tokens
 from arguslm.keys import verify_encryption_key
@@ -18,7 +20,15 @@ class Command(BaseCommand):
         verify_encryption_key()
         User = get_user_model()
         if not User.objects.filter(is_superuser=True).exists():
-            password = os.environ.get("ARGUSLM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            chosen = os.environ.get("ARGUSLM_ADMIN_PASSWORD")
+            if chosen:  # held to the same password validators as every other password
+                try:
+                    validate_password(chosen, User(username="admin", email="admin@localhost"))
+                except ValidationError as exc:
+                    message = " ".join(exc.messages)
+                    raise CommandError(f"ARGUSLM_ADMIN_PASSWORD is refused: {message}") from None
+            # 16 random URL-safe characters: long enough, and never common or all digits.
+            password = chosen or secrets.token_urlsafe(12)
             user = User.objects.create_superuser("admin", "admin@localhost", password)
             _, key = tokens.issue(user=user, name="Created at first start")
             bar = "=" * 64
