@@ -13,31 +13,9 @@ from django.apps import apps
 from django.db import connection
 
 from alerts.models import AlertRule, Notification
+from tests.system.test_security import Leaks
 
 URL_SECRET = "PLANTED-hook-0123456789abcdef"
-
-
-class Seen:
-    def __init__(self):
-        self.texts: list[tuple[str, str]] = []
-
-    def add(self, where: str, text) -> None:
-        if isinstance(text, bytes):
-            text = text.decode(errors="replace")
-        self.texts.append((where, str(text)))
-
-    def response(self, where: str, response) -> None:
-        assert response.status_code < 500, where
-        body = (
-            b"".join(response.streaming_content)
-            if getattr(response, "streaming", False)
-            else response.content
-        )
-        self.add(where, body)
-        self.add(f"{where} (headers)", "\n".join(f"{k}: {v}" for k, v in response.items()))
-
-    def leaks(self, secret: str) -> list[str]:
-        return [where for where, text in self.texts if secret in text]
 
 
 def database_text() -> str:
@@ -56,7 +34,7 @@ def test_planted_webhook_urls_signing_secrets_and_tokens_stay_secret(
     llmsim, api, user, client, caplog, capfd, sync_tasks
 ):
     caplog.set_level(logging.DEBUG)
-    seen = Seen()
+    seen = Leaks()
     hook = f"{llmsim}/hooks/services/{URL_SECRET}"
 
     # A rule with a webhook (its URL holds the credential), created through the API: the
@@ -129,7 +107,7 @@ def test_planted_webhook_urls_signing_secrets_and_tokens_stay_secret(
     out, err = capfd.readouterr()
     seen.add("stdout/stderr", out + err)
 
-    assert len(seen.texts) > 30
-    assert seen.leaks(URL_SECRET) == []
-    assert seen.leaks(signing) == []
-    assert seen.leaks(key) == []
+    assert len(seen.seen) > 30
+    assert seen.found(URL_SECRET) == []
+    assert seen.found(signing) == []
+    assert seen.found(key) == []

@@ -478,11 +478,11 @@ class Leaks:
         self.add(where, body)
         self.add(f"{where} (headers)", "\n".join(f"{k}: {v}" for k, v in response.items()))
 
-    def found(self) -> list[str]:
+    def found(self, marker: str = MARKER) -> list[str]:
         """Where the marker appeared, with the text around it."""
         hits = []
         for where, text in self.seen:
-            at = text.find(MARKER)
+            at = text.find(marker)
             if at >= 0:
                 hits.append(f"{where}: …{text[max(0, at - 120) : at + 40]}…")
         return hits
