@@ -21,6 +21,7 @@ sample's classified error, so one bad answer cannot lose the other samples of a 
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ import time
 
 import httpx
 
-from arguslm.llm import lazy, rules, wire
+from arguslm.llm import egress, lazy, rules, wire
 from arguslm.llm.types import CallTarget, ErrorType, Sample, Timeouts, error_type_for_status
 
 log = logging.getLogger(__name__)
@@ -344,7 +345,10 @@ async def _openai_read(
                 params=target.query or None,
                 content=body,
                 headers=headers,
-                extensions={"trace": col.trace},
+                extensions={
+                    "trace": col.trace,
+                    egress.PRIVATE: egress.private_allowed(target.provider_type),
+                },
             ) as resp:
                 status = resp.status_code
                 ctype = resp.headers.get("content-type", "")
@@ -636,6 +640,8 @@ async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, s
     litellm = lazy.litellm()
     request_rules = rules.for_target(target)
     kwargs = dict(target.litellm_kwargs)
+    if target.provider_type in OWN_CLIENT_TYPES:
+        kwargs["client"] = _litellm_client(egress.private_allowed(target.provider_type))
     kwargs.update(
         model=target.litellm_model,
         messages=messages,
@@ -668,6 +674,30 @@ async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, s
             task.cancel()
             task.add_done_callback(_discard_result)
             return _timed_out(col, target, messages, timeouts, loop.time() - started)
+
+
+# litellm's own HTTP clients follow redirects (``AsyncHTTPHandler(follow_redirects=True)`` in
+# litellm/llms/custom_httpx/http_handler.py, 1.110), and httpx drops only ``Authorization`` on a
+# redirect to another origin: Anthropic's x-api-key and Gemini's x-goog-api-key went along to
+# the redirect's host (tests/gateway/test_hostile.py). These types' litellm handlers accept an
+# ``AsyncHTTPHandler`` as ``client`` (anthropic/chat/handler.py, vertex_and_google_ai_studio_
+# gemini.py, bedrock/chat/converse_handler.py): they get one that follows no redirect and
+# connects under the network policy. The untested long tail keeps litellm's clients (some are
+# the openai SDK's, which take another client type); see docs/network-policy.md.
+OWN_CLIENT_TYPES = frozenset({"anthropic", "google_ai_studio", "google_vertex", "aws_bedrock"})
+_litellm_clients: dict[tuple[int, bool], object] = {}
+
+
+def _litellm_client(private: bool):
+    """The litellm HTTP handler of this loop and tier (one pool each, kept across passes)."""
+    key = (id(asyncio.get_running_loop()), private)
+    client = _litellm_clients.get(key)
+    if client is None:
+        client = lazy.async_http_handler()(
+            transport=egress.Transport(private=private), follow_redirects=False
+        )
+        _litellm_clients[key] = client
+    return client
 
 
 _litellm_loop: asyncio.AbstractEventLoop | None = None
@@ -749,14 +779,19 @@ async def _litellm_read(litellm, kwargs, target, messages, col, stream) -> Sampl
 def new_http_client(
     timeouts: Timeouts = DEFAULT_TIMEOUTS, *, max_connections: int = 1000
 ) -> httpx.AsyncClient:
-    """An httpx client for the OpenAI route; share one per event loop (keep-alive pooling)."""
+    """An httpx client for the OpenAI route; share one per event loop (keep-alive pooling).
+
+    Its transport connects only where the network policy allows (``egress.Transport``, which
+    keeps the connections of local provider types apart); redirects are never followed.
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=timeouts.connect, read=None, write=timeouts.connect, pool=None
         ),
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
+        transport=egress.Transport(limits=limits),
         follow_redirects=False,
     )
 
@@ -779,6 +814,12 @@ async def measure(
         # Normally resolved before the pass (``rules.prepare``); a one-off call (connection
         # test) resolves it here, off the loop and before t0.
         await asyncio.to_thread(rules.for_target, target)
+    refused = await _refusal(target, timeouts)
+    if refused:
+        return Sample(
+            error_type=ErrorType.CONNECTION,
+            error=scrub(f"Refused by the network policy: {refused}", secrets=_secrets(target, [])),
+        )
     own_client = client is None and target.route == "openai"
     if own_client:
         client = new_http_client(timeouts)
@@ -804,6 +845,38 @@ async def measure(
     finally:
         if own_client:
             await client.aclose()
+
+
+async def _refusal(target: CallTarget, timeouts: Timeouts) -> str | None:
+    """Why the network policy refuses this target's destination, or None.
+
+    The OpenAI route checks the URL's host here and every resolved address when its transport
+    connects. litellm connects by itself: its base URL (and a Vertex service account's token
+    endpoint) is resolved and checked here, once, before the call; litellm resolves it again
+    (a name that re-resolves elsewhere in between is the residual risk, docs/network-policy.md).
+    """
+    private = egress.private_allowed(target.provider_type)
+    if target.route == "openai":
+        return egress.url_refusal(target.base_url or "", private=private)
+    urls = [target.litellm_kwargs.get("api_base")]
+    account = target.litellm_kwargs.get("vertex_credentials")
+    if isinstance(account, str):
+        with contextlib.suppress(ValueError, AttributeError):  # build_target wrote a JSON object
+            urls.append(json.loads(account).get("token_uri"))
+    for url in urls:
+        if not isinstance(url, str) or not url:
+            continue
+        if reason := egress.url_refusal(url, private=private):
+            return reason
+        try:
+            parts = httpx.URL(url)
+            async with asyncio.timeout(timeouts.connect):
+                await egress.check_resolved(parts.host, parts.port or 443, private=private)
+        except egress.Refused as exc:
+            return str(exc)
+        except (httpx.InvalidURL, OSError, TimeoutError):
+            pass  # litellm reports an unusable or unresolvable URL itself
+    return None
 
 
 def _timed_out(col: _Collector, target, messages, timeouts: Timeouts, elapsed: float) -> Sample:
