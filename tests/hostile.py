@@ -7,6 +7,7 @@ The first path segment picks the behaviour, so one base URL per case serves the 
     /endless       a 200 event stream that sends a token every 10 ms and never finishes
     /models100m    a 200 JSON model listing of 100 MB, sent as fast as the socket takes it
     /models6000    a 200 JSON model listing of 6,000 chat models (about 0.3 MB)
+    /flood         a 200 event stream of one endless line, as fast as the socket takes it
     /trickle       the status line and headers one byte per second, never finished
     /redirect      a 307 to ``redirect_to`` (set by the test)
 
@@ -118,6 +119,17 @@ class Hostile:
         data = [{"id": f"chat-{i}", "object": "model", "owned_by": "hostile"} for i in range(6000)]
         body = json.dumps({"object": "list", "data": data}).encode()
         await self._write(writer, case, _head("200 OK", "application/json", len(body)) + body)
+
+    async def _flood(self, writer, case) -> None:
+        await self._write(
+            writer,
+            case,
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n",
+        )
+        await self._write(writer, case, b"data: ")
+        block = b"x" * (64 * 1024)
+        while self.sent[case] < 1024 * MIB:
+            await self._write(writer, case, block)
 
     async def _trickle(self, writer, case) -> None:
         head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-padding: " + b"a" * 10000

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from arguslm.llm import wire
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -186,6 +188,22 @@ def url_refusal(url: str, *, private: bool) -> str | None:
     return refusal(host, None, private=private)
 
 
+def refused_now(url: str, *, private: bool) -> str | None:
+    """``url_refusal``, then each address the host resolves to now (blocking: outside event
+    loops, for clients that are not ours, such as google-auth's token request)."""
+    if reason := url_refusal(url, private=private):
+        return reason
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    except OSError:
+        return None  # unresolvable: the request itself reports it
+    for *_, sockaddr in infos:
+        if reason := refusal(host, _address(sockaddr[0]), private=private):
+            return reason
+    return None
+
+
 async def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address ``host`` resolves to (itself when it is an address), in resolver order."""
     literal = _address(host)
@@ -263,17 +281,52 @@ class _Backend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
+class BodyLimit(httpx.ReadError):
+    """A response body past its limit, or one that cannot be decoded (``wire.BodyError``)."""
+
+
+class _Capped(httpx.AsyncByteStream):
+    """A response body decoded here and cut off past its limit (``wire.Decoder``)."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, decoder: wire.Decoder):
+        self.stream = stream
+        self.decoder = decoder
+
+    async def __aiter__(self):
+        async for raw in self.stream:
+            try:
+                data = self.decoder.feed(raw)
+            except wire.BodyError as exc:
+                raise BodyLimit(str(exc)) from None
+            if data:
+                yield data
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
 class Transport(httpx.AsyncBaseTransport):
     """An httpx transport under the network policy, for every outgoing request of ArgusLM.
 
     One connection pool for requests that may reach private addresses and one for those that
     may not (the ``PRIVATE`` request extension chooses, default ``private``), so a connection
     opened for a local provider type is never reused by a request that may not go there.
+
+    With ``limit``, every response body is decoded here (gzip or deflate, asked for instead
+    of httpx's default list) and cut off past ``limit`` bytes, received or decoded: for
+    clients that read whole bodies themselves (litellm's).
     """
 
-    def __init__(self, *, private: bool = False, limits: httpx.Limits | None = None):
+    def __init__(
+        self,
+        *,
+        private: bool = False,
+        limits: httpx.Limits | None = None,
+        limit: int | None = None,
+    ):
         self.private = private
         self.limits = limits or httpx.Limits()
+        self.limit = limit
         self._pools: dict[bool, httpx.AsyncHTTPTransport] = {}
 
     def _pool(self, private: bool) -> httpx.AsyncHTTPTransport:
@@ -288,7 +341,24 @@ class Transport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         private = bool(request.extensions.get(PRIVATE, self.private))
-        return await self._pool(private).handle_async_request(request)
+        if self.limit is None:
+            return await self._pool(private).handle_async_request(request)
+        request.headers["Accept-Encoding"] = wire.JSON_ACCEPT_ENCODING
+        response = await self._pool(private).handle_async_request(request)
+        try:
+            decoder = wire.decoder_for(response, limit=self.limit)
+        except wire.BodyError as exc:
+            await response.aclose()
+            raise BodyLimit(str(exc)) from None
+        # Decoded here: the encoding (and the encoded length) no longer describe the body.
+        dropped = (b"content-encoding", b"content-length") if decoder.encoded else ()
+        headers = [(k, v) for k, v in response.headers.raw if k.lower() not in dropped]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            stream=_Capped(response.stream, decoder),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         for pool in self._pools.values():

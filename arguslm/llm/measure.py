@@ -347,7 +347,7 @@ async def _openai_read(
                 headers=headers,
                 extensions={
                     "trace": col.trace,
-                    egress.PRIVATE: egress.private_allowed(target.provider_type),
+                    egress.PRIVATE: _private(target),
                 },
             ) as resp:
                 status = resp.status_code
@@ -358,6 +358,10 @@ async def _openai_read(
                     except wire.BodyError as exc:  # corrupt or unknown encoding
                         raw = str(exc).encode()
                     return _http_error(status, raw, resp.headers, target, messages)
+                if 300 <= status < 400:
+                    sample = _failed(col, target, messages, ErrorType.UNKNOWN, _redirected(status))
+                    sample.status_code = status
+                    return sample
                 decoder = wire.decoder_for(resp)
                 if stream and "event-stream" in ctype:
                     buffer = b""
@@ -496,6 +500,12 @@ def _from_completion(col: _Collector, now: int, raw: bytes, target, messages) ->
     return col.sample(target, messages, streamed=False)
 
 
+def _redirected(status: int) -> str:
+    # Never followed: the key would travel to whatever host the redirect names. The Location
+    # is left out of the message (it may carry tokens of its own).
+    return f"HTTP {status}: a redirect, not followed: use the final address as the base URL."
+
+
 def _http_error(status: int, raw: bytes, headers, target, messages) -> Sample:
     message = f"HTTP {status}: {_error_message(raw) or 'no error body'}"
     retry_after = headers.get("retry-after", "")[:40]
@@ -522,6 +532,24 @@ def _failed(col: _Collector, target, messages, error_type: ErrorType, message: s
 
 
 # --- litellm --------------------------------------------------------------------------------
+
+
+def _chain(exc: BaseException | None):
+    """The exception and the ones it was raised from (litellm wraps up to a few levels)."""
+    for _ in range(6):
+        if exc is None:
+            return
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _redirect_status(exc: BaseException) -> int | None:
+    """The 3xx status of a redirect litellm did not follow, found in the exception's chain."""
+    for link in _chain(exc):
+        status = getattr(getattr(link, "response", None), "status_code", None)
+        if isinstance(status, int) and 300 <= status < 400:
+            return status
+    return None
 
 
 def _response_status(exc: BaseException) -> int | None:
@@ -641,7 +669,7 @@ async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, s
     request_rules = rules.for_target(target)
     kwargs = dict(target.litellm_kwargs)
     if target.provider_type in OWN_CLIENT_TYPES:
-        kwargs["client"] = _litellm_client(egress.private_allowed(target.provider_type))
+        kwargs["client"] = _litellm_client(_private(target))
     kwargs.update(
         model=target.litellm_model,
         messages=messages,
@@ -694,7 +722,8 @@ def _litellm_client(private: bool):
     client = _litellm_clients.get(key)
     if client is None:
         client = lazy.async_http_handler()(
-            transport=egress.Transport(private=private), follow_redirects=False
+            transport=egress.Transport(private=private, limit=MAX_RESPONSE_BYTES),
+            follow_redirects=False,
         )
         _litellm_clients[key] = client
     return client
@@ -769,6 +798,10 @@ async def _litellm_read(litellm, kwargs, target, messages, col, stream) -> Sampl
     except asyncio.CancelledError:
         raise
     except Exception as exc:
+        if redirect := _redirect_status(exc):
+            return _failed(col, target, messages, ErrorType.UNKNOWN, _redirected(redirect))
+        if cut := next((e for e in _chain(exc) if isinstance(e, egress.BodyLimit)), None):
+            return _failed(col, target, messages, ErrorType.STREAM_ERROR, str(cut))
         kind = _classify_litellm(exc, after_first_byte=col.first_token_ns is not None)
         return _failed(col, target, messages, kind, _litellm_message(exc, target))
 
@@ -847,6 +880,11 @@ async def measure(
             await client.aclose()
 
 
+def _private(target: CallTarget) -> bool:
+    """Whether the network policy lets this target reach private and loopback addresses."""
+    return target.private or egress.private_allowed(target.provider_type)
+
+
 async def _refusal(target: CallTarget, timeouts: Timeouts) -> str | None:
     """Why the network policy refuses this target's destination, or None.
 
@@ -855,7 +893,7 @@ async def _refusal(target: CallTarget, timeouts: Timeouts) -> str | None:
     endpoint) is resolved and checked here, once, before the call; litellm resolves it again
     (a name that re-resolves elsewhere in between is the residual risk, docs/network-policy.md).
     """
-    private = egress.private_allowed(target.provider_type)
+    private = _private(target)
     if target.route == "openai":
         return egress.url_refusal(target.base_url or "", private=private)
     urls = [target.litellm_kwargs.get("api_base")]

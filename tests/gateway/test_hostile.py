@@ -100,6 +100,16 @@ def test_an_endless_stream_ends_a_probe_on_the_litellm_route_at_its_total_deadli
     assert 2 <= seconds < 2.5
 
 
+@pytest.mark.parametrize("provider_type", ["anthropic", "google_ai_studio"])
+def test_a_flood_on_the_litellm_route_is_cut_off_at_the_byte_limit(hostile, provider_type):
+    # One endless line: litellm would buffer it whole, waiting for its end.
+    base = hostile.url("flood") + ("/v1beta" if provider_type == "google_ai_studio" else "")
+    sample, seconds = probe(base, Timeouts(2, 30, 30, 30), provider_type)
+    assert sample.error_type == "stream_error"
+    assert sample.error == "Response exceeded the 8 MiB limit."
+    assert seconds < 5
+
+
 def test_an_endless_body_ends_a_discovery_at_its_deadline(hostile):
     error, seconds = discover(hostile.url("endless"), timeout=2)
     assert error.error_type == ErrorType.TIMEOUT
