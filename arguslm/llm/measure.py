@@ -685,6 +685,14 @@ async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, s
     col = _Collector(t0, limit=request_rules.token_limit(max_tokens))
     started = loop.time()
     total_deadline = started + timeouts.total
+    # What bounds this route. litellm reads the bodies itself, with no size limit on a POST's
+    # answer, and reads an error body whole (``aread()``, e.g. anthropic/chat/handler.py).
+    # - Time, always: the phase deadlines below, whatever litellm does.
+    # - Bytes: for OWN_CLIENT_TYPES, its transport decodes and cuts every body off at 8 MiB
+    #   (received or decoded); for the other types nothing does: a provider may fill memory
+    #   at line rate until the deadline passes.
+    # - Redirects: never followed for OWN_CLIENT_TYPES; litellm's own clients follow them
+    #   (httpx then drops only the Authorization header).
     # litellm does not always honour cancellation promptly (it may keep waiting for its own
     # socket timeout), so the call runs as a separate task and the phase deadlines are
     # enforced here; a task that overruns is cancelled and abandoned, never awaited.
@@ -888,24 +896,29 @@ def _private(target: CallTarget) -> bool:
 async def _refusal(target: CallTarget, timeouts: Timeouts) -> str | None:
     """Why the network policy refuses this target's destination, or None.
 
-    The OpenAI route checks the URL's host here and every resolved address when its transport
-    connects. litellm connects by itself: its base URL (and a Vertex service account's token
-    endpoint) is resolved and checked here, once, before the call; litellm resolves it again
-    (a name that re-resolves elsewhere in between is the residual risk, docs/network-policy.md).
+    Every URL's host is checked here; the resolved addresses are checked when our transport
+    connects (the OpenAI route, and litellm with ``OWN_CLIENT_TYPES``). Where litellm or
+    google-auth (a Vertex service account's token endpoint) connect by themselves, the
+    addresses are resolved and checked here, once, before the call; they resolve the name
+    again (one that re-resolves elsewhere in between is the residual risk,
+    docs/network-policy.md).
     """
     private = _private(target)
     if target.route == "openai":
         return egress.url_refusal(target.base_url or "", private=private)
-    urls = [target.litellm_kwargs.get("api_base")]
+    ours = target.provider_type in OWN_CLIENT_TYPES
+    urls = [(target.litellm_kwargs.get("api_base"), not ours)]  # (url, resolve it here)
     account = target.litellm_kwargs.get("vertex_credentials")
     if isinstance(account, str):
         with contextlib.suppress(ValueError, AttributeError):  # build_target wrote a JSON object
-            urls.append(json.loads(account).get("token_uri"))
-    for url in urls:
+            urls.append((json.loads(account).get("token_uri"), True))
+    for url, resolve in urls:
         if not isinstance(url, str) or not url:
             continue
         if reason := egress.url_refusal(url, private=private):
             return reason
+        if not resolve:
+            continue
         try:
             parts = httpx.URL(url)
             async with asyncio.timeout(timeouts.connect):

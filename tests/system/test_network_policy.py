@@ -331,3 +331,82 @@ def test_a_webhook_url_that_can_never_be_reached_is_a_422_naming_the_field(api, 
         assert message.startswith("This URL cannot be reached under the network policy")
         assert words in message
     assert create("https://hooks.example.com/x").status_code == 201
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+
+def _self_signed(tmp_path, name: str):
+    """A certificate for ``name`` only, and its key, as files."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_tls_is_verified_against_the_host_name_not_the_address_connected_to(tmp_path, monkeypatch):
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    cert_file, key_file = _self_signed(tmp_path, "localhost")
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Ok)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # trust this certificate only
+    port = server.server_address[1]
+
+    async def get(host):
+        async with httpx.AsyncClient(transport=egress.Transport(private=True)) as client:
+            return await client.get(f"https://{host}:{port}/")
+
+    try:
+        # localhost resolves to 127.0.0.1, the transport connects to that address, and the
+        # certificate (for "localhost" only) is still checked against the name.
+        assert asyncio.run(get("localhost")).text == "ok"
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            asyncio.run(get("127.0.0.1"))  # the same server, but not the certified name
+    finally:
+        server.shutdown()
+        server.server_close()
