@@ -561,8 +561,8 @@ def validate_credentials(provider_type: str, credentials: dict) -> dict[str, str
             reason := egress.url_refusal(value.strip(), private=private)
         ):
             errors[name] = f"{fdef['label']} cannot be reached under the network policy: {reason}"
-        elif name == "region" and not _AWS_REGION_RE.match(value.strip()):
-            errors[name] = f"'{value}' is not an AWS region name such as us-east-1."
+        elif name == "region" and (len(value) > 40 or not _AWS_REGION_RE.match(value.strip())):
+            errors[name] = f"'{value[:40]}' is not an AWS region name such as us-east-1."
 
     if spec.id == "aws_bedrock":
         has_pair = _present(credentials, "aws_access_key_id") or _present(

@@ -54,6 +54,8 @@ MAX_ERROR_BYTES = 64 * 1024  # an error body is a message: its first 64 KiB are 
 # The largest public listings hold a few hundred models (OpenRouter ~500, Bedrock ~100);
 # a listing of more entries than this is refused rather than stored as models to monitor.
 MAX_MODELS = 5000
+# LLMModel.model_id's column: a longer id could not be stored (and is no real model's).
+MAX_MODEL_ID_CHARS = 255
 
 # Curated lists where the provider offers no listing API usable with the stored credentials.
 MISTRAL_MODELS = (
@@ -271,9 +273,13 @@ def _require_key(spec: catalog.ProviderSpec, credentials: dict) -> str:
 
 
 def _collect(models: list[DiscoveredModel]) -> list[DiscoveredModel]:
-    """Drop repeated ids (aliases, pages that overlap), keeping the first."""
+    """Drop repeated ids (aliases, pages that overlap), keeping the first, and ids too long
+    to store."""
     seen: dict[str, DiscoveredModel] = {}
     for model in models:
+        if len(model.model_id) > MAX_MODEL_ID_CHARS:
+            logger.warning("Skipping a model id of %d characters", len(model.model_id))
+            continue
         seen.setdefault(model.model_id, model)
     return list(seen.values())
 

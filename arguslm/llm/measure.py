@@ -603,7 +603,7 @@ def _litellm_message(exc: Exception, target: CallTarget) -> str:
         return f"Cannot connect to {base}: {reason}"
     text = str(getattr(exc, "message", None) or exc or type(exc).__name__)[: MAX_ERROR_CHARS * 8]
     text = re.sub(r"litellm\.\w+:\s*", "", text)
-    text = re.sub(r"\w+Exception - ", "", text)
+    text = re.sub(r"\b\w+Exception - ", "", text)  # \b: one attempt per word, not per character
     text = text.replace("Handle with `", "").split(". Handle with")[0]
     start, end = text.find("{"), text.rfind("}")
     if 0 <= start < end:

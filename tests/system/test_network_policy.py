@@ -410,3 +410,17 @@ def test_tls_is_verified_against_the_host_name_not_the_address_connected_to(tmp_
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.django_db
+def test_the_provider_page_refuses_the_same_url_in_the_same_words(logged_in):
+    from providers.models import ProviderAccount
+
+    form = {
+        "provider_type": "custom_openai_compatible",
+        "display_name": "Metadata",
+        "cred_base_url": "http://169.254.169.254/v1",
+    }
+    body = logged_in.post("/providers/add", form).content.decode()
+    assert "Base URL cannot be reached under the network policy: 169.254.169.254" in body
+    assert ProviderAccount.objects.count() == 0
