@@ -16,6 +16,7 @@ from alerts.models import (
     Notification,
 )
 from arguslm.api import Paging, reject_null_characters
+from arguslm.llm import egress
 from providers.models import LLMModel
 
 METRICS = ("ttft", "latency", "tps", "error_rate")
@@ -144,6 +145,10 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         # Only HTTP(S) can be delivered: the URL validator would also accept ftp:// URLs.
         if value and urlsplit(value).scheme.lower() not in ("http", "https"):
             raise serializers.ValidationError("Enter an http:// or https:// URL.")
+        if value and (reason := egress.url_refusal(value, private=egress.private_allowed(None))):
+            raise serializers.ValidationError(
+                f"This URL cannot be reached under the network policy: {reason}"
+            )
         return value
 
     def validate(self, attrs):

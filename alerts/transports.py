@@ -3,7 +3,8 @@
 A transport only sends and classifies what happened; retries, back-off and the delivery log
 belong to ``alerts.notifications``. An outcome is ``transient`` when trying again later may
 succeed (timeouts, refused connections, HTTP 408/429/5xx, SMTP 4xx) and permanent otherwise
-(other 4xx, redirects, malformed URLs or addresses). Error texts are stored and shown in the UI,
+(other 4xx, redirects, malformed URLs or addresses, destinations the network policy refuses:
+docs/network-policy.md). Error texts are stored and shown in the UI,
 so they never carry a webhook URL's path or query string (Slack and Discord put their secret
 token there) nor the rule's signing secret.
 
@@ -33,6 +34,7 @@ changes the bytes). Reject old timestamps so a captured request cannot be replay
         return hmac.compare_digest(expected, given)
 """
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -52,8 +54,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from alerts.models import Notification
+from arguslm.llm import egress, wire
 
-HTTP_TIMEOUT = 10.0  # seconds, per connect/read/write: one slow receiver must not stall the queue
+# Seconds for a whole HTTP delivery (resolving, connecting, sending, the answer): one slow or
+# dripping receiver must not stall the queue.
+HTTP_TIMEOUT = 10.0
+# The receiver's answer is read for its status and first words only.
+MAX_RESPONSE_BYTES = 64 * 1024
 EMAIL_TIMEOUT = 10.0  # Django's SMTP backend waits forever unless told otherwise
 EMOJI = {"fired": "🚨", "recovered": "✅", "test": "🧪"}
 HEADLINES = {"fired": "Alert", "recovered": "Recovered", "test": "Test"}
@@ -257,21 +264,57 @@ class HttpTransport(Transport):
 
     def notify(self, notification: Notification) -> Outcome:
         body, headers = self.request(notification)
+        private = egress.private_allowed(None)
+        if reason := egress.url_refusal(notification.target, private=private):
+            return self._failed(notification, f"refused by the network policy: {reason}")
         try:
-            # Redirects are not followed: a webhook URL that moved is a configuration error,
-            # and following one could carry the signed body somewhere nobody configured.
-            with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False) as client:
-                response = client.post(notification.target, content=body, headers=headers)
-        except httpx.TimeoutException:
+            response, answer = asyncio.run(self._post(notification.target, body, headers, private))
+        except egress.Refused as exc:
+            return self._failed(notification, f"refused by the network policy: {exc}")
+        except (TimeoutError, httpx.TimeoutException):
             return Outcome(ok=False, transient=True, error=f"timed out after {HTTP_TIMEOUT:g} s")
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
             return self._failed(notification, f"invalid request: {exc}")
-        except httpx.TransportError as exc:  # refused, reset, DNS failure, remote protocol error
+        except (httpx.TransportError, OSError) as exc:  # refused, reset, DNS failure, …
             error = f"{type(exc).__name__}: {exc}"
             return self._failed(notification, error, transient=True)
-        return self.classify(notification, response)
+        return self.classify(notification, response, answer)
 
-    def classify(self, notification: Notification, response: httpx.Response) -> Outcome:
+    @staticmethod
+    async def _post(url: str, body: bytes, headers: dict, private: bool):
+        """POST within HTTP_TIMEOUT in all; an error answer's first MAX_RESPONSE_BYTES, decoded.
+
+        The host's addresses are checked first, so a refusal is reported as permanent; the
+        transport checks the address it connects to again.
+        """
+        async with asyncio.timeout(HTTP_TIMEOUT):
+            parts = httpx.URL(url)
+            await egress.check_resolved(
+                parts.host, parts.port or (443 if parts.scheme == "https" else 80), private=private
+            )
+            # Redirects are not followed: a webhook URL that moved is a configuration error,
+            # and following one could carry the signed body somewhere nobody configured.
+            async with (
+                httpx.AsyncClient(
+                    timeout=HTTP_TIMEOUT,
+                    follow_redirects=False,
+                    transport=egress.Transport(private=private),
+                ) as client,
+                client.stream("POST", url, content=body, headers=headers) as response,
+            ):
+                answer = b""
+                if response.status_code >= 400:  # a success or a redirect says all in its status
+                    try:
+                        answer = await wire.read_body(
+                            response, limit=MAX_RESPONSE_BYTES, truncate=True
+                        )
+                    except wire.BodyError as exc:  # an encoding we cannot decode
+                        answer = str(exc).encode()
+        return response, answer
+
+    def classify(
+        self, notification: Notification, response: httpx.Response, answer: bytes = b""
+    ) -> Outcome:
         code = response.status_code
         if 200 <= code < 300:
             return Outcome(ok=True, status_code=code)
@@ -280,7 +323,7 @@ class HttpTransport(Transport):
             return self._failed(notification, f"HTTP {code}: redirect not followed", code=code)
         transient = code in (408, 429) or code >= 500
         error = f"HTTP {code}"
-        if text := _one_line(response.text, 200):
+        if text := _one_line(answer[:1000].decode("utf-8", "replace"), 200):
             error += f": {text}"
         return self._failed(
             notification,

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from arguslm.envconf import env_bool, env_int, env_str, persistent_secret
+from arguslm.llm.egress import parse_rules
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("ARGUSLM_DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -356,6 +357,21 @@ LLMSIM_URL = env_str("ARGUSLM_LLMSIM_URL", "http://127.0.0.1:8100")
 # 2,000/min on one core; more load is spread over more worker processes.
 ARGUSLM_PROBE_RATE = env_int("ARGUSLM_PROBE_RATE", 2000)
 DEMO = env_bool("ARGUSLM_DEMO", True)
+
+# The network policy of probes, discovery and webhooks (docs/network-policy.md): private and
+# loopback addresses for every destination, not only local provider types; and lists of
+# addresses, CIDR networks or host names (with their subdomains) to allow or to refuse.
+ARGUSLM_ALLOW_PRIVATE_NETWORKS = env_bool("ARGUSLM_ALLOW_PRIVATE_NETWORKS", False)
+ARGUSLM_EGRESS_ALLOW = [e for e in env_str("ARGUSLM_EGRESS_ALLOW", "").split(",") if e.strip()]
+ARGUSLM_EGRESS_DENY = [e for e in env_str("ARGUSLM_EGRESS_DENY", "").split(",") if e.strip()]
+for _name, _entries in (
+    ("ARGUSLM_EGRESS_ALLOW", ARGUSLM_EGRESS_ALLOW),
+    ("ARGUSLM_EGRESS_DENY", ARGUSLM_EGRESS_DENY),
+):
+    try:
+        parse_rules(tuple(_entries))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{_name}: {exc}") from None
 
 # --- Static files, i18n, logging ------------------------------------------------------------
 

@@ -1,8 +1,21 @@
 """Shared fixtures: users, authenticated API clients, and the LLM simulator over real HTTP."""
 
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
+
+# The tests point every provider type (and the webhooks) at servers on 127.0.0.1, which the
+# network policy allows by default only for local provider types: here it is allowed for all,
+# in this process and in the server processes the live tests start. Tests of the policy set
+# it back to false (docs/network-policy.md).
+os.environ["ARGUSLM_ALLOW_PRIVATE_NETWORKS"] = "true"
+
+
+@pytest.fixture(autouse=True)
+def _allow_private_networks(settings):
+    settings.ARGUSLM_ALLOW_PRIVATE_NETWORKS = True
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from arguslm.llm import egress
 from arguslm.llm.types import CallTarget, ErrorType, GatewayError
 
 logger = logging.getLogger(__name__)
@@ -490,6 +491,8 @@ INVALID_URL = "(invalid URL)"
 
 
 def is_http_url(value: str) -> bool:
+    if len(value) > egress.MAX_URL_CHARS:  # cap, then parse
+        return False
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a malformed port
@@ -520,6 +523,7 @@ def validate_credentials(provider_type: str, credentials: dict) -> dict[str, str
         return {"credentials": "Credentials must be a JSON object."}
 
     errors: dict[str, str] = {}
+    private = egress.private_allowed(spec.id)
     fields = {f["name"]: f for f in spec.fields}
     accepted = ", ".join(fields)
     for key in credentials:
@@ -535,18 +539,30 @@ def validate_credentials(provider_type: str, credentials: dict) -> dict[str, str
                 errors[name] = f"{fdef['label']} is required."
             continue
         if name == "vertex_credentials":
-            if parse_service_account(value) is None:
+            account = parse_service_account(value)
+            if account is None:
                 errors[name] = "Service Account JSON must be a JSON object (the key file)."
+            elif isinstance(account.get("token_uri"), str) and (
+                reason := egress.url_refusal(account["token_uri"], private=private)
+            ):
+                # google-auth posts a signed assertion to the token_uri the key file names.
+                errors[name] = f"Its token_uri cannot be reached under the network policy: {reason}"
             continue
         if not isinstance(value, str):
             errors[name] = f"{fdef['label']} must be a string."
             continue
-        if fdef["kind"] == "url" and not is_http_url(value.strip()):
+        if fdef["kind"] == "url" and len(value) > egress.MAX_URL_CHARS:
+            errors[name] = f"{fdef['label']} is longer than {egress.MAX_URL_CHARS} characters."
+        elif fdef["kind"] == "url" and not is_http_url(value.strip()):
             errors[name] = (
                 f"{fdef['label']} must be an http(s) URL with a host, e.g. https://host/v1."
             )
-        elif name == "region" and not _AWS_REGION_RE.match(value.strip()):
-            errors[name] = f"'{value}' is not an AWS region name such as us-east-1."
+        elif fdef["kind"] == "url" and (
+            reason := egress.url_refusal(value.strip(), private=private)
+        ):
+            errors[name] = f"{fdef['label']} cannot be reached under the network policy: {reason}"
+        elif name == "region" and (len(value) > 40 or not _AWS_REGION_RE.match(value.strip())):
+            errors[name] = f"'{value[:40]}' is not an AWS region name such as us-east-1."
 
     if spec.id == "aws_bedrock":
         has_pair = _present(credentials, "aws_access_key_id") or _present(

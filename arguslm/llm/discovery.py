@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from arguslm.llm import catalog, wire
+from arguslm.llm import catalog, egress, wire
 from arguslm.llm.types import ErrorType, GatewayError, error_type_for_status
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,12 @@ MAX_PAGES = 50
 MAX_MESSAGE = 300
 # A listing of thousands of models is well under 1 MiB (OpenRouter's is ~0.5 MiB).
 MAX_LISTING_BYTES = 4 * 1024 * 1024
+MAX_ERROR_BYTES = 64 * 1024  # an error body is a message: its first 64 KiB are read
+# The largest public listings hold a few hundred models (OpenRouter ~500, Bedrock ~100);
+# a listing of more entries than this is refused rather than stored as models to monitor.
+MAX_MODELS = 5000
+# LLMModel.model_id's column: a longer id could not be stored (and is no real model's).
+MAX_MODEL_ID_CHARS = 255
 
 # Curated lists where the provider offers no listing API usable with the stored credentials.
 MISTRAL_MODELS = (
@@ -129,13 +135,19 @@ def _reason(exc: Exception) -> str:
 
 
 class _Session:
-    """One discovery run: an httpx client plus the secret values to mask in messages."""
+    """One discovery run: an httpx client, the secret values to mask in messages, and the
+    deadline of the whole run (every page of a paginated listing included)."""
 
-    def __init__(self, client: httpx.AsyncClient, secrets: list[str], timeout: float):
+    def __init__(
+        self, client: httpx.AsyncClient, secrets: list[str], timeout: float, *, private: bool
+    ):
         self.client = client
         # Very short values would mask ordinary words; real keys are long.
         self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
         self.timeout = timeout
+        self.deadline = asyncio.get_running_loop().time() + timeout
+        self.private = private
+        self.entries = 0  # listing entries read so far, over all pages
 
     def mask(self, text: str) -> str:
         for secret in self.secrets:
@@ -145,17 +157,33 @@ class _Session:
     def fail(self, error_type: ErrorType, message: str, status: int | None = None) -> GatewayError:
         return GatewayError(error_type, self.mask(message), status=status)
 
+    def count(self, items: list, url: str) -> list:
+        """The entries of one listing page, once the run's total is within MAX_MODELS."""
+        self.entries += len(items)
+        if self.entries > MAX_MODELS:
+            raise self.fail(
+                ErrorType.UNKNOWN,
+                f"{public_url(url)} lists more than {MAX_MODELS:,} models, more than ArgusLM "
+                "imports: add the models to monitor by hand.",
+            )
+        return items
+
     async def get_json(self, url: str, *, headers: dict | None = None, params: dict | None = None):
+        if reason := egress.url_refusal(url, private=self.private):
+            raise self.fail(ErrorType.CONNECTION, f"Refused by the network policy: {reason}")
         shown = public_url(url)
         request_headers = {"Accept-Encoding": wire.JSON_ACCEPT_ENCODING, **(headers or {})}
         try:
-            # The whole exchange within the timeout (a server dripping bytes cannot hold us),
+            # Every page within the run's deadline (a server dripping bytes cannot hold us),
             # the body bounded and decoded before it is parsed (wire.py).
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout_at(self.deadline):
                 async with self.client.stream(
                     "GET", url, headers=request_headers, params=params
                 ) as response:
-                    raw = await wire.read_body(response, limit=MAX_LISTING_BYTES)
+                    if response.status_code >= 300:
+                        raw = await wire.read_body(response, limit=MAX_ERROR_BYTES, truncate=True)
+                    else:
+                        raw = await wire.read_body(response, limit=MAX_LISTING_BYTES)
         except TimeoutError:
             raise self.fail(
                 ErrorType.TIMEOUT, f"Timed out after {self.timeout:g} s waiting for {shown}"
@@ -225,6 +253,10 @@ def _base(spec: catalog.ProviderSpec, credentials: dict) -> str:
     base = _text(credentials, "base_url") or spec.default_base_url
     if not base:
         raise GatewayError(ErrorType.BAD_REQUEST, f"{spec.label} needs a base URL.")
+    if len(base) > egress.MAX_URL_CHARS:  # before any parsing (stored before the cap existed)
+        raise GatewayError(
+            ErrorType.BAD_REQUEST, f"The base URL is longer than {egress.MAX_URL_CHARS} characters."
+        )
     if not catalog.is_http_url(base):
         # Not echoed: a malformed URL may still carry user:password.
         raise GatewayError(ErrorType.BAD_REQUEST, "The base URL is not an http(s) URL with a host.")
@@ -241,9 +273,13 @@ def _require_key(spec: catalog.ProviderSpec, credentials: dict) -> str:
 
 
 def _collect(models: list[DiscoveredModel]) -> list[DiscoveredModel]:
-    """Drop repeated ids (aliases, pages that overlap), keeping the first."""
+    """Drop repeated ids (aliases, pages that overlap), keeping the first, and ids too long
+    to store."""
     seen: dict[str, DiscoveredModel] = {}
     for model in models:
+        if len(model.model_id) > MAX_MODEL_ID_CHARS:
+            logger.warning("Skipping a model id of %d characters", len(model.model_id))
+            continue
         seen.setdefault(model.model_id, model)
     return list(seen.values())
 
@@ -272,6 +308,7 @@ async def _openai_compatible(s: _Session, spec: catalog.ProviderSpec, creds: dic
     items = body if isinstance(body, list) else body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise s.shape_error(url, "a JSON object with a 'data' list, or a JSON array")
+    s.count(items, url)
 
     models = []
     for item in items:
@@ -302,7 +339,7 @@ async def _ollama(s: _Session, spec: catalog.ProviderSpec, creds: dict):
     key = _text(creds, "api_key")  # only set when a proxy in front of Ollama wants one
     body = await s.get_json(url, headers={"Authorization": f"Bearer {key}"} if key else None)
     models = []
-    for item in s.list_field(body, "models", url):
+    for item in s.count(s.list_field(body, "models", url), url):
         if not isinstance(item, dict):
             continue
         name = item.get("name") or item.get("model")
@@ -323,7 +360,7 @@ async def _anthropic(s: _Session, spec: catalog.ProviderSpec, creds: dict):
     models = []
     for _ in range(MAX_PAGES):
         body = await s.get_json(url, headers=headers, params=params)
-        items = s.list_field(body, "data", url)
+        items = s.count(s.list_field(body, "data", url), url)
         for item in items:
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 name = item.get("display_name")
@@ -343,7 +380,9 @@ async def _anthropic(s: _Session, spec: catalog.ProviderSpec, creds: dict):
     raise s.fail(ErrorType.UNKNOWN, f"{public_url(url)} returned more than {MAX_PAGES} pages")
 
 
-_VERSION_SEGMENT = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
+# /v1, /v1beta, /v1beta1, /v1alpha. Written so that no two branches can match the same digits:
+# the search stays linear in the URL's length (``/v\d+(?:alpha|beta)?\d*$`` was quadratic).
+_VERSION_SEGMENT = re.compile(r"/v\d+(?:(?:alpha|beta)\d*)?$")
 
 
 def _strip_version(base: str) -> str:
@@ -361,7 +400,7 @@ async def _gemini(s: _Session, spec: catalog.ProviderSpec, creds: dict):
     for _ in range(MAX_PAGES):
         body = await s.get_json(url, headers=headers, params=params)
         # Gemini omits "models" entirely on an empty page.
-        items = s.list_field(body, "models", url) if body != {} else []
+        items = s.count(s.list_field(body, "models", url) if body != {} else [], url)
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
                 continue
@@ -396,7 +435,7 @@ async def _azure(s: _Session, spec: catalog.ProviderSpec, creds: dict):
         url, headers=headers, params={"api-version": AZURE_DEPLOYMENTS_API_VERSION}
     )
     models = []
-    for item in s.list_field(body, "data", url):
+    for item in s.count(s.list_field(body, "data", url), url):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             continue
         base_model = item.get("model") if isinstance(item.get("model"), str) else ""
@@ -447,7 +486,7 @@ async def _bedrock(s: _Session, spec: catalog.ProviderSpec, creds: dict):
         )
     body = await s.get_json(url, headers=headers)
     models = []
-    for item in s.list_field(body, "modelSummaries", url):
+    for item in s.count(s.list_field(body, "modelSummaries", url), url):
         if not isinstance(item, dict) or not isinstance(item.get("modelId"), str):
             continue
         if "TEXT" not in (item.get("outputModalities") or []):
@@ -511,9 +550,12 @@ async def discover(
     secret_names = {f["name"] for f in spec.fields if f["kind"] in ("secret", "textarea")}
     secrets = [v for k, v in creds.items() if k in secret_names and isinstance(v, str)]
     # follow_redirects=False: custom auth headers (x-api-key, api-key) would be re-sent to
-    # whatever host a redirect names.
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-        session = _Session(client, secrets, timeout)
+    # whatever host a redirect names. The transport connects under the network policy.
+    private = egress.private_allowed(spec.id)
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, transport=egress.Transport(private=private)
+    ) as client:
+        session = _Session(client, secrets, timeout, private=private)
         try:
             return await adapter(session, spec, creds)
         except GatewayError as exc:

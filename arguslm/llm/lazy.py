@@ -24,3 +24,11 @@ def is_loaded() -> bool:
     import sys
 
     return "litellm" in sys.modules
+
+
+def async_http_handler():
+    """litellm's ``AsyncHTTPHandler`` class (its HTTP client wrapper), litellm configured first."""
+    litellm()
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    return AsyncHTTPHandler

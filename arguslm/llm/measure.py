@@ -21,6 +21,7 @@ sample's classified error, so one bad answer cannot lose the other samples of a 
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ import time
 
 import httpx
 
-from arguslm.llm import lazy, rules, wire
+from arguslm.llm import egress, lazy, rules, wire
 from arguslm.llm.types import CallTarget, ErrorType, Sample, Timeouts, error_type_for_status
 
 log = logging.getLogger(__name__)
@@ -344,7 +345,10 @@ async def _openai_read(
                 params=target.query or None,
                 content=body,
                 headers=headers,
-                extensions={"trace": col.trace},
+                extensions={
+                    "trace": col.trace,
+                    egress.PRIVATE: _private(target),
+                },
             ) as resp:
                 status = resp.status_code
                 ctype = resp.headers.get("content-type", "")
@@ -354,6 +358,10 @@ async def _openai_read(
                     except wire.BodyError as exc:  # corrupt or unknown encoding
                         raw = str(exc).encode()
                     return _http_error(status, raw, resp.headers, target, messages)
+                if 300 <= status < 400:
+                    sample = _failed(col, target, messages, ErrorType.UNKNOWN, _redirected(status))
+                    sample.status_code = status
+                    return sample
                 decoder = wire.decoder_for(resp)
                 if stream and "event-stream" in ctype:
                     buffer = b""
@@ -492,6 +500,12 @@ def _from_completion(col: _Collector, now: int, raw: bytes, target, messages) ->
     return col.sample(target, messages, streamed=False)
 
 
+def _redirected(status: int) -> str:
+    # Never followed: the key would travel to whatever host the redirect names. The Location
+    # is left out of the message (it may carry tokens of its own).
+    return f"HTTP {status}: a redirect, not followed: use the final address as the base URL."
+
+
 def _http_error(status: int, raw: bytes, headers, target, messages) -> Sample:
     message = f"HTTP {status}: {_error_message(raw) or 'no error body'}"
     retry_after = headers.get("retry-after", "")[:40]
@@ -518,6 +532,24 @@ def _failed(col: _Collector, target, messages, error_type: ErrorType, message: s
 
 
 # --- litellm --------------------------------------------------------------------------------
+
+
+def _chain(exc: BaseException | None):
+    """The exception and the ones it was raised from (litellm wraps up to a few levels)."""
+    for _ in range(6):
+        if exc is None:
+            return
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _redirect_status(exc: BaseException) -> int | None:
+    """The 3xx status of a redirect litellm did not follow, found in the exception's chain."""
+    for link in _chain(exc):
+        status = getattr(getattr(link, "response", None), "status_code", None)
+        if isinstance(status, int) and 300 <= status < 400:
+            return status
+    return None
 
 
 def _response_status(exc: BaseException) -> int | None:
@@ -571,7 +603,7 @@ def _litellm_message(exc: Exception, target: CallTarget) -> str:
         return f"Cannot connect to {base}: {reason}"
     text = str(getattr(exc, "message", None) or exc or type(exc).__name__)[: MAX_ERROR_CHARS * 8]
     text = re.sub(r"litellm\.\w+:\s*", "", text)
-    text = re.sub(r"\w+Exception - ", "", text)
+    text = re.sub(r"\b\w+Exception - ", "", text)  # \b: one attempt per word, not per character
     text = text.replace("Handle with `", "").split(". Handle with")[0]
     start, end = text.find("{"), text.rfind("}")
     if 0 <= start < end:
@@ -636,6 +668,8 @@ async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, s
     litellm = lazy.litellm()
     request_rules = rules.for_target(target)
     kwargs = dict(target.litellm_kwargs)
+    if target.provider_type in OWN_CLIENT_TYPES:
+        kwargs["client"] = _litellm_client(_private(target))
     kwargs.update(
         model=target.litellm_model,
         messages=messages,
@@ -651,6 +685,14 @@ async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, s
     col = _Collector(t0, limit=request_rules.token_limit(max_tokens))
     started = loop.time()
     total_deadline = started + timeouts.total
+    # What bounds this route. litellm reads the bodies itself, with no size limit on a POST's
+    # answer, and reads an error body whole (``aread()``, e.g. anthropic/chat/handler.py).
+    # - Time, always: the phase deadlines below, whatever litellm does.
+    # - Bytes: for OWN_CLIENT_TYPES, its transport decodes and cuts every body off at 8 MiB
+    #   (received or decoded); for the other types nothing does: a provider may fill memory
+    #   at line rate until the deadline passes.
+    # - Redirects: never followed for OWN_CLIENT_TYPES; litellm's own clients follow them
+    #   (httpx then drops only the Authorization header).
     # litellm does not always honour cancellation promptly (it may keep waiting for its own
     # socket timeout), so the call runs as a separate task and the phase deadlines are
     # enforced here; a task that overruns is cancelled and abandoned, never awaited.
@@ -668,6 +710,31 @@ async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, s
             task.cancel()
             task.add_done_callback(_discard_result)
             return _timed_out(col, target, messages, timeouts, loop.time() - started)
+
+
+# litellm's own HTTP clients follow redirects (``AsyncHTTPHandler(follow_redirects=True)`` in
+# litellm/llms/custom_httpx/http_handler.py, 1.110), and httpx drops only ``Authorization`` on a
+# redirect to another origin: Anthropic's x-api-key and Gemini's x-goog-api-key went along to
+# the redirect's host (tests/gateway/test_hostile.py). These types' litellm handlers accept an
+# ``AsyncHTTPHandler`` as ``client`` (anthropic/chat/handler.py, vertex_and_google_ai_studio_
+# gemini.py, bedrock/chat/converse_handler.py): they get one that follows no redirect and
+# connects under the network policy. The untested long tail keeps litellm's clients (some are
+# the openai SDK's, which take another client type); see docs/network-policy.md.
+OWN_CLIENT_TYPES = frozenset({"anthropic", "google_ai_studio", "google_vertex", "aws_bedrock"})
+_litellm_clients: dict[tuple[int, bool], object] = {}
+
+
+def _litellm_client(private: bool):
+    """The litellm HTTP handler of this loop and tier (one pool each, kept across passes)."""
+    key = (id(asyncio.get_running_loop()), private)
+    client = _litellm_clients.get(key)
+    if client is None:
+        client = lazy.async_http_handler()(
+            transport=egress.Transport(private=private, limit=MAX_RESPONSE_BYTES),
+            follow_redirects=False,
+        )
+        _litellm_clients[key] = client
+    return client
 
 
 _litellm_loop: asyncio.AbstractEventLoop | None = None
@@ -739,6 +806,10 @@ async def _litellm_read(litellm, kwargs, target, messages, col, stream) -> Sampl
     except asyncio.CancelledError:
         raise
     except Exception as exc:
+        if redirect := _redirect_status(exc):
+            return _failed(col, target, messages, ErrorType.UNKNOWN, _redirected(redirect))
+        if cut := next((e for e in _chain(exc) if isinstance(e, egress.BodyLimit)), None):
+            return _failed(col, target, messages, ErrorType.STREAM_ERROR, str(cut))
         kind = _classify_litellm(exc, after_first_byte=col.first_token_ns is not None)
         return _failed(col, target, messages, kind, _litellm_message(exc, target))
 
@@ -749,14 +820,19 @@ async def _litellm_read(litellm, kwargs, target, messages, col, stream) -> Sampl
 def new_http_client(
     timeouts: Timeouts = DEFAULT_TIMEOUTS, *, max_connections: int = 1000
 ) -> httpx.AsyncClient:
-    """An httpx client for the OpenAI route; share one per event loop (keep-alive pooling)."""
+    """An httpx client for the OpenAI route; share one per event loop (keep-alive pooling).
+
+    Its transport connects only where the network policy allows (``egress.Transport``, which
+    keeps the connections of local provider types apart); redirects are never followed.
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=timeouts.connect, read=None, write=timeouts.connect, pool=None
         ),
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
+        transport=egress.Transport(limits=limits),
         follow_redirects=False,
     )
 
@@ -779,6 +855,12 @@ async def measure(
         # Normally resolved before the pass (``rules.prepare``); a one-off call (connection
         # test) resolves it here, off the loop and before t0.
         await asyncio.to_thread(rules.for_target, target)
+    refused = await _refusal(target, timeouts)
+    if refused:
+        return Sample(
+            error_type=ErrorType.CONNECTION,
+            error=scrub(f"Refused by the network policy: {refused}", secrets=_secrets(target, [])),
+        )
     own_client = client is None and target.route == "openai"
     if own_client:
         client = new_http_client(timeouts)
@@ -804,6 +886,48 @@ async def measure(
     finally:
         if own_client:
             await client.aclose()
+
+
+def _private(target: CallTarget) -> bool:
+    """Whether the network policy lets this target reach private and loopback addresses."""
+    return target.private or egress.private_allowed(target.provider_type)
+
+
+async def _refusal(target: CallTarget, timeouts: Timeouts) -> str | None:
+    """Why the network policy refuses this target's destination, or None.
+
+    Every URL's host is checked here; the resolved addresses are checked when our transport
+    connects (the OpenAI route, and litellm with ``OWN_CLIENT_TYPES``). Where litellm or
+    google-auth (a Vertex service account's token endpoint) connect by themselves, the
+    addresses are resolved and checked here, once, before the call; they resolve the name
+    again (one that re-resolves elsewhere in between is the residual risk,
+    docs/network-policy.md).
+    """
+    private = _private(target)
+    if target.route == "openai":
+        return egress.url_refusal(target.base_url or "", private=private)
+    ours = target.provider_type in OWN_CLIENT_TYPES
+    urls = [(target.litellm_kwargs.get("api_base"), not ours)]  # (url, resolve it here)
+    account = target.litellm_kwargs.get("vertex_credentials")
+    if isinstance(account, str):
+        with contextlib.suppress(ValueError, AttributeError):  # build_target wrote a JSON object
+            urls.append((json.loads(account).get("token_uri"), True))
+    for url, resolve in urls:
+        if not isinstance(url, str) or not url:
+            continue
+        if reason := egress.url_refusal(url, private=private):
+            return reason
+        if not resolve:
+            continue
+        try:
+            parts = httpx.URL(url)
+            async with asyncio.timeout(timeouts.connect):
+                await egress.check_resolved(parts.host, parts.port or 443, private=private)
+        except egress.Refused as exc:
+            return str(exc)
+        except (httpx.InvalidURL, OSError, TimeoutError):
+            pass  # litellm reports an unusable or unresolvable URL itself
+    return None
 
 
 def _timed_out(col: _Collector, target, messages, timeouts: Timeouts, elapsed: float) -> Sample:

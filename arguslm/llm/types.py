@@ -68,6 +68,10 @@ class CallTarget:
     headers: dict = field(default_factory=dict)
     litellm_kwargs: dict = field(default_factory=dict)
     query: dict = field(default_factory=dict)  # query parameters (Azure's api-version)
+    # May reach private and loopback addresses whatever its provider type: set only for the
+    # warm-up's own simulator on a loopback port (warm.py); the network policy's other rules
+    # still apply (docs/network-policy.md).
+    private: bool = False
 
 
 @dataclass(frozen=True)

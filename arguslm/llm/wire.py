@@ -53,6 +53,11 @@ class Decoder:
             else:
                 raise BodyError(f"Unsupported Content-Encoding: {kind[:40]}")
 
+    @property
+    def encoded(self) -> bool:
+        """Whether the body is compressed (and so decoded here)."""
+        return self._zlib is not None
+
     def feed(self, raw: bytes) -> bytes:
         """The decoded bytes of one read; raises BodyError past the cap or on corrupt data."""
         self.received += len(raw)

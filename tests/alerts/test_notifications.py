@@ -6,6 +6,7 @@ import json
 import smtplib
 import socket
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -514,3 +515,50 @@ def test_send_test_queues_and_delivers(receiver, mailoutbox):
     assert receiver.json()["event"] == "alert.test"
     assert receiver.requests[0]["headers"]["x-arguslm-event"] == "alert.test"
     assert mailoutbox[0].subject == "[ArgusLM] Test: Canary"
+
+
+# --- Hostile receivers (tests/hostile.py) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    from tests.hostile import Hostile
+
+    server = Hostile()
+    yield server
+    server.close()
+
+
+def deliver_timed() -> tuple[Notification, float]:
+    started = time.monotonic()
+    notifications.deliver_due()
+    return only(), time.monotonic() - started
+
+
+@pytest.mark.django_db
+def test_an_8_mib_error_answer_is_read_for_its_first_words_only(hostile):
+    notifications.queue_for([make_alert(webhook_rule(hostile.url("error8m")))])
+    notification, seconds = deliver_timed()
+    assert notification.status == Status.PENDING  # a 5xx is worth another try
+    assert notification.last_error.startswith("HTTP 500: xxxx")
+    assert len(notification.last_error) <= 300
+    assert seconds < 2
+
+
+@pytest.mark.django_db
+def test_a_success_with_an_endless_body_is_sent_without_reading_it(hostile):
+    notifications.queue_for([make_alert(webhook_rule(hostile.url("endless")))])
+    notification, seconds = deliver_timed()
+    assert notification.status == Status.SENT
+    assert seconds < 1
+
+
+@pytest.mark.django_db
+def test_a_trickling_receiver_is_cut_off_at_the_total_deadline(hostile, monkeypatch):
+    # Each byte comes well within the per-read timeout; only the total deadline ends it.
+    monkeypatch.setattr(transports, "HTTP_TIMEOUT", 2.0)
+    notifications.queue_for([make_alert(webhook_rule(hostile.url("trickle")))])
+    notification, seconds = deliver_timed()
+    assert notification.status == Status.PENDING
+    assert notification.last_error == "timed out after 2 s"
+    assert 2 <= seconds < 2.5

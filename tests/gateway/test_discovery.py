@@ -247,6 +247,13 @@ def test_non_chat_models_are_left_out(canned):
     assert [m.model_id for m in models] == ["gpt-4o"]
 
 
+def test_ids_too_long_to_store_are_left_out(canned):
+    ids = ["gpt-4o", "x" * 256, "y" * 255]
+    canned.routes["/v1/models"] = route(200, {"data": [{"id": i} for i in ids]})
+    models = run_discover("openai", {"api_key": "sk", "base_url": f"{canned.base}/v1"})
+    assert [m.model_id for m in models] == ["gpt-4o", "y" * 255]
+
+
 def test_an_html_page_is_an_unknown_error_naming_the_problem(canned):
     canned.routes["/v1/models"] = route(200, b"<html>login</html>", "text/html")
     error = discover_error("openai", {"api_key": "sk", "base_url": f"{canned.base}/v1"})
