@@ -6,7 +6,10 @@ sits on top, and the core library (gateway, errors, audit, keys, page helpers) a
 """
 
 import ast
+import importlib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = {
@@ -96,3 +99,16 @@ def test_no_product_code_imports_the_performance_harness():
         if layer(module_name(path)) != "perf" and any(i.startswith("perf") for i in imports(path))
     ]
     assert users == []
+
+
+@pytest.mark.django_db
+def test_every_module_imports():
+    """A moved module leaves no stale import behind (the layer test reads names, not modules)."""
+    broken = []
+    for path in source_files():
+        name = module_name(path)
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            broken.append(f"{name}: {type(exc).__name__}: {exc}")
+    assert broken == []

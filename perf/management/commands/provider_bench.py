@@ -13,12 +13,13 @@ warm-up, to show what it prevents. ``--repeat`` runs that many fresh worker proc
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
-from monitoring.management.commands.monitoring_bench import argparse_hidden
 
 from arguslm.llm import catalog
 from arguslm.llmsim.accounts import strict_cases
@@ -26,6 +27,7 @@ from arguslm.llmsim.server import start_in_process
 from arguslm.stats import percentile
 from monitoring import services
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from perf.management.commands.monitoring_bench import argparse_hidden
 from providers.models import LLMModel, ProviderAccount
 
 PREFIX = "Provider bench: "
@@ -42,6 +44,10 @@ class Command(BaseCommand):
         parser.add_argument("--worker", help=argparse_hidden())
 
     def handle(self, *args, passes, repeat, no_warm, worker, **options):
+        # Every account points at the simulator on this machine: remote provider types reach a
+        # private address only where the operator allows it (docs/network-policy.md).
+        os.environ["ARGUSLM_ALLOW_PRIVATE_NETWORKS"] = "true"
+        settings.ARGUSLM_ALLOW_PRIVATE_NETWORKS = True
         if worker:
             return self.worker(json.loads(worker), no_warm)
         url, sim = start_in_process()
