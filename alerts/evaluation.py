@@ -6,9 +6,18 @@ of consecutive verdicts open an incident after ``consecutive_failures`` failing 
 resolve it after ``consecutive_recoveries`` healthy ones, so a flapping model does not page
 anyone twice a minute. One open incident per (rule, subject): an ongoing outage raises one
 alert however many passes it lasts, acknowledged or not.
+
+One incident per real outage: for an "any model down" rule, when more than half of an
+account's checked models are down in a pass (at least two), the account has its own incident
+("OpenAI prod: 14 of 15 models down"), and when every account checked (at least two) is in
+that state, the probing host's network has one ("probes cannot reach providers"). The narrower
+incidents still open and resolve, held under the wider one (``Incident.parent``) and raising
+no alert of their own: notifications follow the widest open incident. When it resolves, what
+is still down under it is released and alerted on its own.
 """
 
 import statistics
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,20 +31,34 @@ METRIC_FIELDS = {"ttft": "ttft_ms", "latency": "latency_ms", "tps": "tps_excludi
 METRIC_UNITS = {"ttft": "ms", "latency": "ms", "tps": "tok/s", "error_rate": ""}
 
 
+NETWORK = "network"
+ACCOUNT_PREFIX = "account:"
+# An account is in outage when more than this share of its checked models are down.
+ACCOUNT_OUTAGE_SHARE = 0.5
+MIN_GROUP = 2  # models of an account, or accounts, for a group to mean anything
+
+
 @dataclass
 class Verdict:
     subject: str
     model: object | None
     failing: bool
     reason: str
+    account_id: object | None = None  # the model's account (model verdicts)
 
 
 def evaluate_run(run_id) -> list[Alert]:
     """Evaluate every enabled rule against one pass's checks; returns the alerts raised."""
-    checks = list(UptimeCheck.objects.filter(run_id=run_id).select_related("model"))
+    checks = list(
+        UptimeCheck.objects.filter(run_id=run_id).select_related("model__provider_account")
+    )
     raised: list[Alert] = []
     for rule in AlertRule.objects.filter(enabled=True).select_related("target_model"):
-        for verdict in verdicts(rule, checks):
+        model_verdicts = verdicts(rule, checks)
+        if rule.rule_type == AlertRule.RuleType.ANY_MODEL_DOWN:
+            raised += _apply_grouped(rule, checks, model_verdicts)
+            continue
+        for verdict in model_verdicts:
             alert = apply(rule, verdict)
             if alert is not None:
                 raised.append(alert)
@@ -79,7 +102,94 @@ def _down(check: UptimeCheck) -> Verdict:
         reason = f"Model {name} is down: {check.error or check.error_type or 'health check failed'}"
     else:
         reason = f"Model {name} is {check.status} again"
-    return Verdict(str(check.model_id), check.model, failing, reason)
+    return Verdict(
+        str(check.model_id), check.model, failing, reason, check.model.provider_account_id
+    )
+
+
+def group_verdicts(checks: list[UptimeCheck]) -> tuple[Verdict | None, list[Verdict]]:
+    """The network's verdict (None when fewer than two accounts were checked) and each
+    account's (for accounts with at least two checked models)."""
+    by_account: dict = defaultdict(list)
+    for check in checks:
+        by_account[check.model.provider_account_id].append(check)
+    accounts = []
+    for account_id, account_checks in by_account.items():
+        if len(account_checks) < MIN_GROUP:
+            continue
+        down = sum(1 for c in account_checks if c.status == UptimeCheck.Status.DOWN)
+        name = account_checks[0].model.provider_account.display_name
+        total = len(account_checks)
+        failing = down / total > ACCOUNT_OUTAGE_SHARE
+        reason = (
+            f"{name}: {down} of {total} models down"
+            if failing
+            else f"{name}: {total - down} of {total} models up again"
+        )
+        accounts.append(Verdict(f"{ACCOUNT_PREFIX}{account_id}", None, failing, reason, account_id))
+    network = None
+    if len(by_account) >= MIN_GROUP:
+        in_outage = {v.account_id for v in accounts if v.failing}
+        failing = len(accounts) == len(by_account) and in_outage == set(by_account)
+        reason = (
+            f"Probes cannot reach providers: all {len(by_account)} accounts are failing "
+            "(the probing host's network, most likely)"
+            if failing
+            else "Probes reach providers again"
+        )
+        network = Verdict(NETWORK, None, failing, reason)
+    return network, accounts
+
+
+def _apply_grouped(rule: AlertRule, checks, model_verdicts: list[Verdict]) -> list[Alert]:
+    """Apply the network's, then the accounts', then the models' verdicts, each held under the
+    wider incident that is open; then release what a wider incident that resolved in this pass
+    still holds (after the models' own verdicts, so that those that recovered stay quiet)."""
+    network, accounts = group_verdicts(checks)
+    wider: list[Alert | None] = []
+    network_incident = None
+    if network is not None:
+        wider.append(apply(rule, network))
+        network_incident = _open(rule, NETWORK)
+    held_by_account = {}
+    for verdict in accounts:
+        wider.append(apply(rule, verdict, held_by=network_incident))
+        held_by_account[verdict.account_id] = _open(rule, verdict.subject)
+    raised = []
+    for verdict in model_verdicts:
+        held_by = held_by_account.get(verdict.account_id) or network_incident
+        raised.append(apply(rule, verdict, held_by=held_by))
+    for alert in wider:
+        raised += _released(alert)
+    return [a for a in raised if a is not None]
+
+
+def _open(rule: AlertRule, subject: str) -> Incident | None:
+    return Incident.objects.filter(rule=rule, subject=subject, resolved_at__isnull=True).first()
+
+
+def _released(alert: Alert | None) -> list[Alert]:
+    """The alert of a wider incident; when it is a recovery, each incident it still held and
+    that is still open is released and alerted on its own ("still failing after …"). What a
+    released incident holds in turn (an account's models) stays held while it is open."""
+    if alert is None:
+        return []
+    out = [alert]
+    if alert.kind != Alert.Kind.RECOVERED:
+        return out
+    for held in Incident.objects.filter(parent=alert.incident, resolved_at__isnull=True):
+        held.parent = None
+        held.save(update_fields=["parent"])
+        out.append(
+            Alert.objects.create(
+                rule=held.rule,
+                model=held.model,
+                incident=held,
+                kind=Alert.Kind.FIRED,
+                message=f"{held.summary} (still failing after: {alert.message})",
+            )
+        )
+    return out
 
 
 def _performance(rule: AlertRule, checks: list[UptimeCheck]) -> list[Verdict]:
@@ -155,8 +265,11 @@ def _limit(rule, config: dict, metric: str, model_id, window_start) -> tuple[flo
 
 
 @transaction.atomic
-def apply(rule: AlertRule, verdict: Verdict) -> Alert | None:
-    """Update the subject's streaks; open or resolve its incident when they cross the limits."""
+def apply(rule: AlertRule, verdict: Verdict, *, held_by: Incident | None = None) -> Alert | None:
+    """Update the subject's streaks; open or resolve its incident when they cross the limits.
+
+    An incident opened or resolved while ``held_by`` (a wider incident) is open is recorded
+    (incident and events) but raises no alert: the wider one speaks for it."""
     state, _ = RuleState.objects.select_for_update().get_or_create(
         rule=rule, subject=verdict.subject
     )
@@ -178,12 +291,15 @@ def apply(rule: AlertRule, verdict: Verdict) -> Alert | None:
                     subject=verdict.subject,
                     summary=verdict.reason,
                     opened_at=now,
+                    parent=held_by,
                 )
         except IntegrityError:  # opened concurrently by another evaluation: one incident
             return None
         AlertEvent.objects.create(
             incident=incident, event=AlertEvent.Event.OPENED, detail=verdict.reason
         )
+        if held_by is not None:
+            return None
         return Alert.objects.create(
             rule=rule,
             model=verdict.model,
@@ -201,6 +317,8 @@ def apply(rule: AlertRule, verdict: Verdict) -> Alert | None:
         AlertEvent.objects.create(
             incident=incident, event=AlertEvent.Event.RESOLVED, detail=verdict.reason
         )
+        if incident.parent_id is not None:
+            return None  # it never alerted on its own: the wider incident's recovery speaks
         duration = _duration(now - incident.opened_at)
         return Alert.objects.create(
             rule=rule,

@@ -95,7 +95,14 @@ class Incident(models.Model):
     model = models.ForeignKey(
         LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
     )
-    subject = models.CharField(max_length=64)  # model id, or "*" for cross-model rules
+    # A model id, "*" for cross-model rules, "account:<id>" when most of an account's models
+    # are down, or "network" when every account is (see alerts.evaluation).
+    subject = models.CharField(max_length=64)
+    # The wider incident this one is held under (an account's, or the network's): it is not
+    # notified on its own while that one is open.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="held"
+    )
     summary = models.TextField()
     opened_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)

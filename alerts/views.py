@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,6 +27,7 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts import notifications, services
+from alerts.evaluation import ACCOUNT_PREFIX, NETWORK
 from alerts.forms import NEW_RULE, AlertRuleForm
 from alerts.models import (
     Alert,
@@ -255,7 +257,13 @@ def _rules() -> list[AlertRule]:
 
 def _incidents() -> dict:
     now = timezone.now()
-    incidents = Incident.objects.select_related("rule", "model")
+    # The widest incidents only: those held under an account's or the network's are counted
+    # on it ("holds N") rather than listed one by one.
+    incidents = (
+        Incident.objects.filter(parent__isnull=True)
+        .select_related("rule", "model")
+        .annotate(held_count=Count("held"))
+    )
     open_ = list(incidents.filter(resolved_at__isnull=True).order_by("-opened_at")[:OPEN_SHOWN])
     resolved = list(
         incidents.filter(resolved_at__isnull=False).order_by("-resolved_at")[:RESOLVED_SHOWN]
@@ -267,6 +275,10 @@ def _incidents() -> dict:
             incident.subject_label = incident.model.display_name
         elif incident.subject == "*" and incident.rule.target_model_name:
             incident.subject_label = f"All “{incident.rule.target_model_name}” deployments"
+        elif incident.subject == NETWORK:
+            incident.subject_label = "Every provider (the probing host's network)"
+        elif incident.subject.startswith(ACCOUNT_PREFIX):
+            incident.subject_label = f"Account “{incident.summary.split(': ')[0]}”"
         else:
             incident.subject_label = incident.subject
     return {"open_incidents": open_, "resolved_incidents": resolved}
