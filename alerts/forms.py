@@ -34,6 +34,9 @@ TEXT_FIELDS = (
     "email_to",
     "webhook_url",
     "webhook_format",
+    "remind_every_minutes",
+    "escalate_after_minutes",
+    "escalate_email_to",
 )
 NEW_RULE = {
     **dict.fromkeys(TEXT_FIELDS, ""),
@@ -78,6 +81,9 @@ class AlertRuleForm(SerializerForm):
             "notify_in_app": form["notify_in_app"],
             "notify_email": form["notify_email"],
             "email_to": form["email_to"],
+            "remind_every_minutes": form["remind_every_minutes"] or None,
+            "escalate_after_minutes": form["escalate_after_minutes"] or None,
+            "escalate_email_to": form["escalate_email_to"],
             "notify_webhook": form["notify_webhook"],
             "webhook_format": form["webhook_format"] or AlertRule.WebhookFormat.GENERIC,
         }
@@ -134,6 +140,9 @@ class AlertRuleForm(SerializerForm):
             "email_to": rule.email_to,
             "webhook_url": "",
             "webhook_format": rule.webhook_format,
+            "remind_every_minutes": str(rule.remind_every_minutes or ""),
+            "escalate_after_minutes": str(rule.escalate_after_minutes or ""),
+            "escalate_email_to": rule.escalate_email_to,
         }
         form.update({name: getattr(rule, name) for name in CHECKBOXES})
         return form

@@ -70,6 +70,11 @@ class AlertRule(models.Model):
     webhook_format = models.CharField(
         max_length=20, choices=WebhookFormat.choices, default=WebhookFormat.GENERIC
     )
+    # An open, unacknowledged incident notifies again every N minutes (None: never) and after
+    # M minutes also goes to the escalation addresses (alerts.reminders).
+    remind_every_minutes = models.PositiveIntegerField(null=True, blank=True)
+    escalate_after_minutes = models.PositiveIntegerField(null=True, blank=True)
+    escalate_email_to = models.CharField(max_length=1000, blank=True, default="")
     # Signs generic webhooks; encrypted at rest, shown once (when created or rotated).
     webhook_secret = EncryptedCharField(max_length=64, default=new_webhook_secret)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -106,6 +111,8 @@ class Incident(models.Model):
     summary = models.TextField()
     opened_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)  # the last reminder
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -155,6 +162,8 @@ class Alert(models.Model):
         FIRED = "fired"
         RECOVERED = "recovered"
         TEST = "test"
+        REMINDER = "reminder"  # still open and unacknowledged
+        ESCALATED = "escalated"  # unacknowledged too long: sent to the escalation addresses
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")

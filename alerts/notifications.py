@@ -51,7 +51,12 @@ def queue_for(alerts: list[Alert]) -> list[Notification]:
     for alert in alerts:
         rule = alert.rule
         targets: list[tuple[str, str]] = []
-        if rule.notify_email:
+        if alert.kind == Alert.Kind.ESCALATED:
+            # Escalation goes to its own addresses only (the usual channels had the first
+            # alert and the reminders).
+            if rule.escalate_email_to.strip():
+                targets.append((Notification.Channel.EMAIL, rule.escalate_email_to.strip()))
+        elif rule.notify_email:
             to = rule.email_to.strip()
             if not to:
                 if superuser_emails is None:
@@ -61,7 +66,7 @@ def queue_for(alerts: list[Alert]) -> list[Notification]:
                 targets.append((Notification.Channel.EMAIL, to))
             else:
                 log.warning("rule %s emails superusers, but none has an address", rule.pk)
-        if rule.notify_webhook and rule.webhook_url:
+        if alert.kind != Alert.Kind.ESCALATED and rule.notify_webhook and rule.webhook_url:
             channel = WEBHOOK_CHANNELS.get(rule.webhook_format, Notification.Channel.WEBHOOK)
             targets.append((channel, rule.webhook_url))
         for channel, target in targets:

@@ -67,6 +67,24 @@ class ThresholdConfigSerializer(serializers.Serializer):
         return attrs
 
 
+def _addresses(value: str, field: str) -> str:
+    """Comma-separated email addresses, each checked, joined as ", " within the column."""
+    addresses = [a.strip() for a in (value or "").split(",") if a.strip()]
+    for address in addresses:
+        try:
+            validate_email(address)
+        except DjangoValidationError:
+            raise serializers.ValidationError(f"'{address}' is not an email address.") from None
+    joined = ", ".join(addresses)
+    # Joining with ", " can lengthen the input past the column (a DataError on PostgreSQL).
+    max_length = AlertRule._meta.get_field(field).max_length
+    if len(joined) > max_length:
+        raise serializers.ValidationError(
+            f"Ensure this field has no more than {max_length} characters."
+        )
+    return joined
+
+
 class AlertRuleSerializer(serializers.ModelSerializer):
     target_model_id = serializers.PrimaryKeyRelatedField(
         source="target_model",
@@ -81,6 +99,20 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     rule_type = serializers.ChoiceField(choices=AlertRule.RuleType.choices)
     consecutive_failures = serializers.IntegerField(min_value=1, max_value=100, required=False)
     consecutive_recoveries = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    remind_every_minutes = serializers.IntegerField(
+        min_value=5,
+        max_value=1440,
+        required=False,
+        allow_null=True,
+        help_text="Notify again every N minutes while an incident is open and unacknowledged.",
+    )
+    escalate_after_minutes = serializers.IntegerField(
+        min_value=1,
+        max_value=10080,
+        required=False,
+        allow_null=True,
+        help_text="After N minutes unacknowledged, also notify escalate_email_to.",
+    )
     # A Slack or Discord URL is a bearer credential: accepted, never sent back (its host is).
     webhook_url = serializers.URLField(
         max_length=500, required=False, allow_null=True, allow_blank=True, write_only=True
@@ -104,6 +136,9 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "notify_in_app",
             "notify_email",
             "email_to",
+            "remind_every_minutes",
+            "escalate_after_minutes",
+            "escalate_email_to",
             "notify_webhook",
             "webhook_url",
             "webhook_host",
@@ -120,20 +155,10 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         return value.strip()
 
     def validate_email_to(self, value: str) -> str:
-        addresses = [a.strip() for a in (value or "").split(",") if a.strip()]
-        for address in addresses:
-            try:
-                validate_email(address)
-            except DjangoValidationError:
-                raise serializers.ValidationError(f"'{address}' is not an email address.") from None
-        joined = ", ".join(addresses)
-        # Joining with ", " can lengthen the input past the column (a DataError on PostgreSQL).
-        max_length = AlertRule._meta.get_field("email_to").max_length
-        if len(joined) > max_length:
-            raise serializers.ValidationError(
-                f"Ensure this field has no more than {max_length} characters."
-            )
-        return joined
+        return _addresses(value, "email_to")
+
+    def validate_escalate_email_to(self, value: str) -> str:
+        return _addresses(value, "escalate_email_to")
 
     def validate_threshold_config(self, value):
         # The SDK parses threshold_config as an object: anything else breaks its rule list.
@@ -162,6 +187,8 @@ class AlertRuleSerializer(serializers.ModelSerializer):
                 "threshold_config",
                 "notify_webhook",
                 "webhook_url",
+                "escalate_after_minutes",
+                "escalate_email_to",
             )
         }
         kind = merged["rule_type"]
@@ -186,6 +213,10 @@ class AlertRuleSerializer(serializers.ModelSerializer):
                     errors["threshold_config"] = {
                         "target_model_id": [f"Model {target} does not exist."]
                     }
+        if merged["escalate_after_minutes"] and not (merged["escalate_email_to"] or "").strip():
+            errors["escalate_email_to"] = [
+                "Escalation needs at least one address (escalate_email_to)."
+            ]
         if merged["notify_webhook"] and not merged["webhook_url"]:
             errors["webhook_url"] = ["A webhook URL is required when notify_webhook is true."]
         if errors:

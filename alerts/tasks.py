@@ -1,6 +1,6 @@
 """django-q2 task entry points for alerts."""
 
-from alerts import evaluation, notifications
+from alerts import evaluation, notifications, reminders
 
 
 def evaluate_run(run_id: str) -> int:
@@ -10,3 +10,7 @@ def evaluate_run(run_id: str) -> int:
 
 def deliver_due() -> int:
     return notifications.deliver_due()
+
+
+def remind_and_escalate() -> int:
+    return len(reminders.remind_and_escalate())
