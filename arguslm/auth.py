@@ -114,11 +114,12 @@ class ActionPermission(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
-        if view.action is None or request.method.lower() not in view.http_method_names:
-            return True  # a method the view does not take: its 405 follows
+        action = getattr(view, "action", "")  # a plain APIView has none: superusers only
+        if action is None or request.method.lower() not in view.http_method_names:
+            return True  # a method the viewset does not route: its 405 follows
         if not settings.API_AUTH and not request.user.is_authenticated:
             return True
-        perm = getattr(view, "action_permissions", {}).get(view.action)
+        perm = getattr(view, "action_permissions", {}).get(action)
         allowed = request.user.is_superuser if perm is None else request.user.has_perm(perm)
         if not allowed:
             needs = perm or "superuser"
