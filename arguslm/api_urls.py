@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from alerts.api import AlertRuleViewSet, AlertViewSet
 from benchmarks.api import BenchmarkViewSet
+from dashboard.api import StatusPageViewSet
 from monitoring.api import MonitoringViewSet
 from providers.api import ModelViewSet, ProviderViewSet
 
@@ -15,5 +16,6 @@ router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
 # alerts/rules before alerts, so "rules" is never read as an alert id.
 router.register("alerts/rules", AlertRuleViewSet, basename="alert-rule")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("status-pages", StatusPageViewSet, basename="status-page")
 
 urlpatterns = [*router.urls]

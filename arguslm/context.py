@@ -9,6 +9,7 @@ NAV = [
     ("benchmarks", "Benchmarks"),
     ("monitoring", "Monitoring"),
     ("alerts", "Alerts"),
+    ("status-pages", "Status pages"),
 ]
 
 

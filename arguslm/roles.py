@@ -3,8 +3,8 @@
 - **viewer** reads everything (never a secret: nobody reads those).
 - **operator** also runs monitoring passes and benchmarks, acknowledges alerts, and edits
   alert rules.
-- **admin** also manages provider accounts and their credentials, models, monitoring settings
-  and users.
+- **admin** also manages provider accounts and their credentials, models, monitoring settings,
+  public status pages and users.
 
 Every write checks one Django permission, named where the write is exposed: the API's
 ``action_permissions`` (``arguslm.auth.ActionPermission``) and the pages' ``permission_required``
@@ -45,9 +45,12 @@ ADMIN_PERMISSIONS = (
     "auth.view_user",
     "arguslm.view_apitoken",
     "arguslm.delete_apitoken",  # revoke anyone's token
+    "dashboard.add_statuspage",  # publish models on a public status page
+    "dashboard.change_statuspage",
+    "dashboard.delete_statuspage",
 )
 # Reading, for the admin site (the API and the pages let every signed-in user read).
-VIEW_APPS = ("providers", "monitoring", "benchmarks", "alerts")
+VIEW_APPS = ("providers", "monitoring", "benchmarks", "alerts", "dashboard")
 
 
 def permissions_of(role: str) -> list[str]:

@@ -1,11 +1,11 @@
-"""Page URLs of the dashboard, its live parts, the model page and the Prometheus export
-(included at the site root). ``/models/…`` belongs to the Providers app, so the model page
-lives under ``/monitoring/models/``.
+"""Page URLs of the dashboard, its live parts, the model page, the Prometheus export and the
+status pages with their badges (included at the site root). ``/models/…`` belongs to the
+Providers app, so the model page lives under ``/monitoring/models/``.
 """
 
 from django.urls import path
 
-from dashboard import views
+from dashboard import status_views, views
 from dashboard.metrics import metrics
 
 urlpatterns = [
@@ -16,4 +16,20 @@ urlpatterns = [
     path("dashboard/chart.json", views.dashboard_chart, name="dashboard-chart"),
     path("dashboard/demo", views.dashboard_demo, name="dashboard-demo"),
     path("monitoring/models/<uuid:model_id>", views.model_detail_page, name="model-detail"),
+    path("status/<str:slug>", status_views.status_page_public, name="status-page-public"),
+    path(
+        "badge/<uuid:model_id>/uptime.svg",
+        status_views.badge,
+        {"kind": "uptime"},
+        name="badge-uptime",
+    ),
+    path("badge/<uuid:model_id>/ttft.svg", status_views.badge, {"kind": "ttft"}, name="badge-ttft"),
+    path("status-pages", status_views.status_pages, name="status-pages"),
+    path("status-pages/new", status_views.status_page_create, name="status-page-create"),
+    path("status-pages/<uuid:page_id>", status_views.status_page_edit, name="status-page"),
+    path(
+        "status-pages/<uuid:page_id>/delete",
+        status_views.status_page_delete,
+        name="status-page-delete",
+    ),
 ]

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from tests.factories import make_alert, make_check, make_model
 
-APPS = ("arguslm", "providers", "monitoring", "benchmarks", "alerts")
+APPS = ("arguslm", "providers", "monitoring", "benchmarks", "alerts", "dashboard")
 
 
 def project_models():

@@ -1,0 +1,74 @@
+"""The status pages' API shapes (also the management page's rules, via SerializerForm)."""
+
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
+
+from arguslm.api import Paging
+from dashboard.models import SLUG_MESSAGE, SLUG_PATTERN, StatusPage
+from providers.models import LLMModel, ProviderAccount
+
+PAGING = Paging(default_limit=50, max_limit=500)
+
+
+class StatusPageSerializer(serializers.ModelSerializer):
+    slug = serializers.RegexField(
+        SLUG_PATTERN,
+        max_length=64,
+        error_messages={"invalid": SLUG_MESSAGE},
+        validators=[
+            UniqueValidator(
+                queryset=StatusPage.objects.all(),
+                message="A status page with this slug already exists.",
+            )
+        ],
+    )
+    model_ids = serializers.PrimaryKeyRelatedField(
+        source="llm_models",
+        many=True,
+        required=False,
+        queryset=LLMModel.objects.all(),
+        pk_field=serializers.UUIDField(),
+        help_text="Models shown by their display name.",
+    )
+    account_ids = serializers.PrimaryKeyRelatedField(
+        source="accounts",
+        many=True,
+        required=False,
+        queryset=ProviderAccount.objects.all(),
+        pk_field=serializers.UUIDField(),
+        help_text="Accounts whose monitored models are shown, under the account's name.",
+    )
+    url = serializers.SerializerMethodField(help_text="The public page (404 unless public).")
+
+    class Meta:
+        model = StatusPage
+        fields = [
+            "id",
+            "slug",
+            "title",
+            "description",
+            "public",
+            "model_ids",
+            "account_ids",
+            "url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_url(self, page: StatusPage) -> str:
+        return f"/status/{page.slug}"
+
+
+# many=False: the list action answers one envelope object, not an array of them.
+@extend_schema_serializer(many=False)
+class StatusPageListSerializer(serializers.Serializer):
+    items = StatusPageSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+class StatusPageQuerySerializer(serializers.Serializer):
+    limit, offset = PAGING.fields()
