@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
-# Far beyond one send (10 s HTTP timeouts, 10 s SMTP timeout), so a live worker is never
-# mistaken for a dead one.
+# Far beyond one send (10 s HTTP and Apprise deadlines, 10 s SMTP timeout), so a live worker
+# is never mistaken for a dead one.
 STUCK_AFTER = timedelta(minutes=10)
 STUCK_ERROR = "outcome unknown: the worker stopped while sending; not resent to avoid a duplicate"
 
@@ -40,7 +40,7 @@ WEBHOOK_CHANNELS = {
 
 
 def queue_for(alerts: list[Alert]) -> list[Notification]:
-    """Queue the alerts' email/webhook notifications; returns them (new or queued earlier).
+    """Queue the alerts' email/webhook/Apprise notifications; returns them (new or earlier).
 
     Idempotent: (alert, channel) is unique, so queuing an alert twice never sends it twice.
     """
@@ -64,6 +64,8 @@ def queue_for(alerts: list[Alert]) -> list[Notification]:
         if rule.notify_webhook and rule.webhook_url:
             channel = WEBHOOK_CHANNELS.get(rule.webhook_format, Notification.Channel.WEBHOOK)
             targets.append((channel, rule.webhook_url))
+        if rule.notify_apprise and rule.apprise_urls:
+            targets.append((Notification.Channel.APPRISE, rule.apprise_urls))
         for channel, target in targets:
             notification, created = Notification.objects.get_or_create(
                 alert=alert,
@@ -212,6 +214,8 @@ def _next_state(attempts: int, outcome: Outcome, now: datetime) -> dict:
             "status": Notification.Status.PENDING,
             "next_attempt_at": now + backoff(attempts, retry_after=outcome.retry_after),
             "last_error": outcome.error,
+            # Only what failed is sent again: a service that has the alert must not get it twice.
+            **({"target": outcome.retry_target} if outcome.retry_target else {}),
         }
     error = outcome.error
     if outcome.transient:
