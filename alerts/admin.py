@@ -24,10 +24,11 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_filter = ("rule_type", "enabled")
     search_fields = ("name", "target_model_name")
     raw_id_fields = ("target_model",)
-    # The signing secret and the webhook URL are credentials: the admin neither shows nor edits
-    # them whole (the rule page rotates the secret; the URL is set on the form or the API).
-    exclude = ("webhook_secret", "webhook_url")
-    readonly_fields = ("webhook_host", "created_at", "updated_at")
+    # The signing secret, the webhook URL and the Apprise URLs are credentials: the admin neither
+    # shows nor edits them whole (the rule page rotates the secret; the URLs are set on the form
+    # or the API).
+    exclude = ("webhook_secret", "webhook_url", "apprise_urls")
+    readonly_fields = ("webhook_host", "apprise_services", "created_at", "updated_at")
 
 
 class AlertEventInline(admin.TabularInline):
@@ -80,7 +81,11 @@ class DeliveryAttemptInline(admin.TabularInline):
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ("created_at", "channel", "status", "attempts", "sent_at")
     list_filter = ("channel", "status")
-    readonly_fields = [f.name for f in Notification._meta.fields]
+    # The target is a credential (a webhook URL, Apprise URLs): shown as its host or services.
+    exclude = ("target",)
+    readonly_fields = [f.name for f in Notification._meta.fields if f.name != "target"] + [
+        "safe_target"
+    ]
     inlines = [DeliveryAttemptInline]
 
 

@@ -12,7 +12,7 @@ from arguslm.pages import error_text
 Type = AlertRule.RuleType
 
 # The rule form: its fields, the defaults of a new rule, the threshold_config keys.
-CHECKBOXES = ("enabled", "notify_in_app", "notify_email", "notify_webhook")
+CHECKBOXES = ("enabled", "notify_in_app", "notify_email", "notify_webhook", "notify_apprise")
 THRESHOLD_FIELDS = (
     "metric",
     "comparison",
@@ -37,6 +37,7 @@ TEXT_FIELDS = (
     "remind_every_minutes",
     "escalate_after_minutes",
     "escalate_email_to",
+    "apprise_urls",
 )
 NEW_RULE = {
     **dict.fromkeys(TEXT_FIELDS, ""),
@@ -49,12 +50,14 @@ NEW_RULE = {
     "notify_in_app": True,
     "notify_email": False,
     "notify_webhook": False,
+    "notify_apprise": False,
 }
 # The API's wording names API fields; where a field was left empty, say it in the form's terms.
 EMPTY_FIELD_MESSAGES = {
     "target_model_id": "Choose the model to watch.",
     "target_model_name": "Enter a model name pattern, e.g. gpt-4o.",
     "webhook_url": "Enter the webhook URL, or turn webhook notifications off.",
+    "apprise_urls": "Enter one or more Apprise URLs, or turn Apprise notifications off.",
 }
 
 
@@ -86,6 +89,7 @@ class AlertRuleForm(SerializerForm):
             "escalate_email_to": form["escalate_email_to"],
             "notify_webhook": form["notify_webhook"],
             "webhook_format": form["webhook_format"] or AlertRule.WebhookFormat.GENERIC,
+            "notify_apprise": form["notify_apprise"],
         }
         # The stored URL is never shown: empty keeps it while webhooks stay on; turning
         # webhooks off forgets it.
@@ -93,6 +97,11 @@ class AlertRuleForm(SerializerForm):
             payload["webhook_url"] = None
         elif form["webhook_url"] or self.instance is None or not self.instance.webhook_url:
             payload["webhook_url"] = form["webhook_url"] or None
+        # The same for the Apprise URLs.
+        if not form["notify_apprise"]:
+            payload["apprise_urls"] = None
+        elif form["apprise_urls"] or self.instance is None or not self.instance.apprise_urls:
+            payload["apprise_urls"] = form["apprise_urls"] or None
         if kind == Type.SPECIFIC_MODEL_DOWN:
             payload["target_model_id"] = form["target_model_id"] or None
         elif kind == Type.MODEL_UNAVAILABLE_EVERYWHERE:
@@ -143,6 +152,7 @@ class AlertRuleForm(SerializerForm):
             "remind_every_minutes": str(rule.remind_every_minutes or ""),
             "escalate_after_minutes": str(rule.escalate_after_minutes or ""),
             "escalate_email_to": rule.escalate_email_to,
+            "apprise_urls": "",
         }
         form.update({name: getattr(rule, name) for name in CHECKBOXES})
         return form

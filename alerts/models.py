@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from encrypted_model_fields.fields import EncryptedCharField, EncryptedTextField
 
+from alerts import apprise_urls
 from arguslm.llm.catalog import origin
 from providers.models import LLMModel
 
@@ -77,6 +78,9 @@ class AlertRule(models.Model):
     escalate_email_to = models.CharField(max_length=1000, blank=True, default="")
     # Signs generic webhooks; encrypted at rest, shown once (when created or rotated).
     webhook_secret = EncryptedCharField(max_length=64, default=new_webhook_secret)
+    notify_apprise = models.BooleanField(default=False)
+    # Apprise URLs (one per line or comma-separated) carry their services' tokens: encrypted.
+    apprise_urls = EncryptedTextField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -85,6 +89,11 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def apprise_services(self) -> str:
+        """The Apprise URLs' schemes ("ntfy, pagerduty"): what may be shown of them."""
+        return apprise_urls.services(self.apprise_urls)
 
     @property
     def webhook_host(self) -> str | None:
@@ -221,6 +230,7 @@ class Notification(models.Model):
         WEBHOOK = "webhook"
         SLACK = "slack"
         DISCORD = "discord"
+        APPRISE = "apprise"
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -231,7 +241,7 @@ class Notification(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     channel = models.CharField(max_length=20, choices=Channel.choices)
-    # The email addresses, or the webhook URL (a credential): encrypted at rest.
+    # The email addresses, the webhook URL or the Apprise URLs (credentials): encrypted at rest.
     target = EncryptedTextField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -258,8 +268,13 @@ class Notification(models.Model):
 
     @property
     def safe_target(self) -> str:
-        """The target as it may be shown: email addresses whole, a URL as its host only."""
-        return self.target if self.channel == self.Channel.EMAIL else origin(self.target) or ""
+        """The target as it may be shown: email addresses whole, a URL as its host only,
+        Apprise URLs as their schemes."""
+        if self.channel == self.Channel.EMAIL:
+            return self.target
+        if self.channel == self.Channel.APPRISE:
+            return apprise_urls.services(self.target)
+        return origin(self.target) or ""
 
 
 class DeliveryAttempt(models.Model):

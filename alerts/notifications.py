@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
-# Far beyond one send (10 s HTTP timeouts, 10 s SMTP timeout), so a live worker is never
-# mistaken for a dead one.
+# Far beyond one send (10 s HTTP and Apprise deadlines, 10 s SMTP timeout), so a live worker
+# is never mistaken for a dead one.
 STUCK_AFTER = timedelta(minutes=10)
 STUCK_ERROR = "outcome unknown: the worker stopped while sending; not resent to avoid a duplicate"
 
@@ -40,7 +40,7 @@ WEBHOOK_CHANNELS = {
 
 
 def queue_for(alerts: list[Alert]) -> list[Notification]:
-    """Queue the alerts' email/webhook notifications; returns them (new or queued earlier).
+    """Queue the alerts' email/webhook/Apprise notifications; returns them (new or earlier).
 
     Idempotent: (alert, channel) is unique, so queuing an alert twice never sends it twice.
     """
@@ -50,25 +50,15 @@ def queue_for(alerts: list[Alert]) -> list[Notification]:
     created_any = False
     for alert in alerts:
         rule = alert.rule
-        targets: list[tuple[str, str]] = []
         if alert.kind == Alert.Kind.ESCALATED:
             # Escalation goes to its own addresses only (the usual channels had the first
             # alert and the reminders).
-            if rule.escalate_email_to.strip():
-                targets.append((Notification.Channel.EMAIL, rule.escalate_email_to.strip()))
-        elif rule.notify_email:
-            to = rule.email_to.strip()
-            if not to:
-                if superuser_emails is None:
-                    superuser_emails = _superuser_emails()
-                to = ",".join(superuser_emails)
-            if to:
-                targets.append((Notification.Channel.EMAIL, to))
-            else:
-                log.warning("rule %s emails superusers, but none has an address", rule.pk)
-        if alert.kind != Alert.Kind.ESCALATED and rule.notify_webhook and rule.webhook_url:
-            channel = WEBHOOK_CHANNELS.get(rule.webhook_format, Notification.Channel.WEBHOOK)
-            targets.append((channel, rule.webhook_url))
+            to = rule.escalate_email_to.strip()
+            targets = [(Notification.Channel.EMAIL, to)] if to else []
+        else:
+            if rule.notify_email and not rule.email_to.strip() and superuser_emails is None:
+                superuser_emails = _superuser_emails()
+            targets = _usual_targets(rule, superuser_emails or [])
         for channel, target in targets:
             notification, created = Notification.objects.get_or_create(
                 alert=alert,
@@ -81,6 +71,23 @@ def queue_for(alerts: list[Alert]) -> list[Notification]:
         # After commit: a worker polling another connection must be able to see the rows.
         transaction.on_commit(_start_delivery)
     return notifications
+
+
+def _usual_targets(rule: AlertRule, superuser_emails: list[str]) -> list[tuple[str, str]]:
+    """(channel, target) of each channel the rule notifies (an empty email list: superusers)."""
+    targets: list[tuple[str, str]] = []
+    if rule.notify_email:
+        to = rule.email_to.strip() or ",".join(superuser_emails)
+        if to:
+            targets.append((Notification.Channel.EMAIL, to))
+        else:
+            log.warning("rule %s emails superusers, but none has an address", rule.pk)
+    if rule.notify_webhook and rule.webhook_url:
+        channel = WEBHOOK_CHANNELS.get(rule.webhook_format, Notification.Channel.WEBHOOK)
+        targets.append((channel, rule.webhook_url))
+    if rule.notify_apprise and rule.apprise_urls:
+        targets.append((Notification.Channel.APPRISE, rule.apprise_urls))
+    return targets
 
 
 def _superuser_emails() -> list[str]:
@@ -217,6 +224,8 @@ def _next_state(attempts: int, outcome: Outcome, now: datetime) -> dict:
             "status": Notification.Status.PENDING,
             "next_attempt_at": now + backoff(attempts, retry_after=outcome.retry_after),
             "last_error": outcome.error,
+            # Only what failed is sent again: a service that has the alert must not get it twice.
+            **({"target": outcome.retry_target} if outcome.retry_target else {}),
         }
     error = outcome.error
     if outcome.transient:

@@ -7,6 +7,7 @@ from django.core.validators import validate_email
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from alerts import apprise_urls
 from alerts.models import (
     THRESHOLD_DEFAULTS,
     Alert,
@@ -120,6 +121,22 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     webhook_host = serializers.CharField(
         read_only=True, allow_null=True, help_text="Scheme, host and port of the webhook URL."
     )
+    # Apprise URLs carry their services' tokens: accepted, never sent back (their schemes are).
+    apprise_urls = serializers.CharField(
+        max_length=apprise_urls.MAX_CHARS,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        write_only=True,
+        help_text=(
+            f"Up to {apprise_urls.MAX_URLS} Apprise URLs (https://github.com/caronc/apprise/wiki), "
+            "one per line or comma-separated, e.g. ntfy://ntfy.example.com/alerts."
+        ),
+    )
+    apprise_services = serializers.CharField(
+        read_only=True,
+        help_text='The Apprise URLs\' services (their schemes), e.g. "ntfy, pagerduty".',
+    )
 
     class Meta:
         model = AlertRule
@@ -143,6 +160,9 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "webhook_url",
             "webhook_host",
             "webhook_format",
+            "notify_apprise",
+            "apprise_urls",
+            "apprise_services",
             "created_at",
             "updated_at",
         ]
@@ -176,6 +196,12 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             )
         return value
 
+    def validate_apprise_urls(self, value: str | None) -> str | None:
+        # Capped (max_length above) before Apprise parses anything; stored one per line.
+        if problems := apprise_urls.problems(value or ""):
+            raise serializers.ValidationError(problems)
+        return "\n".join(apprise_urls.split(value)) or None
+
     def validate(self, attrs):
         current = self.instance
         merged = {
@@ -189,6 +215,8 @@ class AlertRuleSerializer(serializers.ModelSerializer):
                 "webhook_url",
                 "escalate_after_minutes",
                 "escalate_email_to",
+                "notify_apprise",
+                "apprise_urls",
             )
         }
         kind = merged["rule_type"]
@@ -219,6 +247,8 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             ]
         if merged["notify_webhook"] and not merged["webhook_url"]:
             errors["webhook_url"] = ["A webhook URL is required when notify_webhook is true."]
+        if merged["notify_apprise"] and not merged["apprise_urls"]:
+            errors["apprise_urls"] = ["Apprise URLs are required when notify_apprise is true."]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -339,7 +369,9 @@ class WebhookSecretSerializer(serializers.Serializer):
 class NotificationSerializer(serializers.ModelSerializer):
     alert_id = serializers.UUIDField(read_only=True)
     target = serializers.CharField(
-        source="safe_target", read_only=True, help_text="Email addresses, or a webhook's host."
+        source="safe_target",
+        read_only=True,
+        help_text="Email addresses, a webhook's host, or the Apprise URLs' services.",
     )
     message = serializers.CharField(source="alert.message", read_only=True)
     log = DeliveryAttemptSerializer(many=True, read_only=True)

@@ -38,7 +38,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import smtplib
+import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -53,6 +55,7 @@ from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from alerts import apprise_urls
 from alerts.models import Notification
 from arguslm.llm import egress, wire
 
@@ -76,6 +79,7 @@ class Outcome:
     status_code: int | None = None  # HTTP status, or the SMTP reply code for email
     error: str = ""
     retry_after: float | None = None  # seconds the receiver asked us to wait (Retry-After)
+    retry_target: str | None = None  # what is left to send on a retry (Apprise: failed URLs)
 
 
 class Transport:
@@ -151,7 +155,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 def redact(text: str, notification: Notification) -> str:
     """``text`` without the target URL's path, query or token-like parts, or the rule's secret."""
     secrets = [notification.alert.rule.webhook_secret]
-    if notification.channel != Notification.Channel.EMAIL:
+    if notification.channel == Notification.Channel.APPRISE:
+        secrets += apprise_urls.secrets(notification.target)
+    elif notification.channel != Notification.Channel.EMAIL:
         url = urlsplit(notification.target)
         secrets += [notification.target, url.query, url.fragment]
         if len(url.path) > 1:
@@ -170,6 +176,8 @@ def safe_target(notification: Notification) -> str:
     """The target for log lines: email addresses as is, URLs reduced to scheme and host."""
     if notification.channel == Notification.Channel.EMAIL:
         return notification.target
+    if notification.channel == Notification.Channel.APPRISE:
+        return f"apprise: {apprise_urls.services(notification.target)}"
     url = urlsplit(notification.target)
     return f"{url.scheme}://{url.hostname}/…" if url.hostname else "(invalid URL)"
 
@@ -419,9 +427,115 @@ class Discord(HttpTransport):
         return _json(document), {"Content-Type": "application/json"}
 
 
+# --- Apprise -----------------------------------------------------------------------------------
+
+# Apprise's connect timeout and timeout per read (requests has no total one): below
+# HTTP_TIMEOUT, so that a thread given up on at the deadline ends soon after.
+APPRISE_SOCKET_TIMEOUT = 5.0
+# Apprise's notify types (NotifyType's attribute names): the icon or colour a service shows.
+APPRISE_TYPES = {"fired": "FAILURE", "recovered": "SUCCESS", "test": "INFO"}
+
+
+class _Warnings(logging.Handler):
+    """Apprise's warnings and errors from one thread (a delivery's, not an abandoned one's)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread and len(self.lines) < 10:
+            self.lines.append(record.getMessage()[:1000])
+
+
+class Apprise(Transport):
+    """The rule's Apprise URLs (PagerDuty, Opsgenie, Teams, ntfy, …) through the Apprise library.
+
+    Apprise is synchronous (``requests``): it runs in a daemon thread that the delivery waits
+    for HTTP_TIMEOUT at most, so a hung service is a timed-out (transient) attempt like a hung
+    webhook. Its connect and read timeouts are set below the deadline, which ends a thread that
+    was given up on; only a service dripping bytes can keep one alive past it. Each host of the
+    URLs is checked with the network policy before sending (docs/network-policy.md); Apprise's
+    own connections are not checked again. A retry goes only to the URLs that failed.
+    """
+
+    def notify(self, notification: Notification) -> Outcome:
+        urls = apprise_urls.split(notification.target)
+        notifiers = [apprise_urls.plugin(url) for url in urls]
+        if not urls or None in notifiers:
+            bad = [apprise_urls.scheme(u) for u, n in zip(urls, notifiers, strict=True) if not n]
+            return Outcome(ok=False, error=f"not an Apprise URL: {', '.join(bad) or '(none)'}")
+        for notifier in notifiers:
+            notifier.socket_connect_timeout = APPRISE_SOCKET_TIMEOUT
+            notifier.socket_read_timeout = APPRISE_SOCKET_TIMEOUT
+            notifier.request_rate_per_sec = 0  # one message each: no throttling sleep
+        title, body = self.message(notification)
+        import apprise
+
+        kind = getattr(apprise.NotifyType, APPRISE_TYPES.get(notification.alert.kind, "INFO"))
+        result: list[Outcome] = []
+        worker = threading.Thread(
+            target=lambda: result.append(
+                self._send(notification, urls, notifiers, title, body, kind)
+            ),
+            name=f"apprise-{notification.pk}",
+            daemon=True,
+        )
+        worker.start()
+        worker.join(HTTP_TIMEOUT)
+        if not result:
+            return Outcome(ok=False, transient=True, error=f"timed out after {HTTP_TIMEOUT:g} s")
+        return result[0]
+
+    @staticmethod
+    def message(notification: Notification) -> tuple[str, str]:
+        """The title (the email's subject) and the text (notification_apprise.txt)."""
+        context = message_context(notification)
+        title = " ".join(render_to_string("alerts/notification_subject.txt", context).split())
+        return title, render_to_string("alerts/notification_apprise.txt", context).strip()
+
+    def _send(self, notification, urls, notifiers, title, body, kind) -> Outcome:
+        """Check, then send to, each URL in this thread; the failed ones are kept for a retry."""
+        private = egress.private_allowed(None)
+        for notifier in notifiers:
+            if reason := apprise_urls.refused_now(notifier, private=private):
+                error = f"refused by the network policy: {reason}"
+                return Outcome(ok=False, error=_redact_apprise(error, notification))
+        warnings = _Warnings()
+        apprise_urls.LOG.addHandler(warnings)
+        failed: list[str] = []
+        try:
+            for url, notifier in zip(urls, notifiers, strict=True):
+                try:
+                    sent = notifier.notify(body=body, title=title, notify_type=kind)
+                except Exception as exc:  # a plugin's bug: its message may quote the URL
+                    warnings.lines.append(f"{type(exc).__name__}: {exc}")
+                    sent = False
+                if not sent:
+                    failed.append(url)
+        finally:
+            apprise_urls.LOG.removeHandler(warnings)
+        if not failed:
+            return Outcome(ok=True)
+        services = ", ".join(dict.fromkeys(apprise_urls.scheme(url) for url in failed))
+        detail = warnings.lines[0] if warnings.lines else "Apprise reported a failure"
+        return Outcome(
+            ok=False,
+            transient=True,
+            error=_redact_apprise(_one_line(f"{services}: {detail}"), notification),
+            retry_target="\n".join(failed) if len(failed) < len(urls) else None,
+        )
+
+
+def _redact_apprise(text: str, notification: Notification) -> str:
+    return _one_line(redact(text, notification))
+
+
 TRANSPORTS: dict[str, type[Transport]] = {
     Notification.Channel.EMAIL: Email,
     Notification.Channel.WEBHOOK: Webhook,
     Notification.Channel.SLACK: Slack,
     Notification.Channel.DISCORD: Discord,
+    Notification.Channel.APPRISE: Apprise,
 }

@@ -26,7 +26,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from alerts import notifications, services
+from alerts import apprise_urls, notifications, services
 from alerts.evaluation import ACCOUNT_PREFIX, NETWORK
 from alerts.forms import NEW_RULE, AlertRuleForm
 from alerts.models import (
@@ -104,7 +104,13 @@ METRICS = [
 METRIC_SHORT = {"ttft": "TTFT", "latency": "Latency", "tps": "Decode speed", "error_rate": "Errors"}
 METRIC_UNITS = {"ttft": " ms", "latency": " ms", "tps": " tok/s", "error_rate": ""}
 COMPARISONS = [("absolute", "Fixed threshold"), ("baseline", "Own baseline")]
-CHANNEL_LABELS = {"email": "Email", "webhook": "Webhook", "slack": "Slack", "discord": "Discord"}
+CHANNEL_LABELS = {
+    "email": "Email",
+    "webhook": "Webhook",
+    "slack": "Slack",
+    "discord": "Discord",
+    "apprise": "Apprise",
+}
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -195,6 +201,7 @@ def _form_context(form: dict, errors: dict | None) -> dict:
         "metrics": METRICS,
         "comparisons": COMPARISONS,
         "webhook_formats": AlertRule.WebhookFormat.choices,
+        "apprise_max_chars": apprise_urls.MAX_CHARS,
     }
 
 
@@ -226,7 +233,8 @@ def _target_text(rule: AlertRule) -> str:
 
 
 def _channels(rule: AlertRule) -> list[tuple[str, str]]:
-    """(channel, where) pairs; a webhook's "where" is only its host (its path is a secret)."""
+    """(channel, where) pairs; a webhook's "where" is only its host (its path is a secret),
+    Apprise's only its services."""
     channels = []
     if rule.notify_in_app:
         channels.append(("In-app", ""))
@@ -235,6 +243,8 @@ def _channels(rule: AlertRule) -> list[tuple[str, str]]:
     if rule.notify_webhook and rule.webhook_url:
         kind = {"slack": "Slack", "discord": "Discord"}.get(rule.webhook_format, "Webhook")
         channels.append((kind, rule.webhook_host))
+    if rule.notify_apprise and rule.apprise_urls:
+        channels.append(("Apprise", rule.apprise_services))
     return channels
 
 
@@ -431,6 +441,7 @@ def _rule_page(request, rule: AlertRule, form: dict, errors: dict, new_secret=No
         "page": "alerts",
         "rule": _decorate_rule(rule),
         "webhook_host": rule.webhook_host,
+        "apprise_services": rule.apprise_services,
         "new_secret": new_secret,
         **_form_context(form, errors),
     }
@@ -464,7 +475,7 @@ def rule_toggle(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
 @require_POST
 @rate_limited("rule_test")
 def rule_test(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
-    """Raise a test alert and queue it to the rule's email and webhook channels."""
+    """Raise a test alert and queue it to the rule's email, webhook and Apprise channels."""
     rule = _rule(rule_id)
     alert = notifications.send_test(rule=rule)
     queued = set(alert.notifications.values_list("channel", flat=True))

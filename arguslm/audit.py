@@ -73,7 +73,9 @@ TRACKED: dict[str, Tracked] = {
     "providers.LLMModel": Tracked(
         only=("enabled_for_monitoring", "enabled_for_benchmark"), updates_only=True
     ),
-    "alerts.AlertRule": Tracked(secret=frozenset({"webhook_secret", "webhook_url"})),
+    "alerts.AlertRule": Tracked(
+        secret=frozenset({"webhook_secret", "webhook_url", "apprise_urls"})
+    ),
     # Issued and revoked tokens; their use (last_used_at) is state, not configuration.
     "arguslm.ApiToken": Tracked(
         exclude=frozenset({"id", "created_at", "last_used_at"}), secret=frozenset({"digest"})

@@ -406,6 +406,8 @@ LOGGING = {
         # litellm's debug output carries request bodies and keys: keep it quiet.
         "LiteLLM": {"level": "ERROR"},
         "httpx": {"level": "WARNING"},
+        # Apprise's requests: urllib3 logs each request's path (a token, for many services).
+        "urllib3": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
 }

@@ -46,6 +46,12 @@ def test_planted_webhook_urls_signing_secrets_and_tokens_stay_secret(
             "rule_type": "any_model_down",
             "notify_webhook": True,
             "webhook_url": hook,
+            # Apprise URLs hold their services' tokens too: in the path, and as a password.
+            "notify_apprise": True,
+            "apprise_urls": (
+                f"{hook.replace('http://', 'json://')}-apprise\n"
+                f"{llmsim.replace('http://', f'json://user:{URL_SECRET}@')}/x"
+            ),
         },
         format="json",
     )
@@ -69,6 +75,7 @@ def test_planted_webhook_urls_signing_secrets_and_tokens_stay_secret(
     )
     seen.response("API rule test", api.post(f"/api/v1/alerts/rules/{rule_id}/test"))
     assert Notification.objects.filter(channel="webhook").exists()  # the delivery was tried
+    assert Notification.objects.filter(channel="apprise").exists()
     seen.response("API deliveries after the test", api.get("/api/v1/alerts/deliveries"))
 
     client.force_login(user)
@@ -96,6 +103,10 @@ def test_planted_webhook_urls_signing_secrets_and_tokens_stay_secret(
         "/admin/alerts/alertrule/",
         f"/admin/alerts/alertrule/{rule_id}/change/",
         "/admin/alerts/notification/",
+        *(
+            f"/admin/alerts/notification/{pk}/change/"
+            for pk in Notification.objects.values_list("pk", flat=True)
+        ),
         "/admin/arguslm/apitoken/",
         "/admin/arguslm/auditevent/",
     ):
