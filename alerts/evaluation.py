@@ -49,8 +49,11 @@ class Verdict:
 
 def evaluate_run(run_id) -> list[Alert]:
     """Evaluate every enabled rule against one pass's checks; returns the alerts raised."""
+    # Checks made during a maintenance window raise nothing and resolve nothing.
     checks = list(
-        UptimeCheck.objects.filter(run_id=run_id).select_related("model__provider_account")
+        UptimeCheck.objects.filter(run_id=run_id, in_maintenance=False).select_related(
+            "model__provider_account"
+        )
     )
     raised: list[Alert] = []
     for rule in AlertRule.objects.filter(enabled=True).select_related("target_model"):

@@ -5,12 +5,13 @@ from rest_framework.routers import SimpleRouter
 from alerts.api import AlertRuleViewSet, AlertViewSet
 from benchmarks.api import BenchmarkViewSet
 from dashboard.api import StatusPageViewSet
-from monitoring.api import MonitoringViewSet
+from monitoring.api import MaintenanceWindowViewSet, MonitoringViewSet
 from providers.api import ModelViewSet, ProviderViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("models", ModelViewSet, basename="model")
+router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maintenance-window")
 router.register("monitoring", MonitoringViewSet, basename="monitoring")
 router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
 # alerts/rules before alerts, so "rules" is never read as an alert id.

@@ -30,6 +30,9 @@ OPERATOR_PERMISSIONS = (
     "alerts.add_alertrule",
     "alerts.change_alertrule",  # edit, switch on/off, test, rotate the signing secret
     "alerts.delete_alertrule",
+    "monitoring.add_maintenancewindow",
+    "monitoring.change_maintenancewindow",
+    "monitoring.delete_maintenancewindow",
 )
 ADMIN_PERMISSIONS = (
     "providers.add_provideraccount",  # and testing unsaved credentials

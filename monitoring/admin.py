@@ -3,6 +3,7 @@ from django.contrib import admin
 from monitoring.models import (
     CheckCount,
     CheckRollup,
+    MaintenanceWindow,
     ModelStatus,
     MonitoringConfig,
     MonitoringRun,
@@ -68,3 +69,10 @@ class CheckCountAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     list_select_related = ("model",)
     readonly_fields = ("model", "status", "count")
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ("name", "account", "model", "recurrence", "starts_at", "ends_at")
+    list_filter = ("recurrence",)
+    raw_id_fields = ("account", "model")

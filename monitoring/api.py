@@ -8,17 +8,27 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from arguslm.api import parse_uuid, validate_query
+from arguslm.api import UUIDLookupMixin, parse_uuid, validate_query
 from arguslm.limits import ThrottledActionsMixin
 from arguslm.llm.prompts import PACKS
 from arguslm.schema import QUEUE_UNAVAILABLE
 from monitoring import costs, exports, services
-from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.models import (
+    CheckCount,
+    MaintenanceWindow,
+    MonitoringConfig,
+    MonitoringRun,
+    UptimeCheck,
+)
 from monitoring.serializers import (
+    MAINTENANCE_PAGING,
     RUNS_PAGING,
     UPTIME_PAGING,
     CostSerializer,
     ExportQuerySerializer,
+    MaintenanceQuerySerializer,
+    MaintenanceWindowListSerializer,
+    MaintenanceWindowSerializer,
     MonitoringConfigSerializer,
     MonitoringRunListSerializer,
     MonitoringRunResponseSerializer,
@@ -165,3 +175,52 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
     @action(detail=False, methods=["get"], url_path="prompt-packs")
     def prompt_packs(self, request):
         return Response([pack.as_dict() for pack in PACKS], status=status.HTTP_200_OK)
+
+
+class MaintenanceWindowViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
+    """Maintenance windows: checks made during one stay out of availability and alerting."""
+
+    # Writes need these permissions (arguslm.roles): operators and admins.
+    action_permissions = {
+        "create": "monitoring.add_maintenancewindow",
+        "partial_update": "monitoring.change_maintenancewindow",
+        "destroy": "monitoring.delete_maintenancewindow",
+    }
+
+    serializer_class = MaintenanceWindowSerializer
+    not_found_message = "Maintenance window {id} not found"
+    http_method_names = ["get", "post", "patch", "delete"]
+
+    def get_queryset(self):
+        return MaintenanceWindow.objects.order_by("-created_at")
+
+    @extend_schema(
+        parameters=[MaintenanceQuerySerializer], responses=MaintenanceWindowListSerializer
+    )
+    def list(self, request):
+        query = validate_query(MaintenanceQuerySerializer, request)
+        return MAINTENANCE_PAGING.response(self.get_queryset(), query, MaintenanceWindowSerializer)
+
+    @extend_schema(
+        request=MaintenanceWindowSerializer, responses={201: MaintenanceWindowSerializer}
+    )
+    def create(self, request):
+        serializer = MaintenanceWindowSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        window = serializer.save()
+        return Response(MaintenanceWindowSerializer(window).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=MaintenanceWindowSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(MaintenanceWindowSerializer(self.get_object()).data)
+
+    @extend_schema(request=MaintenanceWindowSerializer, responses=MaintenanceWindowSerializer)
+    def partial_update(self, request, pk=None):
+        serializer = MaintenanceWindowSerializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        return Response(MaintenanceWindowSerializer(serializer.save()).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

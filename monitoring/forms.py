@@ -1,7 +1,9 @@
 """The Monitoring page's settings form: MonitoringConfigSerializer's rules, page-shaped input."""
 
+from django import forms
+
 from arguslm.forms import SerializerForm, checkbox, text
-from monitoring.serializers import MonitoringConfigSerializer
+from monitoring.serializers import MaintenanceWindowSerializer, MonitoringConfigSerializer
 
 INTERVAL_PRESETS = (1, 2, 5, 10, 15, 30, 60)
 # The form's number fields: fieldset, label, help text and the browser-side bounds (the
@@ -100,3 +102,43 @@ class MonitoringSettingsForm(SerializerForm):
             value = getattr(config, name)
             form[name] = "" if value is None else str(value)
         return form
+
+
+class MaintenanceForm(SerializerForm):
+    """A new maintenance window: ``target`` is "account:<id>" or "model:<id>"; the one-off
+    fields are local datetime inputs (read as UTC), the weekly ones weekday boxes."""
+
+    serializer_class = MaintenanceWindowSerializer
+    error_fields = {"account_id": "target", "model_id": "target"}
+
+    name = text()
+    target = text()
+    recurrence = text()
+    starts_at = text()
+    ends_at = text()
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=[(str(d), str(d)) for d in range(7)], coerce=int, required=False
+    )
+    start_time = text()
+    duration_minutes = text()
+
+    def payload(self) -> dict:
+        form = self.cleaned_data
+        kind, _, target_id = form["target"].partition(":")
+        weekly = form["recurrence"] == "weekly"
+        return {
+            "name": form["name"],
+            "account_id": target_id if kind == "account" else None,
+            "model_id": target_id if kind == "model" else None,
+            "recurrence": form["recurrence"],
+            "starts_at": None if weekly else _utc(form["starts_at"]),
+            "ends_at": None if weekly else _utc(form["ends_at"]),
+            "weekdays": form["weekdays"] if weekly else [],
+            "start_time": (form["start_time"] or None) if weekly else None,
+            "duration_minutes": (form["duration_minutes"] or None) if weekly else None,
+        }
+
+
+def _utc(value: str) -> str | None:
+    """A browser's datetime-local value (no zone) as UTC: the page says times are UTC."""
+    return f"{value}Z" if value and not value.endswith("Z") else (value or None)

@@ -138,6 +138,9 @@ class UptimeCheck(MeasuredSample):
     )
     status = models.CharField(max_length=10, choices=Status.choices)
     created_at = models.DateTimeField()
+    # Probed during a maintenance window: kept and shown, but out of availability, the rollups
+    # and alerting (monitoring.maintenance).
+    in_maintenance = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -244,3 +247,43 @@ class CheckCount(models.Model):
             )
             if not updated:
                 cls.objects.create(model_id=model_id, status=status, count=delta)
+
+
+class MaintenanceWindow(models.Model):
+    """A time when one account's or one model's checks do not count: once (``starts_at`` to
+    ``ends_at``) or every week (on ``weekdays``, from ``start_time`` UTC for
+    ``duration_minutes``). Probes still run; see monitoring.maintenance."""
+
+    class Recurrence(models.TextChoices):
+        ONCE = "once"
+        WEEKLY = "weekly"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    account = models.ForeignKey(
+        "providers.ProviderAccount",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="maintenance_windows",
+    )
+    model = models.ForeignKey(
+        LLMModel,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="maintenance_windows",
+    )
+    recurrence = models.CharField(max_length=10, choices=Recurrence.choices)
+    starts_at = models.DateTimeField(null=True, blank=True)  # once
+    ends_at = models.DateTimeField(null=True, blank=True)  # once
+    weekdays = models.JSONField(default=list, blank=True)  # weekly: 0 = Monday … 6 = Sunday
+    start_time = models.TimeField(null=True, blank=True)  # weekly, UTC
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)  # weekly
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name

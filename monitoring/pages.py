@@ -33,15 +33,16 @@ from arguslm.pages import (
     uuid_or_none,
 )
 from arguslm.templatetags.arguslm_tags import ago, duration_ms
-from monitoring import costs, services
+from monitoring import costs, maintenance, services
 from monitoring.api import uptime_queryset
 from monitoring.forms import (
     INTERVAL_PRESETS,
     NUMBER_FIELDS,
     OPTIONAL_FIELDS,
+    MaintenanceForm,
     MonitoringSettingsForm,
 )
-from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.models import MaintenanceWindow, MonitoringConfig, MonitoringRun, UptimeCheck
 from providers.models import LLMModel, ProviderAccount
 from providers.services import set_flags_for_account
 
@@ -295,7 +296,12 @@ def _cost_context(request: HttpRequest | None = None) -> dict:
 
 
 def _render_page(
-    request: HttpRequest, *, form: dict | None = None, errors: dict | None = None
+    request: HttpRequest,
+    *,
+    form: dict | None = None,
+    errors: dict | None = None,
+    maintenance_form: dict | None = None,
+    maintenance_errors: dict | None = None,
 ) -> HttpResponse:
     config = MonitoringConfig.get()
     context = {
@@ -306,6 +312,7 @@ def _render_page(
         **_models_context(request),
         **_checks_context(request),
         **_cost_context(),
+        **_maintenance_context(maintenance_form, maintenance_errors),
     }
     return render(request, "monitoring/monitoring.html", context)
 
@@ -414,3 +421,72 @@ def monitoring_account(request: HttpRequest, account_id: uuid.UUID) -> HttpRespo
     verb = "Monitoring" if enabled else "Stopped monitoring"
     messages.success(request, f"{verb} all {count} model(s) of “{account.display_name}”.")
     return redirect_back(request, "monitoring")
+
+
+# --- maintenance windows ------------------------------------------------------------------------
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _maintenance_context(form: dict | None, errors: dict | None) -> dict:
+    now = timezone.now()
+    windows = list(MaintenanceWindow.objects.select_related("account", "model"))
+    for window in windows:
+        window.active_now = maintenance.active(window, now)
+        window.target_label = (
+            window.model.display_name if window.model else window.account.display_name
+        )
+        if window.recurrence == MaintenanceWindow.Recurrence.WEEKLY:
+            days = ", ".join(WEEKDAYS[d] for d in window.weekdays)
+            window.when = f"{days} {window.start_time:%H:%M} UTC for {window.duration_minutes} min"
+        else:
+            window.when = f"{window.starts_at:%Y-%m-%d %H:%M} → {window.ends_at:%Y-%m-%d %H:%M} UTC"
+    return {
+        "maintenance_windows": windows,
+        "maintenance_form": form or {"recurrence": "once", "weekdays": []},
+        "maintenance_errors": errors or {},
+        "maintenance_targets": _maintenance_targets(),
+        "weekday_names": list(enumerate(WEEKDAYS)),
+    }
+
+
+def _maintenance_targets() -> dict[str, list[tuple[str, str]]]:
+    """The target picker's options: every account, and the monitored models."""
+    models = (
+        LLMModel.objects.monitored()
+        .select_related("provider_account")
+        .order_by("provider_account__display_name", "model_id")[:FILTER_MODELS]
+    )
+    return {
+        "Accounts": [
+            (f"account:{a.pk}", a.display_name)
+            for a in ProviderAccount.objects.order_by("display_name")
+        ],
+        "Monitored models": [
+            (f"model:{m.pk}", f"{m.provider_account.display_name} · {m.display_name}")
+            for m in models
+        ],
+    }
+
+
+@login_required_htmx
+@permission_required("monitoring.add_maintenancewindow")
+@require_POST
+def maintenance_add(request: HttpRequest) -> HttpResponse:
+    form = MaintenanceForm(request.POST)
+    if not form.is_valid():
+        values = form.values()
+        return _render_page(request, maintenance_form=values, maintenance_errors=form.messages())
+    window = form.serializer.save()
+    messages.success(request, f"Maintenance window “{window.name}” added.")
+    return redirect(reverse("monitoring") + "#maintenance")
+
+
+@login_required_htmx
+@permission_required("monitoring.delete_maintenancewindow")
+@require_POST
+def maintenance_delete(request: HttpRequest, window_id: uuid.UUID) -> HttpResponse:
+    window = get_object_or_404(MaintenanceWindow, pk=window_id)
+    window.delete()
+    messages.success(request, f"Maintenance window “{window.name}” removed.")
+    return redirect(reverse("monitoring") + "#maintenance")

@@ -56,21 +56,23 @@ def add_check(rollup: CheckRollup, check: UptimeCheck) -> None:
 
 @transaction.atomic
 def record(checks: list[UptimeCheck]) -> None:
-    """Merge freshly stored checks into their rollups and the models' latest status."""
+    """Merge freshly stored checks into their rollups and the models' latest status. Checks
+    made during a maintenance window stay out of the rollups (availability, percentiles)."""
     if not checks:
         return
+    counted = [c for c in checks if not c.in_maintenance]
     wanted = defaultdict(set)
-    for check in checks:
+    for check in counted:
         for resolution in CheckRollup.Resolution.values:
             wanted[resolution].add(bucket_start(check.created_at, resolution))
-    model_ids = {c.model_id for c in checks}
+    model_ids = {c.model_id for c in counted}
     rows = {}
     for resolution, buckets in wanted.items():
         for row in CheckRollup.objects.filter(
             model_id__in=model_ids, resolution=resolution, bucket__in=buckets
         ):
             rows[(row.model_id, resolution, row.bucket)] = row
-    for check in checks:
+    for check in counted:
         for resolution in CheckRollup.Resolution.values:
             key = (check.model_id, resolution, bucket_start(check.created_at, resolution))
             if key not in rows:

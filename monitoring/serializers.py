@@ -2,11 +2,12 @@
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from arguslm.api import Paging
 from arguslm.llm.prompts import BY_ID
-from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring.models import MaintenanceWindow, MonitoringConfig, MonitoringRun, UptimeCheck
 
 
 class MonitoringConfigSerializer(serializers.ModelSerializer):
@@ -197,3 +198,118 @@ class CostSerializer(serializers.Serializer):
         help_text="Scheduled passes are paused until the month ends or the budget rises."
     )
     models = CostModelSerializer(many=True)
+
+
+class MaintenanceWindowSerializer(serializers.ModelSerializer):
+    """A maintenance window of one account or one model: once, or every week (UTC)."""
+
+    account_id = serializers.UUIDField(required=False, allow_null=True)
+    model_id = serializers.UUIDField(required=False, allow_null=True)
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6),
+        required=False,
+        max_length=7,
+        help_text="Weekly windows: 0 = Monday … 6 = Sunday.",
+    )
+    duration_minutes = serializers.IntegerField(
+        min_value=1, max_value=10080, required=False, allow_null=True
+    )
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = [
+            "id",
+            "name",
+            "account_id",
+            "model_id",
+            "recurrence",
+            "starts_at",
+            "ends_at",
+            "weekdays",
+            "start_time",
+            "duration_minutes",
+            "active",
+            "created_at",
+        ]
+        read_only_fields = ["id", "active", "created_at"]
+        extra_kwargs = {"name": {"min_length": 1, "max_length": 200}}
+
+    def get_active(self, window) -> bool:
+        from django.utils import timezone
+
+        from monitoring.maintenance import active
+
+        return active(window, timezone.now())
+
+    def validate(self, attrs):
+        from django.utils import timezone
+
+        from monitoring.maintenance import overlapping
+        from providers.models import LLMModel, ProviderAccount
+
+        current = self.instance
+        merged = {
+            field: attrs.get(field, getattr(current, field, None))
+            for field in (
+                "account_id",
+                "model_id",
+                "recurrence",
+                "starts_at",
+                "ends_at",
+                "weekdays",
+                "start_time",
+                "duration_minutes",
+            )
+        }
+        errors: dict = {}
+        if bool(merged["account_id"]) == bool(merged["model_id"]):
+            errors["account_id"] = ["Give either account_id or model_id (one of them)."]
+        elif (
+            merged["account_id"]
+            and not ProviderAccount.objects.filter(pk=merged["account_id"]).exists()
+        ):
+            errors["account_id"] = [f"Provider account {merged['account_id']} does not exist."]
+        elif merged["model_id"] and not LLMModel.objects.filter(pk=merged["model_id"]).exists():
+            errors["model_id"] = [f"Model {merged['model_id']} does not exist."]
+        if merged["recurrence"] == MaintenanceWindow.Recurrence.ONCE:
+            if not merged["starts_at"]:
+                errors["starts_at"] = ["A one-off window needs starts_at."]
+            if not merged["ends_at"]:
+                errors["ends_at"] = ["A one-off window needs ends_at."]
+            elif merged["starts_at"] and merged["ends_at"] <= merged["starts_at"]:
+                errors["ends_at"] = ["ends_at must be after starts_at."]
+        else:
+            if not merged["weekdays"]:
+                errors["weekdays"] = ["A weekly window needs at least one weekday (0-6)."]
+            if merged["start_time"] is None:
+                errors["start_time"] = ["A weekly window needs start_time (UTC)."]
+            if not merged["duration_minutes"]:
+                errors["duration_minutes"] = ["A weekly window needs duration_minutes."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["weekdays"] = sorted(set(merged["weekdays"] or []))
+        probe = MaintenanceWindow(pk=getattr(current, "pk", None), **merged)
+        clash = overlapping(probe, timezone.now())
+        if clash is not None:
+            field = "starts_at" if merged["recurrence"] == "once" else "start_time"
+            raise serializers.ValidationError(
+                {field: [f"Overlaps the maintenance window “{clash.name}” of the same target."]}
+            )
+        return attrs
+
+
+# many=False: the list action answers one envelope object, not an array of them.
+@extend_schema_serializer(many=False)
+class MaintenanceWindowListSerializer(serializers.Serializer):
+    items = MaintenanceWindowSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+MAINTENANCE_PAGING = Paging(default_limit=50, max_limit=500)
+
+
+class MaintenanceQuerySerializer(serializers.Serializer):
+    limit, offset = MAINTENANCE_PAGING.fields()

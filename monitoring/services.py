@@ -25,7 +25,7 @@ from arguslm.llm import warm
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.prompts import get_pack
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
-from monitoring import rollups, signals
+from monitoring import maintenance, rollups, signals
 from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
 from providers.models import LLMModel
 
@@ -151,8 +151,10 @@ def probe_shard(*, run_id, model_ids: list) -> int:
     )
     _freeze_gc_once()
     results = asyncio.run(_probe_all(models, targets, config=config, pack=pack, run_id=run.id))
+    paused = maintenance.covered(models, timezone.now())
     checks = [
-        _check(run.id, model, sample, created_at, config) for model, sample, created_at in results
+        _check(run.id, model, sample, created_at, config, model.pk in paused)
+        for model, sample, created_at in results
     ]
     refresh_connection()
     counts = {s: sum(1 for c in checks if c.status == s) for s in UptimeCheck.Status.values}
@@ -197,12 +199,15 @@ def _freeze_gc_once() -> None:
         _gc_frozen = True
 
 
-def _check(run_id, model: LLMModel, sample: Sample, created_at, config) -> UptimeCheck:
+def _check(
+    run_id, model: LLMModel, sample: Sample, created_at, config, in_maintenance: bool
+) -> UptimeCheck:
     return UptimeCheck(
         model=model,
         run_id=run_id,
         status=config.status_for(sample, model),
         created_at=created_at,
+        in_maintenance=in_maintenance,
         **UptimeCheck.sample_values(sample),
     )
 

@@ -36,6 +36,9 @@ OPERATOR_API = {
     "api_v1_alerts_rules_destroy",
     "api_v1_alerts_rules_rotate_secret_create",
     "api_v1_alerts_rules_test_create",
+    "api_v1_maintenance_windows_create",
+    "api_v1_maintenance_windows_partial_update",
+    "api_v1_maintenance_windows_destroy",
 }
 # The page actions (URL names) an operator may post to; an admin may post to every one.
 OPERATOR_PAGES = {
@@ -52,6 +55,8 @@ OPERATOR_PAGES = {
     "alert-rule-test",
     "alert-rule-delete",
     "alert-rule-rotate-secret",
+    "maintenance-add",
+    "maintenance-delete",
 }
 # Pages every signed-in user may post to: their own API tokens, and signing out.
 ANYONE_POSTS = {"settings", "logout", "login"}
