@@ -16,15 +16,6 @@ TOKEN = "PLANTED-apprise-0123456789abcdef"
 RULES = "/api/v1/alerts/rules"
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-
-
 @pytest.fixture(autouse=True)
 def started(monkeypatch) -> list[str]:
     """Record django-q2 task submissions instead of reaching a broker."""

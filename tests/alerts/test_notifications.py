@@ -70,15 +70,6 @@ class Receiver:
         return json.loads(self.requests[index]["body"])
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-
-
 @pytest.fixture(autouse=True)
 def started(monkeypatch) -> list[str]:
     """Record django-q2 task submissions instead of reaching a broker."""
