@@ -132,6 +132,7 @@ class UptimeCheckSerializer(serializers.ModelSerializer):
             "connect_ms",
             "error_type",
             "error",
+            "in_maintenance",
             "created_at",
         ]
         read_only_fields = fields

@@ -158,3 +158,12 @@ def test_the_monitoring_page_adds_lists_and_removes_a_window(logged_in):
     assert bad.status_code == 200 and "Not added" in bad.content.decode()
     logged_in.post(f"/monitoring/maintenance/{window.pk}/delete")
     assert not MaintenanceWindow.objects.exists()
+
+
+def test_the_uptime_api_says_which_checks_were_in_maintenance(api):
+    from monitoring.models import UptimeCheck as Check
+
+    model = make_model()
+    Check.objects.create(model=model, status="down", created_at=timezone.now(), in_maintenance=True)
+    (item,) = api.get("/api/v1/monitoring/uptime").json()["items"]
+    assert item["in_maintenance"] is True and item["status"] == "down"
