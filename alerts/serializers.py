@@ -16,7 +16,7 @@ from alerts.models import (
     Incident,
     Notification,
 )
-from arguslm.api import Paging, reject_null_characters
+from arguslm.api import Paging, after_update, reject_null_characters
 from arguslm.llm import egress
 from providers.models import LLMModel
 
@@ -203,10 +203,10 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         return "\n".join(apprise_urls.split(value)) or None
 
     def validate(self, attrs):
-        current = self.instance
-        merged = {
-            field: attrs.get(field, getattr(current, field, None))
-            for field in (
+        merged = after_update(
+            self,
+            attrs,
+            (
                 "rule_type",
                 "target_model",
                 "target_model_name",
@@ -217,8 +217,8 @@ class AlertRuleSerializer(serializers.ModelSerializer):
                 "escalate_email_to",
                 "notify_apprise",
                 "apprise_urls",
-            )
-        }
+            ),
+        )
         kind = merged["rule_type"]
         errors: dict = {}
         if kind == AlertRule.RuleType.SPECIFIC_MODEL_DOWN and merged["target_model"] is None:

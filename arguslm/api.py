@@ -202,6 +202,12 @@ class Paging:
         return Response({**body, **extra, "limit": query["limit"], "offset": query["offset"]})
 
 
+def after_update(serializer, attrs: dict, fields) -> dict:
+    """Each field's value once this (possibly partial) update is applied: the submitted one,
+    else the stored one (None when creating). Cross-field rules read these."""
+    return {field: attrs.get(field, getattr(serializer.instance, field, None)) for field in fields}
+
+
 def reject_null_characters(value):
     """Validator for free-form JSON fields: no ``\\x00`` in any string or key.
 

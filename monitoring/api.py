@@ -12,7 +12,7 @@ from arguslm.api import UUIDLookupMixin, parse_uuid, validate_query
 from arguslm.limits import ThrottledActionsMixin
 from arguslm.llm.prompts import PACKS
 from arguslm.schema import QUEUE_UNAVAILABLE
-from monitoring import costs, exports, services
+from monitoring import costs, exports, maintenance, services
 from monitoring.models import (
     CheckCount,
     MaintenanceWindow,
@@ -207,7 +207,7 @@ class MaintenanceWindowViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     def create(self, request):
         serializer = MaintenanceWindowSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        window = serializer.save()
+        window = maintenance.save(**serializer.validated_data)
         return Response(MaintenanceWindowSerializer(window).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=MaintenanceWindowSerializer)
@@ -216,11 +216,13 @@ class MaintenanceWindowViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=MaintenanceWindowSerializer, responses=MaintenanceWindowSerializer)
     def partial_update(self, request, pk=None):
-        serializer = MaintenanceWindowSerializer(self.get_object(), data=request.data, partial=True)
+        window = self.get_object()
+        serializer = MaintenanceWindowSerializer(window, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        return Response(MaintenanceWindowSerializer(serializer.save()).data)
+        window = maintenance.save(window=window, **serializer.validated_data)
+        return Response(MaintenanceWindowSerializer(window).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        self.get_object().delete()
+        maintenance.delete(window=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -57,3 +57,17 @@ def overlapping(window: MaintenanceWindow, now: datetime) -> MaintenanceWindow |
             if any(start < my_end and my_start < end for my_start, my_end in mine):
                 return other
     return None
+
+
+def save(*, window: MaintenanceWindow | None = None, **data) -> MaintenanceWindow:
+    """Create a window, or change ``window``; ``data`` is MaintenanceWindowSerializer's
+    validated data (the rules: one target, coherent times, no overlap)."""
+    window = window or MaintenanceWindow()
+    for field, value in data.items():
+        setattr(window, field, value)
+    window.save()
+    return window
+
+
+def delete(*, window: MaintenanceWindow) -> None:
+    window.delete()

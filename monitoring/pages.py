@@ -477,7 +477,7 @@ def maintenance_add(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         values = form.values()
         return _render_page(request, maintenance_form=values, maintenance_errors=form.messages())
-    window = form.serializer.save()
+    window = maintenance.save(**form.validated_data)
     messages.success(request, f"Maintenance window “{window.name}” added.")
     return redirect(reverse("monitoring") + "#maintenance")
 
@@ -487,6 +487,6 @@ def maintenance_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 def maintenance_delete(request: HttpRequest, window_id: uuid.UUID) -> HttpResponse:
     window = get_object_or_404(MaintenanceWindow, pk=window_id)
-    window.delete()
+    maintenance.delete(window=window)
     messages.success(request, f"Maintenance window “{window.name}” removed.")
     return redirect(reverse("monitoring") + "#maintenance")

@@ -2,12 +2,15 @@
 
 from decimal import Decimal
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from arguslm.api import Paging
+from arguslm.api import Paging, after_update
 from arguslm.llm.prompts import BY_ID
+from monitoring import maintenance
 from monitoring.models import MaintenanceWindow, MonitoringConfig, MonitoringRun, UptimeCheck
+from providers.models import LLMModel, ProviderAccount
 
 
 class MonitoringConfigSerializer(serializers.ModelSerializer):
@@ -237,22 +240,13 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         extra_kwargs = {"name": {"min_length": 1, "max_length": 200}}
 
     def get_active(self, window) -> bool:
-        from django.utils import timezone
-
-        from monitoring.maintenance import active
-
-        return active(window, timezone.now())
+        return maintenance.active(window, timezone.now())
 
     def validate(self, attrs):
-        from django.utils import timezone
-
-        from monitoring.maintenance import overlapping
-        from providers.models import LLMModel, ProviderAccount
-
-        current = self.instance
-        merged = {
-            field: attrs.get(field, getattr(current, field, None))
-            for field in (
+        merged = after_update(
+            self,
+            attrs,
+            (
                 "account_id",
                 "model_id",
                 "recurrence",
@@ -261,8 +255,8 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
                 "weekdays",
                 "start_time",
                 "duration_minutes",
-            )
-        }
+            ),
+        )
         errors: dict = {}
         if bool(merged["account_id"]) == bool(merged["model_id"]):
             errors["account_id"] = ["Give either account_id or model_id (one of them)."]
@@ -290,8 +284,8 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         attrs["weekdays"] = sorted(set(merged["weekdays"] or []))
-        probe = MaintenanceWindow(pk=getattr(current, "pk", None), **merged)
-        clash = overlapping(probe, timezone.now())
+        probe = MaintenanceWindow(pk=getattr(self.instance, "pk", None), **merged)
+        clash = maintenance.overlapping(probe, timezone.now())
         if clash is not None:
             field = "starts_at" if merged["recurrence"] == "once" else "start_time"
             raise serializers.ValidationError(

@@ -13,8 +13,6 @@ from providers.serializers import (
     ProviderUpdateSerializer,
 )
 
-SECRET_KINDS = {"secret", "textarea"}
-
 
 class CredentialFields(SerializerForm):
     """A form with the credential inputs of one provider type (``spec``)."""
@@ -23,7 +21,7 @@ class CredentialFields(SerializerForm):
         super().__init__(data, **kwargs)
         self.spec = spec
         for f in spec.fields if spec else ():
-            secret = f["kind"] in SECRET_KINDS
+            secret = f["kind"] in catalog.SECRET_KINDS
             self.fields[f"cred_{f['name']}"] = text(strip=not secret)
             if secret:
                 self.fields[f"remove_{f['name']}"] = checkbox()
@@ -89,7 +87,7 @@ class AccountEditForm(CredentialFields):
         for f in self.spec.fields:
             name = f["name"]
             value = self.cleaned_data[f"cred_{name}"]
-            if f["kind"] in SECRET_KINDS:
+            if f["kind"] in catalog.SECRET_KINDS:
                 if self.cleaned_data[f"remove_{name}"]:
                     patch[name] = None
                 elif value.strip():

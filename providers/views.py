@@ -32,7 +32,6 @@ from arguslm.pages import (
 )
 from providers import services
 from providers.forms import (
-    SECRET_KINDS,
     AccountAddForm,
     AccountEditForm,
     ModelAddForm,
@@ -76,7 +75,7 @@ def _field_rows(
     rows = []
     for f in spec.fields:
         name, kind = f["name"], f["kind"]
-        secret = kind in SECRET_KINDS
+        secret = kind in catalog.SECRET_KINDS
         is_set = name in stored
         if data is not None:
             value = "" if secret else data.get(f"cred_{name}", "")
