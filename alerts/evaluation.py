@@ -25,7 +25,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent, AlertRule, Incident, RuleState, threshold_setting
-from monitoring.models import UptimeCheck
+from monitoring import slos
+from monitoring.models import Slo, UptimeCheck
 
 METRIC_FIELDS = {"ttft": "ttft_ms", "latency": "latency_ms", "tps": "tps_excluding_ttft"}
 METRIC_UNITS = {"ttft": "ms", "latency": "ms", "tps": "tok/s", "error_rate": ""}
@@ -33,6 +34,7 @@ METRIC_UNITS = {"ttft": "ms", "latency": "ms", "tps": "tok/s", "error_rate": ""}
 
 NETWORK = "network"
 ACCOUNT_PREFIX = "account:"
+SLO_PREFIX = "slo:"
 # An account is in outage when more than this share of its checked models are down.
 ACCOUNT_OUTAGE_SHARE = 0.5
 MIN_GROUP = 2  # models of an account, or accounts, for a group to mean anything
@@ -95,7 +97,40 @@ def verdicts(rule: AlertRule, checks: list[UptimeCheck]) -> list[Verdict]:
         return [Verdict("*", None, failing, reason)]
     if rule.rule_type == kind.PERFORMANCE_DEGRADATION:
         return _performance(rule, checks)
+    if rule.rule_type == kind.SLO_BURN_RATE:
+        return _slo_burn(rule)
     return []
+
+
+def _slo_burn(rule: AlertRule) -> list[Verdict]:
+    """One verdict per SLO whose alert windows saw checks: failing while a burn-rate alert
+    fires (monitoring.slos), healthy once none does."""
+    watched = Slo.objects.select_related("model")
+    if rule.target_slo_id:
+        watched = watched.filter(pk=rule.target_slo_id)
+    out = []
+    for report in slos.reports(watched):
+        if not any(o.observed for o in report.objectives):
+            continue
+        firing = report.firing
+        left, days = report.budget_remaining, report.slo.period_days
+        if left is None:
+            budget = f"no checks in the {days}-day period yet"
+        elif left <= 0:
+            budget = f"the {days}-day error budget is spent"
+        else:
+            budget = f"{slos.budget_shown(left)} of the {days}-day error budget left"
+        if firing:
+            burns = "; ".join(
+                f"{o.kind} burning its budget {slos.times(o.burn_rate(a.long))} over {a.long} "
+                f"and {slos.times(o.burn_rate(a.short))} over {a.short} ({a.name} burn)"
+                for o, a in firing
+            )
+            reason = f"SLO “{report.slo.name}”: {burns}; {budget}"
+        else:
+            reason = f"SLO “{report.slo.name}”: burn rates back under the alert rates; {budget}"
+        out.append(Verdict(f"{SLO_PREFIX}{report.slo.pk}", report.slo.model, bool(firing), reason))
+    return out
 
 
 def _down(check: UptimeCheck) -> Verdict:

@@ -29,6 +29,7 @@ TEXT_FIELDS = (
     "target_model_name",
     *THRESHOLD_FIELDS,
     "perf_target_model_id",
+    "target_slo_id",
     "consecutive_failures",
     "consecutive_recoveries",
     "email_to",
@@ -78,6 +79,7 @@ class AlertRuleForm(SerializerForm):
             "enabled": form["enabled"],
             "target_model_id": None,
             "target_model_name": None,
+            "target_slo_id": None,
             "threshold_config": None,
             "consecutive_failures": form["consecutive_failures"] or 1,
             "consecutive_recoveries": form["consecutive_recoveries"] or 1,
@@ -106,6 +108,8 @@ class AlertRuleForm(SerializerForm):
             payload["target_model_id"] = form["target_model_id"] or None
         elif kind == Type.MODEL_UNAVAILABLE_EVERYWHERE:
             payload["target_model_name"] = form["target_model_name"] or None
+        elif kind == Type.SLO_BURN_RATE:
+            payload["target_slo_id"] = form["target_slo_id"] or None
         elif kind == Type.PERFORMANCE_DEGRADATION:
             # The evaluator scopes the rule by its target_model (not threshold_config's copy).
             payload["target_model_id"] = form["perf_target_model_id"] or None
@@ -144,6 +148,7 @@ class AlertRuleForm(SerializerForm):
             "target_model_id": "" if is_perf else model_id,
             "perf_target_model_id": model_id if is_perf else "",
             "target_model_name": rule.target_model_name or "",
+            "target_slo_id": str(rule.target_slo_id or ""),
             "consecutive_failures": str(rule.consecutive_failures),
             "consecutive_recoveries": str(rule.consecutive_recoveries),
             "email_to": rule.email_to,

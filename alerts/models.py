@@ -42,6 +42,7 @@ class AlertRule(models.Model):
         SPECIFIC_MODEL_DOWN = "specific_model_down"
         MODEL_UNAVAILABLE_EVERYWHERE = "model_unavailable_everywhere"
         PERFORMANCE_DEGRADATION = "performance_degradation"
+        SLO_BURN_RATE = "slo_burn_rate"  # monitoring.slos: multi-window burn-rate alerts
 
     class WebhookFormat(models.TextChoices):
         GENERIC = "generic", "Generic JSON (HMAC-signed)"
@@ -56,6 +57,14 @@ class AlertRule(models.Model):
         LLMModel, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_rules"
     )
     target_model_name = models.CharField(max_length=255, null=True, blank=True)
+    # slo_burn_rate: the SLO to watch (None: every SLO).
+    target_slo = models.ForeignKey(
+        "monitoring.Slo",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+    )
     threshold_config = models.JSONField(null=True, blank=True)
     # Flapping control: how many failing passes open an incident, healthy ones close it.
     consecutive_failures = models.PositiveIntegerField(default=1)
@@ -110,7 +119,7 @@ class Incident(models.Model):
         LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
     )
     # A model id, "*" for cross-model rules, "account:<id>" when most of an account's models
-    # are down, or "network" when every account is (see alerts.evaluation).
+    # are down, "network" when every account is (see alerts.evaluation), or "slo:<id>".
     subject = models.CharField(max_length=64)
     # The wider incident this one is held under (an account's, or the network's): it is not
     # notified on its own while that one is open.

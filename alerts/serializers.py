@@ -18,6 +18,7 @@ from alerts.models import (
 )
 from arguslm.api import Paging, after_update, reject_null_characters
 from arguslm.llm import egress
+from monitoring.models import Slo
 from providers.models import LLMModel
 
 METRICS = ("ttft", "latency", "tps", "error_rate")
@@ -94,6 +95,14 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         allow_null=True,
         pk_field=serializers.UUIDField(),
     )
+    target_slo_id = serializers.PrimaryKeyRelatedField(
+        source="target_slo",
+        queryset=Slo.objects.all(),
+        required=False,
+        allow_null=True,
+        pk_field=serializers.UUIDField(),
+        help_text="slo_burn_rate: the SLO to watch (null: every SLO).",
+    )
     threshold_config = serializers.JSONField(
         required=False, allow_null=True, validators=[reject_null_characters]
     )
@@ -147,6 +156,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "enabled",
             "target_model_id",
             "target_model_name",
+            "target_slo_id",
             "threshold_config",
             "consecutive_failures",
             "consecutive_recoveries",

@@ -45,6 +45,7 @@ from arguslm.pages import (
     uuid_or_none,
 )
 from arguslm.templatetags.arguslm_tags import ago
+from monitoring.models import Slo
 from providers.models import LLMModel
 
 ALERTS_PER_PAGE = 25
@@ -87,6 +88,13 @@ RULE_TYPES = [
         "model's own median over the preceding hours. Windows with too few samples are "
         "skipped.",
     },
+    {
+        "value": Type.SLO_BURN_RATE,
+        "label": "SLO burn rate",
+        "help": "Fires when an SLO spends its error budget too fast: 14.4× the sustainable rate "
+        "over both the last hour and 5 minutes (fast burn), or 6× over both 6 hours and 30 "
+        "minutes (slow burn). One incident per SLO; see the SLOs page.",
+    },
 ]
 TYPE_LABELS = {t["value"]: t["label"] for t in RULE_TYPES}
 TYPE_SHORT = {
@@ -94,6 +102,7 @@ TYPE_SHORT = {
     Type.SPECIFIC_MODEL_DOWN: "Model down",
     Type.MODEL_UNAVAILABLE_EVERYWHERE: "Down everywhere",
     Type.PERFORMANCE_DEGRADATION: "Performance",
+    Type.SLO_BURN_RATE: "SLO burn",
 }
 METRICS = [
     ("ttft", "Time to first token (ms)"),
@@ -197,6 +206,7 @@ def _form_context(form: dict, errors: dict | None) -> dict:
         "form": form,
         "errors": errors or {},
         "models": _model_choices(),
+        "slos": Slo.objects.order_by("name"),
         "rule_types": RULE_TYPES,
         "metrics": METRICS,
         "comparisons": COMPARISONS,
@@ -229,6 +239,8 @@ def _target_text(rule: AlertRule) -> str:
         scope = rule.target_model.display_name if rule.target_model else "any model"
         window = threshold_setting(config, "window_minutes")
         return f"{label} {limit} over {window} min ({scope})"
+    if rule.rule_type == Type.SLO_BURN_RATE:
+        return f"SLO “{rule.target_slo.name}”" if rule.target_slo else "Every SLO"
     return "—"
 
 
@@ -258,7 +270,7 @@ def _decorate_rule(rule: AlertRule) -> AlertRule:
 
 
 def _rules() -> list[AlertRule]:
-    rules = AlertRule.objects.select_related("target_model").order_by("-created_at")
+    rules = AlertRule.objects.select_related("target_model", "target_slo").order_by("-created_at")
     return [_decorate_rule(rule) for rule in rules]
 
 
@@ -390,7 +402,9 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
 
 
 def _rule(rule_id: uuid.UUID) -> AlertRule:
-    return get_object_or_404(AlertRule.objects.select_related("target_model"), pk=rule_id)
+    return get_object_or_404(
+        AlertRule.objects.select_related("target_model", "target_slo"), pk=rule_id
+    )
 
 
 def _row_or_back(request: HttpRequest, rule: AlertRule, level: str, text: str) -> HttpResponse:

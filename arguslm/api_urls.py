@@ -5,13 +5,14 @@ from rest_framework.routers import SimpleRouter
 from alerts.api import AlertRuleViewSet, AlertViewSet
 from benchmarks.api import BenchmarkViewSet
 from dashboard.api import StatusPageViewSet
-from monitoring.api import MaintenanceWindowViewSet, MonitoringViewSet
+from monitoring.api import MaintenanceWindowViewSet, MonitoringViewSet, SloViewSet
 from providers.api import ModelViewSet, ProviderViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("models", ModelViewSet, basename="model")
 router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maintenance-window")
+router.register("slos", SloViewSet, basename="slo")
 router.register("monitoring", MonitoringViewSet, basename="monitoring")
 router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
 # alerts/rules before alerts, so "rules" is never read as an alert id.

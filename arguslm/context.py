@@ -9,6 +9,7 @@ NAV = [
     ("benchmarks", "Benchmarks"),
     ("monitoring", "Monitoring"),
     ("alerts", "Alerts"),
+    ("slos", "SLOs"),
     ("status-pages", "Status pages"),
 ]
 

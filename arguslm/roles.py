@@ -2,7 +2,7 @@
 
 - **viewer** reads everything (never a secret: nobody reads those).
 - **operator** also runs monitoring passes and benchmarks, acknowledges alerts, and edits
-  alert rules.
+  alert rules, maintenance windows and SLOs.
 - **admin** also manages provider accounts and their credentials, models, monitoring settings,
   public status pages and users.
 
@@ -33,6 +33,9 @@ OPERATOR_PERMISSIONS = (
     "monitoring.add_maintenancewindow",
     "monitoring.change_maintenancewindow",
     "monitoring.delete_maintenancewindow",
+    "monitoring.add_slo",
+    "monitoring.change_slo",
+    "monitoring.delete_slo",
 )
 ADMIN_PERMISSIONS = (
     "providers.add_provideraccount",  # and testing unsaved credentials

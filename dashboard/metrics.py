@@ -2,10 +2,11 @@
 
 Web and worker are separate processes, so nothing is counted in memory: a custom collector
 reads the database (and the django-q2 broker) on each scrape, in a constant number of queries
-whatever the number of models. Model series carry ``provider`` (provider type), ``account``
-(account display name) and ``model`` (model id), for the monitored models (monitoring on,
-account enabled). A figure that does not exist is left out, never reported as 0: no status
-before a model's first check, no TTFT/latency/tok/s when the latest check failed.
+whatever the number of models (plus three per SLO). Model series carry ``provider``
+(provider type), ``account`` (account display name) and ``model`` (model id), for the
+monitored models (monitoring on, account enabled). A figure that does not exist is left out,
+never reported as 0: no status before a model's first check, no TTFT/latency/tok/s when the
+latest check failed.
 
 Windows (hourly rollups are the finest rows kept, so a window cannot be cut finer):
 
@@ -14,6 +15,8 @@ Windows (hourly rollups are the finest rows kept, so a window cannot be cut fine
 - ``window="24h"`` availability sums the hourly rollups of the last 24 h, like the dashboard.
 - ``arguslm_model_checks_total`` sums every daily rollup; rollups are never pruned, so it only
   grows and ``increase()``/``rate()`` work on it.
+- ``arguslm_slo_*`` are monitoring.slos' figures (the SLO page's and the API's): the SLO's own
+  period for the SLI and budget, the 5m/30m/1h/6h windows for burn rates.
 
 Access needs an API token (Bearer, Token, or HTTP Basic carrying a token) unless
 ``ARGUSLM_METRICS_PUBLIC=true``. See deploy/README-metrics.md.
@@ -37,8 +40,8 @@ from arguslm.auth import token_from_authorization, user_for_token
 from arguslm.models import Heartbeat
 from arguslm.views import WORKER_HEARTBEAT
 from benchmarks.models import BenchmarkRun
-from monitoring import sketch
-from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun
+from monitoring import sketch, slos
+from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, Slo
 from providers.models import LLMModel
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,7 @@ class ArgusLMCollector:
         models = _monitored_models()
         yield from _latest_check_families(models)
         yield from _window_families(models, now)
+        yield from _slo_families(now)
         yield from _worker_families(now)
 
 
@@ -221,6 +225,47 @@ def _window_families(models: list[dict], now: datetime) -> Iterator[Metric]:
             count = totals.get(model_id, {}).get(f"n_{status}") or 0
             checks.add_metric([*labels, status], count)
     yield checks
+
+
+def _slo_families(now: datetime) -> Iterator[Metric]:
+    labels = ["slo_id", "slo", "objective"]
+    objective_ratio = GaugeMetricFamily(
+        "arguslm_slo_objective_ratio", "The SLO's target share of good checks.", labels=labels
+    )
+    sli = GaugeMetricFamily(
+        "arguslm_slo_sli_ratio", "Share of good checks over the SLO's period.", labels=labels
+    )
+    budget = GaugeMetricFamily(
+        "arguslm_slo_error_budget_remaining_ratio",
+        "1 - bad / allowed bad checks over the period (below 0: overspent).",
+        labels=labels,
+    )
+    burn = GaugeMetricFamily(
+        "arguslm_slo_burn_rate",
+        "Bad share of the window's checks over the error budget share (1 = sustainable).",
+        labels=[*labels, "window"],
+    )
+    alert = GaugeMetricFamily(
+        "arguslm_slo_burn_alert",
+        "1 while the multi-window burn-rate alert fires (fast: 1h & 5m at 14.4x, slow: 6h & "
+        "30m at 6x).",
+        labels=[*labels, "alert"],
+    )
+    for report in slos.reports(Slo.objects.order_by("name"), now=now):
+        for objective in report.objectives:
+            values = [str(report.slo.pk), report.slo.name, objective.kind]
+            objective_ratio.add_metric(values, objective.target / 100)
+            if objective.sli is not None:
+                sli.add_metric(values, objective.sli / 100)
+                budget.add_metric(values, objective.budget_remaining)
+            for window in slos.WINDOWS:
+                rate = objective.burn_rate(window)
+                if rate is not None:
+                    burn.add_metric([*values, window], rate)
+            firing = {a.name for a in objective.firing}
+            for rule in slos.BURN_ALERTS:
+                alert.add_metric([*values, rule.name], float(rule.name in firing))
+    yield from (objective_ratio, sli, budget, burn, alert)
 
 
 def _worker_families(now: datetime) -> Iterator[Metric]:

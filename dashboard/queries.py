@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from alerts.models import Alert, Incident
 from benchmarks.models import BenchmarkResult, BenchmarkRun
-from monitoring import sketch
-from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring import sketch, slos
+from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, Slo, UptimeCheck
 from providers.models import LLMModel, ProviderAccount
 
 RANGES = {
@@ -330,4 +330,21 @@ def model_detail(*, model: LLMModel, now=None) -> dict:
         "recent_errors": recent_errors,
         "timeline": timeline,
         "benchmark_results": results,
+    }
+
+
+def slo_summary(*, now=None) -> dict:
+    """The dashboard's SLO card: how many SLOs are within budget, how many burn, the lowest."""
+    reports = slos.reports(Slo.objects.order_by("name"), now=now)
+    measured = [r for r in reports if r.budget_remaining is not None]
+    lowest = min(measured, key=lambda r: r.budget_remaining) if measured else None
+    return {
+        "total": len(reports),
+        "within": sum(1 for r in reports if r.state[1] == "up"),
+        "burning": sum(1 for r in reports if r.firing),
+        "lowest": lowest
+        and {
+            "name": lowest.slo.name,
+            "left": slos.budget_shown(lowest.budget_remaining),
+        },
     }

@@ -143,6 +143,7 @@ def live_context(now: datetime) -> dict:
             x += width
     data["now"] = now
     data["metrics"] = queries.METRICS
+    data["slo_card"] = queries.slo_summary(now=now)
     return data
 
 

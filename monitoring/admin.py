@@ -7,6 +7,7 @@ from monitoring.models import (
     ModelStatus,
     MonitoringConfig,
     MonitoringRun,
+    Slo,
     UptimeCheck,
 )
 
@@ -75,4 +76,12 @@ class CheckCountAdmin(admin.ModelAdmin):
 class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_display = ("name", "account", "model", "recurrence", "starts_at", "ends_at")
     list_filter = ("recurrence",)
+    raw_id_fields = ("account", "model")
+
+
+@admin.register(Slo)
+class SloAdmin(admin.ModelAdmin):
+    """Its form runs ``Slo.clean`` (the API's and the page's rules)."""
+
+    list_display = ("name", "account", "model", "availability_target", "latency_target")
     raw_id_fields = ("account", "model")

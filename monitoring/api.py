@@ -1,4 +1,5 @@
-"""REST API: /api/v1/monitoring (config, runs, uptime history, exports, prompt packs)."""
+"""REST API: /api/v1/monitoring (config, runs, uptime history, exports, prompt packs),
+/api/v1/maintenance-windows and /api/v1/slos."""
 
 from django.db.models import Sum
 from django.http import Http404
@@ -12,17 +13,19 @@ from arguslm.api import UUIDLookupMixin, parse_uuid, validate_query
 from arguslm.limits import ThrottledActionsMixin
 from arguslm.llm.prompts import PACKS
 from arguslm.schema import QUEUE_UNAVAILABLE
-from monitoring import costs, exports, maintenance, services
+from monitoring import costs, exports, maintenance, services, slos
 from monitoring.models import (
     CheckCount,
     MaintenanceWindow,
     MonitoringConfig,
     MonitoringRun,
+    Slo,
     UptimeCheck,
 )
 from monitoring.serializers import (
     MAINTENANCE_PAGING,
     RUNS_PAGING,
+    SLO_PAGING,
     UPTIME_PAGING,
     CostSerializer,
     ExportQuerySerializer,
@@ -35,6 +38,9 @@ from monitoring.serializers import (
     MonitoringRunSerializer,
     PromptPackSerializer,
     RunsQuerySerializer,
+    SloListSerializer,
+    SloQuerySerializer,
+    SloSerializer,
     UptimeCheckSerializer,
     UptimeHistorySerializer,
     UptimeQuerySerializer,
@@ -225,4 +231,51 @@ class MaintenanceWindowViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
         maintenance.delete(window=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SloViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
+    """SLOs: objectives on availability and latency, their error budgets and burn rates."""
+
+    # Writes need these permissions (arguslm.roles): operators and admins.
+    action_permissions = {
+        "create": "monitoring.add_slo",
+        "partial_update": "monitoring.change_slo",
+        "destroy": "monitoring.delete_slo",
+    }
+
+    serializer_class = SloSerializer
+    not_found_message = "SLO {id} not found"
+    http_method_names = ["get", "post", "patch", "delete"]
+
+    def get_queryset(self):
+        return Slo.objects.order_by("name", "id")
+
+    @extend_schema(parameters=[SloQuerySerializer], responses=SloListSerializer)
+    def list(self, request):
+        query = validate_query(SloQuerySerializer, request)
+        return SLO_PAGING.response(self.get_queryset(), query, SloSerializer)
+
+    @extend_schema(request=SloSerializer, responses={201: SloSerializer})
+    def create(self, request):
+        serializer = SloSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        slo = slos.save(**serializer.validated_data)
+        return Response(SloSerializer(slo).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=SloSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(SloSerializer(self.get_object()).data)
+
+    @extend_schema(request=SloSerializer, responses=SloSerializer)
+    def partial_update(self, request, pk=None):
+        slo = self.get_object()
+        serializer = SloSerializer(slo, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        slo = slos.save(slo=slo, **serializer.validated_data)
+        return Response(SloSerializer(slo).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        slos.delete(slo=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,7 +3,11 @@
 from django import forms
 
 from arguslm.forms import SerializerForm, checkbox, text
-from monitoring.serializers import MaintenanceWindowSerializer, MonitoringConfigSerializer
+from monitoring.serializers import (
+    MaintenanceWindowSerializer,
+    MonitoringConfigSerializer,
+    SloSerializer,
+)
 
 INTERVAL_PRESETS = (1, 2, 5, 10, 15, 30, 60)
 # The form's number fields: fieldset, label, help text and the browser-side bounds (the
@@ -142,3 +146,34 @@ class MaintenanceForm(SerializerForm):
 def _utc(value: str) -> str | None:
     """A browser's datetime-local value (no zone) as UTC: the page says times are UTC."""
     return f"{value}Z" if value and not value.endswith("Z") else (value or None)
+
+
+class SloForm(SerializerForm):
+    """A new SLO: ``target`` is "account:<id>" or "model:<id>"; an empty target percentage
+    leaves that objective out."""
+
+    serializer_class = SloSerializer
+    error_fields = {"account_id": "target", "model_id": "target"}
+
+    name = text()
+    target = text()
+    availability_target = text()
+    latency_metric = text()
+    latency_target = text()
+    latency_threshold_ms = text()
+    period_days = text()
+
+    def payload(self) -> dict:
+        form = self.cleaned_data
+        kind, _, target_id = form["target"].partition(":")
+        latency = bool(form["latency_target"])
+        return {
+            "name": form["name"],
+            "account_id": target_id if kind == "account" else None,
+            "model_id": target_id if kind == "model" else None,
+            "availability_target": form["availability_target"] or None,
+            "latency_metric": form["latency_metric"] if latency else "",
+            "latency_target": form["latency_target"] or None,
+            "latency_threshold_ms": (form["latency_threshold_ms"] or None) if latency else None,
+            "period_days": form["period_days"] or 30,
+        }

@@ -287,3 +287,75 @@ class MaintenanceWindow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Slo(models.Model):
+    """A service level objective for one account's or one model's checks over the last
+    ``period_days``: availability (the share of checks up or degraded) and/or latency (the
+    share of successful checks whose TTFT or total latency is at most a threshold, so "TTFT p95
+    ≤ 1.5 s" is 95 % at most 1,500 ms). Budgets and burn rates: monitoring.slos."""
+
+    class LatencyMetric(models.TextChoices):
+        TTFT = "ttft", "TTFT"
+        LATENCY = "latency", "Total latency"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    account = models.ForeignKey(
+        "providers.ProviderAccount",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="slos",
+    )
+    model = models.ForeignKey(
+        LLMModel, null=True, blank=True, on_delete=models.CASCADE, related_name="slos"
+    )
+    # Percentages in (0, 100]; None leaves that objective out (one of the two is needed).
+    availability_target = models.FloatField(null=True, blank=True)
+    latency_metric = models.CharField(
+        max_length=10, choices=LatencyMetric.choices, blank=True, default=""
+    )
+    latency_target = models.FloatField(null=True, blank=True)
+    latency_threshold_ms = models.PositiveIntegerField(null=True, blank=True)
+    period_days = models.PositiveSmallIntegerField(default=30)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "SLO"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """The rules of an SLO, for every path that writes one (the API's and the page's
+        serializer call this, the admin's form too)."""
+        from django.core.exceptions import ValidationError
+
+        errors: dict = {}
+        if bool(self.account_id) == bool(self.model_id):
+            errors["account"] = "Give either an account or a model (one of them)."
+        for field in ("availability_target", "latency_target"):
+            value = getattr(self, field)
+            if value is not None and not 0 < value <= 100:
+                errors[field] = f"{field} must be a percentage above 0 and at most 100."
+        if self.availability_target is None and self.latency_target is None:
+            errors["availability_target"] = (
+                "Set availability_target, latency_target or both: an SLO needs an objective."
+            )
+        if self.latency_target is not None:
+            if not self.latency_metric:
+                errors["latency_metric"] = "A latency objective needs latency_metric."
+            if not self.latency_threshold_ms:
+                errors["latency_threshold_ms"] = "A latency objective needs a threshold above 0."
+        elif self.latency_metric or self.latency_threshold_ms:
+            errors["latency_target"] = (
+                "latency_metric and latency_threshold_ms need latency_target (the percentage "
+                "of checks that must be at or under the threshold)."
+            )
+        if not 1 <= (self.period_days or 0) <= 365:
+            errors["period_days"] = "period_days must be between 1 and 365."
+        if errors:
+            raise ValidationError(errors)

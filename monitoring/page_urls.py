@@ -6,7 +6,7 @@ and the paths avoid ``monitoring/models/``, which belongs to another page.
 
 from django.urls import path
 
-from monitoring import pages
+from monitoring import pages, slo_pages
 
 urlpatterns = [
     path("monitoring", pages.monitoring_page, name="monitoring"),
@@ -19,6 +19,9 @@ urlpatterns = [
         pages.maintenance_delete,
         name="maintenance-delete",
     ),
+    path("slos", slo_pages.slos_page, name="slos"),
+    path("slos/add", slo_pages.slo_add, name="slo-add"),
+    path("slos/<uuid:slo_id>/delete", slo_pages.slo_delete, name="slo-delete"),
     path("monitoring/toggle/<uuid:model_id>", pages.monitoring_toggle, name="monitoring-toggle"),
     path(
         "monitoring/account/<uuid:account_id>/all",

@@ -445,13 +445,14 @@ def _maintenance_context(form: dict | None, errors: dict | None) -> dict:
         "maintenance_windows": windows,
         "maintenance_form": form or {"recurrence": "once", "weekdays": []},
         "maintenance_errors": errors or {},
-        "maintenance_targets": _maintenance_targets(),
+        "maintenance_targets": target_choices(),
         "weekday_names": list(enumerate(WEEKDAYS)),
     }
 
 
-def _maintenance_targets() -> dict[str, list[tuple[str, str]]]:
-    """The target picker's options: every account, and the monitored models."""
+def target_choices() -> dict[str, list[tuple[str, str]]]:
+    """The target picker's options (maintenance windows, SLOs): every account, and the
+    monitored models."""
     models = (
         LLMModel.objects.monitored()
         .select_related("provider_account")

@@ -1,15 +1,17 @@
 """Request and response shapes of the monitoring API (SDK wire format, metrics.md fields)."""
 
+import math
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from arguslm.api import Paging, after_update
 from arguslm.llm.prompts import BY_ID
-from monitoring import maintenance
-from monitoring.models import MaintenanceWindow, MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring import maintenance, slos
+from monitoring.models import MaintenanceWindow, MonitoringConfig, MonitoringRun, Slo, UptimeCheck
 from providers.models import LLMModel, ProviderAccount
 
 
@@ -308,3 +310,153 @@ MAINTENANCE_PAGING = Paging(default_limit=50, max_limit=500)
 
 class MaintenanceQuerySerializer(serializers.Serializer):
     limit, offset = MAINTENANCE_PAGING.fields()
+
+
+SLO_PAGING = Paging(default_limit=50, max_limit=200)
+
+
+class SloQuerySerializer(serializers.Serializer):
+    limit, offset = SLO_PAGING.fields()
+
+
+# Each alert window's burn rate (null: no checks in it, or an endless burn); the window names
+# ("5m", "1h") are not Python names, so the class is built from them.
+BurnRatesSerializer = type(
+    "BurnRatesSerializer",
+    (serializers.Serializer,),
+    {name: serializers.FloatField(allow_null=True) for name in slos.WINDOWS},
+)
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: an endless figure (a 100 % target's burn) is sent as null."""
+    return value if value is None or math.isfinite(value) else None
+
+
+class SloObjectiveSerializer(serializers.Serializer):
+    objective = serializers.CharField(source="kind", help_text="availability, ttft or latency")
+    target = serializers.FloatField(help_text="Percent of checks that must be good.")
+    threshold_ms = serializers.IntegerField(allow_null=True)
+    sli = serializers.FloatField(
+        allow_null=True, help_text="Percent of the period's checks that were good."
+    )
+    checks = serializers.IntegerField(source="period.total")
+    bad = serializers.IntegerField(source="period.bad")
+    allowed_bad = serializers.FloatField(help_text="Bad checks the budget allows in the period.")
+    budget_remaining = serializers.SerializerMethodField(
+        help_text="1 − bad / allowed_bad: 1 untouched, 0 spent, below 0 overspent."
+    )
+    burn_rates = serializers.SerializerMethodField()
+    alerts = serializers.SerializerMethodField(help_text="The burn-rate alerts firing now.")
+
+    def get_budget_remaining(self, objective) -> float | None:
+        return _finite(objective.budget_remaining)
+
+    def get_burn_rates(self, objective) -> BurnRatesSerializer:
+        return {name: _finite(objective.burn_rate(name)) for name in slos.WINDOWS}
+
+    def get_alerts(self, objective) -> list[str]:
+        return [alert.name for alert in objective.firing]
+
+
+class SloStatusSerializer(serializers.Serializer):
+    computed_at = serializers.DateTimeField()
+    budget_remaining = serializers.SerializerMethodField(
+        help_text="The lowest of the objectives' remaining budgets."
+    )
+    firing = serializers.SerializerMethodField(help_text="Whether a burn-rate alert fires.")
+    objectives = SloObjectiveSerializer(many=True)
+
+    def get_budget_remaining(self, report) -> float | None:
+        return _finite(report.budget_remaining)
+
+    def get_firing(self, report) -> bool:
+        return bool(report.firing)
+
+
+class SloSerializer(serializers.ModelSerializer):
+    """An SLO of one account or one model, and (read) its budget and burn rates now."""
+
+    account_id = serializers.UUIDField(required=False, allow_null=True)
+    model_id = serializers.UUIDField(required=False, allow_null=True)
+    availability_target = serializers.FloatField(
+        required=False, allow_null=True, help_text="Percent of checks up or degraded, (0, 100]."
+    )
+    latency_metric = serializers.ChoiceField(
+        choices=Slo.LatencyMetric.choices, required=False, allow_blank=True, allow_null=True
+    )
+    latency_target = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Percent of successful checks at or under latency_threshold_ms, (0, 100].",
+    )
+    latency_threshold_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=600_000
+    )
+    period_days = serializers.IntegerField(min_value=1, max_value=365, default=30)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Slo
+        fields = [
+            "id",
+            "name",
+            "account_id",
+            "model_id",
+            "availability_target",
+            "latency_metric",
+            "latency_target",
+            "latency_threshold_ms",
+            "period_days",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "status", "created_at", "updated_at"]
+        extra_kwargs = {
+            "name": {"min_length": 1, "max_length": 200},
+        }
+
+    def get_status(self, slo) -> SloStatusSerializer:
+        return SloStatusSerializer(slos.report(slo)).data
+
+    def validate(self, attrs):
+        merged = after_update(self, attrs, SLO_FIELDS)
+        errors: dict = {}
+        account_id = merged["account_id"]
+        if account_id and not ProviderAccount.objects.filter(pk=account_id).exists():
+            errors["account_id"] = [f"Provider account {merged['account_id']} does not exist."]
+        if merged["model_id"] and not LLMModel.objects.filter(pk=merged["model_id"]).exists():
+            errors["model_id"] = [f"Model {merged['model_id']} does not exist."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["latency_metric"] = merged["latency_metric"] = merged["latency_metric"] or ""
+        try:
+            Slo(pk=getattr(self.instance, "pk", None), **merged).clean()
+        except DjangoValidationError as error:
+            fields = {"account": "account_id", "model": "model_id"}
+            raise serializers.ValidationError(
+                {fields.get(k, k): v for k, v in error.message_dict.items()}
+            ) from None
+        return attrs
+
+
+SLO_FIELDS = (
+    "name",
+    "account_id",
+    "model_id",
+    "availability_target",
+    "latency_metric",
+    "latency_target",
+    "latency_threshold_ms",
+    "period_days",
+)
+
+
+# many=False: the list action answers one envelope object, not an array of them.
+@extend_schema_serializer(many=False)
+class SloListSerializer(serializers.Serializer):
+    items = SloSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()

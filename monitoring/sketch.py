@@ -40,6 +40,11 @@ def merge(into: dict, other: dict | None) -> dict:
     return into
 
 
+def _representative(key: str) -> float:
+    """The value a bucket's samples are read back as (within 1 % of each of them)."""
+    return 2 * GAMMA ** int(key) / (GAMMA + 1)
+
+
 def _value_at(sketch: dict, rank: int, keys: list[str]) -> float:
     """The representative value of the sample at 0-based ``rank`` (ascending)."""
     seen = sketch.get("z", 0)
@@ -48,8 +53,20 @@ def _value_at(sketch: dict, rank: int, keys: list[str]) -> float:
     for key in keys:
         seen += sketch["b"][key]
         if rank < seen:
-            return 2 * GAMMA ** int(key) / (GAMMA + 1)
-    return 2 * GAMMA ** int(keys[-1]) / (GAMMA + 1)
+            return _representative(key)
+    return _representative(keys[-1])
+
+
+def count_at_most(sketch: dict | None, limit: float) -> int:
+    """How many values are at most ``limit``, each read back as its bucket's representative
+    (as ``quantile`` reads it): exact for values more than 1 % away from ``limit``."""
+    if not sketch:
+        return 0
+    count = sketch.get("z", 0) if limit >= 0 else 0
+    for key, n in sketch.get("b", {}).items():
+        if _representative(key) <= limit:
+            count += n
+    return count
 
 
 def quantile(sketch: dict | None, q: float) -> float | None:

@@ -39,6 +39,9 @@ OPERATOR_API = {
     "api_v1_maintenance_windows_create",
     "api_v1_maintenance_windows_partial_update",
     "api_v1_maintenance_windows_destroy",
+    "api_v1_slos_create",
+    "api_v1_slos_partial_update",
+    "api_v1_slos_destroy",
 }
 # The page actions (URL names) an operator may post to; an admin may post to every one.
 OPERATOR_PAGES = {
@@ -57,6 +60,8 @@ OPERATOR_PAGES = {
     "alert-rule-rotate-secret",
     "maintenance-add",
     "maintenance-delete",
+    "slo-add",
+    "slo-delete",
 }
 # Pages every signed-in user may post to: their own API tokens, and signing out.
 ANYONE_POSTS = {"settings", "logout", "login"}
