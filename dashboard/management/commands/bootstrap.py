@@ -46,6 +46,7 @@ class Command(BaseCommand):
         if not settings.DEMO:
             return
         from alerts.models import AlertRule
+        from monitoring import slos
         from providers.models import ProviderAccount
         from providers.services import ensure_demo_provider
 
@@ -58,5 +59,10 @@ class Command(BaseCommand):
                     "rule_type": AlertRule.RuleType.ANY_MODEL_DOWN,
                     "consecutive_failures": 2,
                 },
+            )
+            slos.save(name="Demo availability", account=account, availability_target=99.0)
+            AlertRule.objects.get_or_create(
+                name="SLO burning fast",
+                defaults={"rule_type": AlertRule.RuleType.SLO_BURN_RATE},
             )
         self.stdout.write(f"Demo provider ready: {account.display_name} ({settings.LLMSIM_URL})")
