@@ -74,7 +74,7 @@ class CheckCountAdmin(admin.ModelAdmin):
 
 @admin.register(MaintenanceWindow)
 class MaintenanceWindowAdmin(admin.ModelAdmin):
-    list_display = ("name", "account", "model", "recurrence", "starts_at", "ends_at")
+    list_display = ("name", "account", "model", "recurrence", "starts_at", "ends_at", "cron")
     list_filter = ("recurrence",)
     raw_id_fields = ("account", "model")
 

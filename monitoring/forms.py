@@ -110,7 +110,8 @@ class MonitoringSettingsForm(SerializerForm):
 
 class MaintenanceForm(SerializerForm):
     """A new maintenance window: ``target`` is "account:<id>" or "model:<id>"; the one-off
-    fields are local datetime inputs (read as UTC), the weekly ones weekday boxes."""
+    fields are local datetime inputs (read as UTC), the weekly ones weekday boxes. Only the
+    chosen recurrence's fields are sent (all are on the page at once)."""
 
     serializer_class = MaintenanceWindowSerializer
     error_fields = {"account_id": "target", "model_id": "target"}
@@ -125,21 +126,25 @@ class MaintenanceForm(SerializerForm):
     )
     start_time = text()
     duration_minutes = text()
+    cron = text()
 
     def payload(self) -> dict:
         form = self.cleaned_data
         kind, _, target_id = form["target"].partition(":")
         weekly = form["recurrence"] == "weekly"
+        cron = form["recurrence"] == "cron"
+        once = not (weekly or cron)
         return {
             "name": form["name"],
             "account_id": target_id if kind == "account" else None,
             "model_id": target_id if kind == "model" else None,
             "recurrence": form["recurrence"],
-            "starts_at": None if weekly else _utc(form["starts_at"]),
-            "ends_at": None if weekly else _utc(form["ends_at"]),
+            "starts_at": _utc(form["starts_at"]) if once else None,
+            "ends_at": _utc(form["ends_at"]) if once else None,
             "weekdays": form["weekdays"] if weekly else [],
             "start_time": (form["start_time"] or None) if weekly else None,
-            "duration_minutes": (form["duration_minutes"] or None) if weekly else None,
+            "duration_minutes": (form["duration_minutes"] or None) if weekly or cron else None,
+            "cron": form["cron"] if cron else "",
         }
 
 

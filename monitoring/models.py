@@ -251,12 +251,14 @@ class CheckCount(models.Model):
 
 class MaintenanceWindow(models.Model):
     """A time when one account's or one model's checks do not count: once (``starts_at`` to
-    ``ends_at``) or every week (on ``weekdays``, from ``start_time`` UTC for
+    ``ends_at``), every week (on ``weekdays``, from ``start_time`` UTC for
+    ``duration_minutes``) or whenever a ``cron`` expression fires (UTC, for
     ``duration_minutes``). Probes still run; see monitoring.maintenance."""
 
     class Recurrence(models.TextChoices):
         ONCE = "once"
         WEEKLY = "weekly"
+        CRON = "cron"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
@@ -279,7 +281,8 @@ class MaintenanceWindow(models.Model):
     ends_at = models.DateTimeField(null=True, blank=True)  # once
     weekdays = models.JSONField(default=list, blank=True)  # weekly: 0 = Monday … 6 = Sunday
     start_time = models.TimeField(null=True, blank=True)  # weekly, UTC
-    duration_minutes = models.PositiveIntegerField(null=True, blank=True)  # weekly
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)  # weekly, cron
+    cron = models.CharField(max_length=100, blank=True)  # cron: 5 fields, UTC
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -439,6 +439,8 @@ def _maintenance_context(form: dict | None, errors: dict | None) -> dict:
         if window.recurrence == MaintenanceWindow.Recurrence.WEEKLY:
             days = ", ".join(WEEKDAYS[d] for d in window.weekdays)
             window.when = f"{days} {window.start_time:%H:%M} UTC for {window.duration_minutes} min"
+        elif window.recurrence == MaintenanceWindow.Recurrence.CRON:
+            window.when = f"Cron {window.cron} UTC for {window.duration_minutes} min"
         else:
             window.when = f"{window.starts_at:%Y-%m-%d %H:%M} → {window.ends_at:%Y-%m-%d %H:%M} UTC"
     return {

@@ -207,7 +207,8 @@ class CostSerializer(serializers.Serializer):
 
 
 class MaintenanceWindowSerializer(serializers.ModelSerializer):
-    """A maintenance window of one account or one model: once, or every week (UTC)."""
+    """A maintenance window of one account or one model: once, every week, or on a cron
+    schedule (UTC)."""
 
     account_id = serializers.UUIDField(required=False, allow_null=True)
     model_id = serializers.UUIDField(required=False, allow_null=True)
@@ -235,11 +236,15 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
             "weekdays",
             "start_time",
             "duration_minutes",
+            "cron",
             "active",
             "created_at",
         ]
         read_only_fields = ["id", "active", "created_at"]
-        extra_kwargs = {"name": {"min_length": 1, "max_length": 200}}
+        extra_kwargs = {
+            "name": {"min_length": 1, "max_length": 200},
+            "cron": {"help_text": "Cron windows: 5 fields, UTC, e.g. `30 1 * * 1-5`."},
+        }
 
     def get_active(self, window) -> bool:
         return maintenance.active(window, timezone.now())
@@ -257,6 +262,7 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
                 "weekdays",
                 "start_time",
                 "duration_minutes",
+                "cron",
             ),
         )
         errors: dict = {}
@@ -276,20 +282,27 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
                 errors["ends_at"] = ["A one-off window needs ends_at."]
             elif merged["starts_at"] and merged["ends_at"] <= merged["starts_at"]:
                 errors["ends_at"] = ["ends_at must be after starts_at."]
-        else:
+        elif merged["recurrence"] == MaintenanceWindow.Recurrence.WEEKLY:
             if not merged["weekdays"]:
                 errors["weekdays"] = ["A weekly window needs at least one weekday (0-6)."]
             if merged["start_time"] is None:
                 errors["start_time"] = ["A weekly window needs start_time (UTC)."]
             if not merged["duration_minutes"]:
                 errors["duration_minutes"] = ["A weekly window needs duration_minutes."]
+        else:
+            if not merged["cron"]:
+                errors["cron"] = ["A cron window needs cron (5 fields, UTC)."]
+            elif problem := maintenance.cron_problem(merged["cron"]):
+                errors["cron"] = [problem]
+            if not merged["duration_minutes"]:
+                errors["duration_minutes"] = ["A cron window needs duration_minutes."]
         if errors:
             raise serializers.ValidationError(errors)
         attrs["weekdays"] = sorted(set(merged["weekdays"] or []))
         probe = MaintenanceWindow(pk=getattr(self.instance, "pk", None), **merged)
         clash = maintenance.overlapping(probe, timezone.now())
         if clash is not None:
-            field = "starts_at" if merged["recurrence"] == "once" else "start_time"
+            field = {"once": "starts_at", "weekly": "start_time"}.get(merged["recurrence"], "cron")
             raise serializers.ValidationError(
                 {field: [f"Overlaps the maintenance window “{clash.name}” of the same target."]}
             )
