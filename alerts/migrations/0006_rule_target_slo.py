@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('alerts', '0005_apprise_channel'),
-        ('monitoring', '0007_slo'),
+        ('monitoring', '0008_slo'),
     ]
 
     operations = [

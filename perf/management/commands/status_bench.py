@@ -1,4 +1,5 @@
-"""Time a public status page of 50 models with a year of daily history, uncached and cached.
+"""Time a public status page of 50 models with a year of daily history, uncached and cached,
+and the budget and burn rates of a year-long SLO over the same 50 models.
 
     ARGUSLM_DATA_DIR=/tmp/status-bench manage.py migrate
     ARGUSLM_DATA_DIR=/tmp/status-bench manage.py status_bench
@@ -7,7 +8,8 @@ The first run writes its own history (a page never reads raw checks: a year of d
 per model, and incidents), then requests /status/<slug> through the whole Django stack
 anonymously. Uncached: the server cache is cleared before each request (the cost of the
 first visitor in a minute). Prints p50/p95 and the queries of one uncached render. Target:
-≤ 100 ms p95 at 50 models.
+≤ 100 ms p95 at 50 models. The SLO (availability and TTFT, 365 days, the account's 50 models)
+is computed as the SLOs page, the API and /metrics compute it (monitoring.slos.report).
 """
 
 import random
@@ -25,8 +27,8 @@ from alerts.models import AlertRule, Incident
 from arguslm.stats import percentile
 from dashboard import services
 from dashboard.models import StatusPage
-from monitoring import rollups
-from monitoring.models import CheckRollup, ModelStatus
+from monitoring import rollups, sketch, slos
+from monitoring.models import CheckRollup, ModelStatus, Slo
 from providers.models import LLMModel, ProviderAccount
 
 SLUG = "status-bench"
@@ -65,6 +67,35 @@ class Command(BaseCommand):
                     raise SystemExit(f"{url} answered {response.status_code}")
             p50, p95 = percentile(times, 50), percentile(times, 95)
             self.stdout.write(f"  {url} {label:<9} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+        self._slo(page, requests)
+
+    def _slo(self, page: StatusPage, requests: int) -> None:
+        account = page.llm_models.first().provider_account
+        slo = Slo.objects.filter(account=account).first() or slos.save(
+            name="Bench",
+            account=account,
+            availability_target=99.9,
+            latency_metric="ttft",
+            latency_target=95,
+            latency_threshold_ms=300,
+            period_days=365,
+        )
+        with CaptureQueriesContext(connection) as queries:
+            report = slos.report(slo)
+        times = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            slos.report(slo)
+            times.append((time.perf_counter() - started) * 1000)
+        p50, p95 = percentile(times, 50), percentile(times, 95)
+        left = ", ".join(
+            f"{o.kind} {o.period.total:,} checks, {slos.budget_shown(o.budget_remaining)} left"
+            for o in report.objectives
+        )
+        self.stdout.write(
+            f"  SLO over {slo.period_days} days ({left}): {len(queries)} queries, "
+            f"p50 {p50:.1f} ms   p95 {p95:.1f} ms"
+        )
 
     def _history(self, count: int, days: int) -> StatusPage:
         rng = random.Random(1)
@@ -77,6 +108,13 @@ class Command(BaseCommand):
             for i in range(count)
         )
         today = rollups.bucket_start(now, CheckRollup.Resolution.DAY)
+        # A day's TTFT summaries: 288 checks around 150 ms, a few slow (a handful of shapes).
+        days_ttft = []
+        for _ in range(8):
+            summary = sketch.empty()
+            for _ in range(288):
+                sketch.add(summary, rng.lognormvariate(5, 0.4))
+            days_ttft.append(summary)
         rows = []
         for model in models:
             for day in range(days):
@@ -91,6 +129,7 @@ class Command(BaseCommand):
                         up=288 - down - degraded,
                         degraded=degraded,
                         down=down,
+                        ttft=rng.choice(days_ttft),
                     )
                 )
         CheckRollup.objects.bulk_create(rows, batch_size=5000)

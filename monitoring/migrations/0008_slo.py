@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0006_maintenance_windows'),
+        ('monitoring', '0007_maintenance_cron'),
         ('providers', '0001_initial'),
     ]
 
