@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from arguslm.pages import error_text
 from monitoring.models import (
     CheckCount,
     CheckRollup,
@@ -72,8 +74,48 @@ class CheckCountAdmin(admin.ModelAdmin):
     readonly_fields = ("model", "status", "count")
 
 
+class MaintenanceWindowAdminForm(forms.ModelForm):
+    """The API's and the page's rules (MaintenanceWindowSerializer) for the admin's form too:
+    a window saved here is read on every pass, so it must be one the pass can evaluate."""
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = [
+            "name",
+            "account",
+            "model",
+            "recurrence",
+            "starts_at",
+            "ends_at",
+            "weekdays",
+            "start_time",
+            "duration_minutes",
+            "cron",
+        ]
+
+    def clean(self):
+        from monitoring.serializers import MaintenanceWindowSerializer
+
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        data = {name: cleaned.get(name) for name in MaintenanceWindowSerializer.Meta.fields}
+        data["account_id"] = getattr(cleaned.get("account"), "pk", None)
+        data["model_id"] = getattr(cleaned.get("model"), "pk", None)
+        data = {name: value for name, value in data.items() if value is not None}
+        instance = self.instance if self.instance.pk else None
+        serializer = MaintenanceWindowSerializer(instance, data=data)
+        if not serializer.is_valid():
+            fields = {"account_id": "account", "model_id": "model"}
+            for key, detail in serializer.errors.items():
+                field = fields.get(key, key)
+                self.add_error(field if field in self.fields else None, error_text(detail))
+        return cleaned
+
+
 @admin.register(MaintenanceWindow)
 class MaintenanceWindowAdmin(admin.ModelAdmin):
+    form = MaintenanceWindowAdminForm
     list_display = ("name", "account", "model", "recurrence", "starts_at", "ends_at", "cron")
     list_filter = ("recurrence",)
     raw_id_fields = ("account", "model")

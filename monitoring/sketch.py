@@ -40,7 +40,7 @@ def merge(into: dict, other: dict | None) -> dict:
     return into
 
 
-def _representative(key: str) -> float:
+def _representative(key: str | int) -> float:
     """The value a bucket's samples are read back as (within 1 % of each of them)."""
     return 2 * GAMMA ** int(key) / (GAMMA + 1)
 
@@ -62,11 +62,19 @@ def count_at_most(sketch: dict | None, limit: float) -> int:
     (as ``quantile`` reads it): exact for values more than 1 % away from ``limit``."""
     if not sketch:
         return 0
-    count = sketch.get("z", 0) if limit >= 0 else 0
-    for key, n in sketch.get("b", {}).items():
-        if _representative(key) <= limit:
-            count += n
-    return count
+    if limit < 0:
+        return 0
+    count = sketch.get("z", 0)
+    if limit == 0:
+        return count
+    # The highest bucket whose representative is at most ``limit`` (checked both ways against
+    # rounding in the logarithm).
+    top = math.floor(math.log(limit * (GAMMA + 1) / 2) / LOG_GAMMA)
+    if _representative(top + 1) <= limit:
+        top += 1
+    elif _representative(top) > limit:
+        top -= 1
+    return count + sum(n for key, n in sketch.get("b", {}).items() if int(key) <= top)
 
 
 def quantile(sketch: dict | None, q: float) -> float | None:

@@ -19,10 +19,12 @@ windows both burn at 6× or more; the short window lets the alert stop soon afte
 does. The windows are counted from the raw checks of the last six hours, in one query per SLO.
 """
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -36,6 +38,7 @@ WINDOWS = {
     "1h": timedelta(hours=1),
     "6h": timedelta(hours=6),
 }
+SETTLED_CACHE_SECONDS = 2 * 24 * 3600  # a settled day's key changes daily anyway
 METRIC_FIELDS = {Slo.LatencyMetric.TTFT: "ttft_ms", Slo.LatencyMetric.LATENCY: "latency_ms"}
 
 
@@ -197,22 +200,52 @@ def _count_period(slo: Slo, ids: list, now: datetime, objectives: list[Objective
     if first_day < start:
         first_day += timedelta(days=1)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Days before yesterday are settled (a pass that crosses midnight still writes to
+    # yesterday): their sums are read once a day and cached, so a long period costs the
+    # hours at both ends and yesterday's row.
+    settled = max(first_day, today - timedelta(days=1))
     hour, day = CheckRollup.Resolution.HOUR, CheckRollup.Resolution.DAY
-    rows = CheckRollup.objects.filter(model_id__in=ids).filter(
-        Q(resolution=hour, bucket__gte=start, bucket__lt=first_day)
-        | Q(resolution=day, bucket__gte=first_day, bucket__lt=today)
-        | Q(resolution=hour, bucket__gte=today)
+    rollups = CheckRollup.objects.filter(model_id__in=ids)
+    ids_digest = hashlib.sha256(",".join(sorted(map(str, ids))).encode()).hexdigest()[:16]
+    key = (
+        f"slo-days:{slo.pk}:{slo.updated_at.timestamp() if slo.updated_at else 0}:"
+        f"{first_day:%Y%m%d}:{settled:%Y%m%d}:{ids_digest}"
     )
+    days = cache.get(key)
+    if days is None:
+        days = _tally(
+            rollups.filter(resolution=day, bucket__gte=first_day, bucket__lt=settled), objectives
+        )
+        cache.set(key, days, SETTLED_CACHE_SECONDS)
+    recent = _tally(
+        rollups.filter(
+            Q(resolution=hour, bucket__gte=start, bucket__lt=first_day)
+            | Q(resolution=day, bucket__gte=settled, bucket__lt=today)
+            | Q(resolution=hour, bucket__gte=today)
+        ),
+        objectives,
+    )
+    for objective, (good, total), (more_good, more_total) in zip(
+        objectives, days, recent, strict=True
+    ):
+        objective.period = Tally(good=good + more_good, total=total + more_total)
+
+
+def _tally(rows, objectives: list[Objective]) -> list[tuple[int, int]]:
+    """(good, total) of each objective over the rollup ``rows``."""
     latency = [o for o in objectives if o.kind != "availability"]
+    sums = [[0, 0] for _ in objectives]
+    latency_sums = [sums[objectives.index(o)] for o in latency]
     columns = ["n", "up", "degraded"] + [o.kind for o in latency]  # the sketch columns
     for n, up, degraded, *summaries in rows.values_list(*columns):
-        for objective in objectives:
+        for objective, tally in zip(objectives, sums, strict=True):
             if objective.kind == "availability":
-                objective.period.good += up + degraded
-                objective.period.total += n
-        for objective, summary in zip(latency, summaries, strict=True):
-            objective.period.good += sketch.count_at_most(summary, objective.threshold_ms)
-            objective.period.total += (summary or {}).get("n", 0)
+                tally[0] += up + degraded
+                tally[1] += n
+        for objective, tally, summary in zip(latency, latency_sums, summaries, strict=True):
+            tally[0] += sketch.count_at_most(summary, objective.threshold_ms)
+            tally[1] += (summary or {}).get("n", 0)
+    return [tuple(tally) for tally in sums]
 
 
 def _count_windows(ids: list, now: datetime, objectives: list[Objective]) -> None:

@@ -26,9 +26,7 @@ def test_an_operator_adds_an_slo_and_sees_its_budget_burn(live_server, page, sho
     checks += [uptime_check(chat, ago=timedelta(minutes=m)) for m in range(7, 60)]
     checks += [uptime_check(chat, status="down", ago=timedelta(minutes=m)) for m in range(1, 7)]
     store_checks(checks)
-    Slo.objects.create(
-        name="OpenAI prod availability", account=account, availability_target=99.9
-    )
+    Slo.objects.create(name="OpenAI prod availability", account=account, availability_target=99.9)
 
     log_in(page, live_server.url, role="operator")
     page.goto(f"{live_server.url}/slos")

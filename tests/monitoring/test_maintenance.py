@@ -302,3 +302,16 @@ def test_the_uptime_api_says_which_checks_were_in_maintenance(api):
     Check.objects.create(model=model, status="down", created_at=timezone.now(), in_maintenance=True)
     (item,) = api.get("/api/v1/monitoring/uptime").json()["items"]
     assert item["in_maintenance"] is True and item["status"] == "down"
+
+
+def test_the_admin_holds_windows_to_the_api_rules():
+    from monitoring.admin import MaintenanceWindowAdminForm
+
+    model = make_model()
+    base = {"name": "Nightly", "model": model.pk, "recurrence": "cron", "weekdays": "[]"}
+    never = MaintenanceWindowAdminForm(data={**base, "cron": "0 0 30 2 *", "duration_minutes": 60})
+    assert not never.is_valid()
+    assert never.errors["cron"] == ["This cron expression never fires."]
+    nightly = MaintenanceWindowAdminForm(data={**base, "cron": "0 2 * * *", "duration_minutes": 60})
+    assert nightly.is_valid(), nightly.errors
+    assert nightly.save().cron == "0 2 * * *"

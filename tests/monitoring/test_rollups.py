@@ -23,6 +23,20 @@ def test_sketch_quantiles_are_within_one_percent_of_the_exact_sample():
         assert sketch.quantile(summary, q) == pytest.approx(exact, rel=0.0101)
 
 
+def test_counting_values_at_most_a_threshold_is_exact_away_from_it():
+    rng = random.Random(7)
+    values = [rng.lognormvariate(6, 0.8) for _ in range(5000)] + [0.0] * 3
+    summary = sketch.empty()
+    for v in values:
+        sketch.add(summary, v)
+    for limit in (0, 50, 403.7, 1000, 1500, 10**6):
+        exact = sum(v <= limit for v in values)
+        near = sum(abs(v - limit) <= 0.02 * limit for v in values)  # one bucket either side
+        assert abs(sketch.count_at_most(summary, limit) - exact) <= near
+    assert sketch.count_at_most(summary, -1) == 0
+    assert sketch.count_at_most(None, 100) == 0
+
+
 def test_merged_sketches_equal_one_sketch_of_all_values():
     rng = random.Random(9)
     parts = [[rng.uniform(1, 2000) for _ in range(200)] for _ in range(24)]

@@ -320,3 +320,13 @@ def test_the_dashboard_card_and_metrics_show_the_same_figures(logged_in, api):
     assert remaining == pytest.approx(1 - 1 / 1.8)
     assert value(samples, "arguslm_slo_burn_rate", **labels, window="5m") == pytest.approx(1.25)
     assert value(samples, "arguslm_slo_burn_alert", **labels, alert="fast") == 0.0
+
+
+def test_the_admin_holds_slos_to_the_same_rules():
+    from django.contrib.admin.sites import site
+
+    form_class = site._registry[Slo].get_form(request=None)
+    model = make_model()
+    form = form_class(data={"name": "Chat", "model": model.pk, "availability_target": "0"})
+    assert not form.is_valid()
+    assert "at most 100" in form.errors["availability_target"][0]

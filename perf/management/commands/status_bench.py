@@ -80,8 +80,11 @@ class Command(BaseCommand):
             latency_threshold_ms=300,
             period_days=365,
         )
+        cache.clear()
+        started = time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
             report = slos.report(slo)
+        first = (time.perf_counter() - started) * 1000
         times = []
         for _ in range(requests):
             started = time.perf_counter()
@@ -93,8 +96,8 @@ class Command(BaseCommand):
             for o in report.objectives
         )
         self.stdout.write(
-            f"  SLO over {slo.period_days} days ({left}): {len(queries)} queries, "
-            f"p50 {p50:.1f} ms   p95 {p95:.1f} ms"
+            f"  SLO over {slo.period_days} days ({left}): {len(queries)} queries; first of the "
+            f"day (settled days summed) {first:.0f} ms, then p50 {p50:.1f} ms   p95 {p95:.1f} ms"
         )
 
     def _history(self, count: int, days: int) -> StatusPage:
