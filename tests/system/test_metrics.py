@@ -341,7 +341,7 @@ def test_a_scrape_costs_the_same_queries_for_2_and_20_models(api, data):
     small = queries_for_a_scrape(api)
     make_fleet(20)
     assert queries_for_a_scrape(api) == small
-    assert small <= 10
+    assert small <= 11  # one of them lists the SLOs (each SLO adds three)
 
 
 # --- the sample Grafana dashboard ---------------------------------------------------------------
