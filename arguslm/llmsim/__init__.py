@@ -61,6 +61,12 @@ Keys [default]
         [reasoning_content] (strict profiles use their provider's field instead)
     bad=k OpenAI: at chunk k's slot send the malformed ``data: {"choices":[null]}``,
         then carry on with chunk k and the rest [-]
+    answer json|brokenjson|refusal|four|five|count|empty a scripted answer text instead of
+        the filler (scenarios.ANSWERS; names only, never free text). n becomes the
+        text's token count; an n in the same name cuts the answer to its first n tokens,
+        a larger one is ignored. Every format and tool=1 send exactly that text [-]
+    served alt the response reports a different model name: the requested one + "-v2"
+        (OpenAI/Ollama ``model``, Anthropic ``message.model``) [-]
 
 Schedule
     reasoning + n tokens are cut into chunks of ``chunk`` tokens, reasoning chunks first
@@ -70,7 +76,8 @@ Schedule
     Comments go out at start + i*(ttft - start)/(k+1), start = min(hang, ttft). Deadlines
     stay absolute, so a hang longer than ttft makes the due chunks follow the headers at
     once. Non-streaming requests get the whole body at the finish time. Tokens are
-    ``tok1 tok2 ...``, reasoning tokens ``think1 think2 ...``.
+    ``tok1 tok2 ...`` (with ``answer``: the text's words, each with its whitespace, so the
+    chunks join to the exact text), reasoning tokens ``think1 think2 ...``.
 
 Flaky
     Request k to an exact model name fails iff the k-th draw of

@@ -70,6 +70,7 @@ from arguslm.llmsim.scenarios import (
     estimate_input_tokens,
     limit_output,
     parse_provider_model,
+    served_model,
 )
 from arguslm.llmsim.server import (
     CREATED,
@@ -138,7 +139,7 @@ def _new_call(
     input_tokens = s.input if s.input is not None else estimate_input_tokens(texts)
     return _Call(
         call_id,
-        model_id,
+        served_model(model_id, s),
         s,
         body,
         int(time.time()),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +20,19 @@ ERROR_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 408, 413, 422, 4
 # Which OpenAI delta field carries reasoning text (rfield=...): DeepSeek and xAI use
 # "reasoning_content", OpenRouter, Groq and Ollama "reasoning".
 REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning")
+# Scripted answers (answer=<name>) for checks on what a model says. Name -> text only: a
+# model name is no place for free text. "count" is long enough to be cut by a token limit.
+ANSWERS: dict[str, str] = {
+    "json": '{"status": "ok", "items": [1, 2, 3]}',
+    "brokenjson": '{"status": "ok", "items": [1, 2, 3]',
+    "refusal": "I'm sorry, but I can't help with that request.",
+    "four": "2 + 2 = 4",
+    "five": "2 + 2 = 5",
+    "count": "\n".join(str(i) for i in range(1, 21)),
+    "empty": "",
+}
+# Model name reported instead of the requested one (served=<name>): suffix appended to it.
+SERVED_SUFFIXES: dict[str, str] = {"alt": "-v2"}
 # Guards against a typo such as n=100000000 allocating gigabytes of token text.
 MAX_TOKENS = 1_000_000
 
@@ -60,6 +74,14 @@ class Scenario:
     finish: bool = True  # False: the stream just ends after the last token
     rfield: str = "reasoning_content"  # OpenAI delta field carrying reasoning text
     bad: int | None = None  # malformed event at this chunk slot, then carry on
+    answer: str | None = None  # ANSWERS name: scripted answer text instead of filler
+    served: str | None = None  # SERVED_SUFFIXES name: the reported model name differs
+
+    def __post_init__(self) -> None:
+        # n counts the answer tokens actually sent, so it can never exceed the scripted
+        # answer: output_tokens, chunk_count and the X-Sim-* headers stay exact.
+        if self.answer is not None:
+            object.__setattr__(self, "n", min(self.n, len(answer_tokens(self.answer))))
 
     @property
     def output_tokens(self) -> int:
@@ -148,6 +170,26 @@ def _rfield(key: str, raw: str) -> str:
     return raw
 
 
+def answer_tokens(name: str) -> list[str]:
+    """ANSWERS[name] cut into tokens: one per word with the whitespace around it, so the
+    tokens joined give back the text exactly (like the filler's ``tok1 tok2 ``)."""
+    return re.findall(r"\s*\S+\s*", ANSWERS[name])
+
+
+def served_model(requested: str, s: Scenario) -> str:
+    """The model name a response reports: ``served`` swaps in a fixed alternative."""
+    return requested if s.served is None else requested + SERVED_SUFFIXES[s.served]
+
+
+def _choice(table: dict[str, str]) -> Callable[[str, str], str]:
+    def parse(key: str, raw: str) -> str:
+        if raw not in table:
+            raise ScenarioError(key, f"{key}={raw!r}: expected one of {', '.join(table)}")
+        return raw
+
+    return parse
+
+
 def _seed(key: str, raw: str) -> int:
     try:
         return int(raw)
@@ -180,6 +222,8 @@ _PARSERS = {
     "finish": _flag,
     "rfield": _rfield,
     "bad": _count,
+    "answer": _choice(ANSWERS),
+    "served": _choice(SERVED_SUFFIXES),
 }
 
 
@@ -187,7 +231,9 @@ def parse_model(name: str) -> Scenario | None:
     """Scenario for a model name; None when the name is neither ``sim…`` nor a named model.
 
     Raises ScenarioError (carrying the offending key) for an unknown key or a bad value.
-    A trailing ``:latest`` (Ollama tag) is ignored.
+    A trailing ``:latest`` (Ollama tag) is ignored. ``answer`` sets n to the answer's
+    token count; an ``n`` in the same name cuts the answer to its first n tokens, which
+    keeps ``parse_model(s.spec()) == s`` also for an answer cut by a token limit.
     """
     name = name.removesuffix(":latest")
     base, _, rest = name.partition("/")
@@ -206,6 +252,8 @@ def parse_model(name: str) -> Scenario | None:
         if not sep:
             raise ScenarioError(key, f"scenario key {key!r} needs a value ({key}=...)")
         overrides[key] = _PARSERS[key](key, raw)
+    if "answer" in overrides:
+        overrides.setdefault("n", len(answer_tokens(str(overrides["answer"]))))
     scenario = dataclasses.replace(scenario, **overrides)
     if scenario.output_tokens > MAX_TOKENS:
         raise ScenarioError("n", f"reasoning + n must be at most {MAX_TOKENS}")
@@ -269,11 +317,15 @@ class Event:
 
 def build_chunks(s: Scenario) -> list[Chunk]:
     """Reasoning chunks first; a chunk never mixes reasoning and answer tokens."""
+    answer = answer_tokens(s.answer) if s.answer is not None else None
     chunks: list[Chunk] = []
     for kind, word, total in (("reasoning", "think", s.reasoning), ("answer", "tok", s.n)):
         for start in range(1, total + 1, s.chunk):
             stop = min(start + s.chunk, total + 1)
-            text = "".join(f"{word}{i} " for i in range(start, stop))
+            if kind == "answer" and answer is not None:
+                text = "".join(answer[start - 1 : stop - 1])
+            else:
+                text = "".join(f"{word}{i} " for i in range(start, stop))
             chunks.append(Chunk(len(chunks), kind, text, stop - start))  # type: ignore[arg-type]
     return chunks
 

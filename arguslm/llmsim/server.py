@@ -38,6 +38,7 @@ from arguslm.llmsim.scenarios import (
     estimate_input_tokens,
     fmt_value,
     parse_model,
+    served_model,
     timeline,
 )
 
@@ -630,7 +631,17 @@ async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
         return fail(404, wire.not_found(model))
     s = scenario
     input_tokens = s.input if s.input is not None else estimate_input_tokens(_message_texts(body))
-    call = _Call(call_id, model, s, body, int(time.time()), received, input_tokens, record)
+    call = _Call(
+        call_id,
+        served_model(model, s),
+        s,
+        body,
+        int(time.time()),
+        received,
+        input_tokens,
+        record,
+        flaky_key=model,
+    )
     return await _run(request, wire, call, bool(body.get("stream", wire.stream_default)))
 
 

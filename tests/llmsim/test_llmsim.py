@@ -9,7 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from arguslm.llmsim.scenarios import Scenario, ScenarioError, parse_model, timeline
+from arguslm.llmsim.scenarios import (
+    ANSWERS,
+    Scenario,
+    ScenarioError,
+    build_chunks,
+    parse_model,
+    timeline,
+)
 from arguslm.llmsim.server import start_in_thread
 
 # Allowed lateness of a chunk as seen by the client: loopback, a busy CI box, GC pauses.
@@ -731,3 +738,108 @@ def test_the_new_keys_round_trip_and_take_their_slots():
         ("finish", 110),
         ("usage", 115),
     ]
+
+
+def test_answer_scripts_the_text_and_n_counts_its_tokens():
+    scenario = parse_model("fast-small/answer=json")
+    cut = parse_model("sim/n=2/answer=json")
+
+    assert scenario.n == 6
+    assert "".join(c.text for c in build_chunks(scenario)) == ANSWERS["json"]
+    assert parse_model(scenario.spec()) == scenario
+    assert scenario.spec().endswith("/n=6/chunk=1/answer=json")
+    assert "".join(c.text for c in build_chunks(cut)) == '{"status": "ok", '
+    assert parse_model(cut.spec()) == cut
+    assert parse_model("sim/n=99/answer=four").n == 5
+    with pytest.raises(ScenarioError) as excinfo:
+        parse_model("sim/answer=poem")
+    assert excinfo.value.key == "answer"
+
+
+def test_openai_streams_the_scripted_answer_with_its_token_count(sim):
+    resp, events = openai_stream(
+        sim, "sim/ttft=0/itl=0/chunk=2/answer=json", stream_options={"include_usage": True}
+    )
+
+    assert "".join(deltas(events)) == ANSWERS["json"]
+    assert resp.headers["x-sim-output-tokens"] == "6"
+    assert resp.headers["x-sim-chunks"] == "3"
+    assert events[-2][1]["usage"]["completion_tokens"] == 6
+
+
+def test_openai_answers_the_scripted_text_when_not_streaming(sim):
+    resp = sim.post(
+        "/v1/chat/completions",
+        json={"model": "sim/ttft=0/itl=0/reasoning=2/answer=refusal", "messages": MESSAGES},
+    )
+
+    body = resp.json()
+    assert body["choices"][0]["message"]["content"] == ANSWERS["refusal"]
+    assert body["choices"][0]["message"]["reasoning_content"] == "think1 think2 "
+    assert body["usage"]["completion_tokens"] == int(resp.headers["x-sim-output-tokens"]) == 11
+
+
+def test_tool_streams_the_json_answer_as_arguments(sim):
+    _, events = openai_stream(sim, "sim/ttft=0/itl=0/tool=1/answer=json")
+
+    arguments = "".join(
+        e["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+        for _, e in events
+        if e != "[DONE]" and "tool_calls" in e["choices"][0]["delta"]
+    )
+    assert json.loads(arguments) == {"status": "ok", "items": [1, 2, 3]}
+
+
+def test_anthropic_streams_the_scripted_answer_after_the_reasoning(sim):
+    body = {
+        "model": "sim/ttft=0/itl=0/chunk=3/reasoning=1/answer=count",
+        "messages": MESSAGES,
+        "stream": True,
+        "max_tokens": 100,
+    }
+    with sim.stream("POST", "/v1/messages", json=body) as resp:
+        events = sse(resp)
+
+    deltas_ = [data["delta"] for name, data in events if name == "content_block_delta"]
+    assert deltas_[0] == {"type": "thinking_delta", "thinking": "think1 "}
+    text = "".join(d["text"] for d in deltas_ if d["type"] == "text_delta")
+    assert text == ANSWERS["count"]
+    assert events[-2][1]["usage"]["output_tokens"] == 21
+    assert resp.headers["x-sim-output-tokens"] == "21"
+
+
+def test_ollama_streams_and_completes_the_scripted_answer(sim):
+    body = {"model": "sim/ttft=0/itl=0/answer=four", "messages": MESSAGES}
+    with sim.stream("POST", "/api/chat", json=body) as resp:
+        lines = [json.loads(line) for line in resp.iter_lines() if line]
+    whole = sim.post("/api/chat", json={**body, "stream": False}).json()
+
+    assert "".join(line["message"]["content"] for line in lines) == "2 + 2 = 4"
+    assert lines[-1]["eval_count"] == int(resp.headers["x-sim-output-tokens"]) == 5
+    assert whole["message"] == {"role": "assistant", "content": "2 + 2 = 4"}
+    assert whole["eval_count"] == 5
+
+
+def test_the_empty_answer_still_finishes_cleanly(sim):
+    resp, events = openai_stream(sim, "sim/ttft=0/answer=empty")
+    anthropic = {"model": "sim/ttft=0/answer=empty", "stream": True, "max_tokens": 9}
+    with sim.stream("POST", "/v1/messages", json=anthropic) as messages:
+        names = [name for name, _ in sse(messages)]
+
+    assert resp.headers["x-sim-output-tokens"] == resp.headers["x-sim-chunks"] == "0"
+    assert deltas(events) == [""]
+    assert events[-2][1]["choices"][0]["finish_reason"] == "stop"
+    assert events[-1][1] == "[DONE]"
+    assert "content_block_delta" not in names
+    assert names[-2:] == ["message_delta", "message_stop"]
+
+
+def test_served_reports_an_alternative_model_name(sim):
+    model = "sim/ttft=0/itl=0/n=1/served=alt"
+    openai = sim.post("/v1/chat/completions", json={"model": model})
+    anthropic = sim.post("/v1/messages", json={"model": model, "max_tokens": 9})
+    ollama = sim.post("/api/chat", json={"model": model, "stream": False})
+
+    assert openai.json()["model"] == anthropic.json()["model"] == ollama.json()["model"]
+    assert openai.json()["model"] == "sim/ttft=0/itl=0/n=1/served=alt-v2"
+    assert parse_model(openai.headers["x-sim-scenario"]).served == "alt"
