@@ -24,6 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alerts.models import AlertRule, Incident
+from arguslm.asgi import freeze_startup_objects
 from arguslm.stats import percentile
 from dashboard import services
 from dashboard.models import StatusPage
@@ -44,6 +45,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, models, days, requests, **options):
         page = StatusPage.objects.filter(slug=SLUG).first() or self._history(models, days)
+        freeze_startup_objects()  # as the web server does once it has started (arguslm.asgi)
         url = f"/status/{page.slug}"
         client = Client()
         client.get(url)  # warm templates and connections
