@@ -206,6 +206,18 @@ class CostSerializer(serializers.Serializer):
     models = CostModelSerializer(many=True)
 
 
+def target_errors(account_id, model_id) -> dict:
+    """What a maintenance window or an SLO says of its target: one account or one model,
+    and one that exists."""
+    if bool(account_id) == bool(model_id):
+        return {"account_id": ["Give either account_id or model_id (one of them)."]}
+    if account_id and not ProviderAccount.objects.filter(pk=account_id).exists():
+        return {"account_id": [f"Provider account {account_id} does not exist."]}
+    if model_id and not LLMModel.objects.filter(pk=model_id).exists():
+        return {"model_id": [f"Model {model_id} does not exist."]}
+    return {}
+
+
 class MaintenanceWindowSerializer(serializers.ModelSerializer):
     """A maintenance window of one account or one model: once, every week, or on a cron
     schedule (UTC)."""
@@ -265,16 +277,7 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
                 "cron",
             ),
         )
-        errors: dict = {}
-        if bool(merged["account_id"]) == bool(merged["model_id"]):
-            errors["account_id"] = ["Give either account_id or model_id (one of them)."]
-        elif (
-            merged["account_id"]
-            and not ProviderAccount.objects.filter(pk=merged["account_id"]).exists()
-        ):
-            errors["account_id"] = [f"Provider account {merged['account_id']} does not exist."]
-        elif merged["model_id"] and not LLMModel.objects.filter(pk=merged["model_id"]).exists():
-            errors["model_id"] = [f"Model {merged['model_id']} does not exist."]
+        errors = target_errors(merged["account_id"], merged["model_id"])
         if merged["recurrence"] == MaintenanceWindow.Recurrence.ONCE:
             if not merged["starts_at"]:
                 errors["starts_at"] = ["A one-off window needs starts_at."]
@@ -435,13 +438,7 @@ class SloSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         merged = after_update(self, attrs, SLO_FIELDS)
-        errors: dict = {}
-        account_id = merged["account_id"]
-        if account_id and not ProviderAccount.objects.filter(pk=account_id).exists():
-            errors["account_id"] = [f"Provider account {merged['account_id']} does not exist."]
-        if merged["model_id"] and not LLMModel.objects.filter(pk=merged["model_id"]).exists():
-            errors["model_id"] = [f"Model {merged['model_id']} does not exist."]
-        if errors:
+        if errors := target_errors(merged["account_id"], merged["model_id"]):
             raise serializers.ValidationError(errors)
         attrs["latency_metric"] = merged["latency_metric"] = merged["latency_metric"] or ""
         try:
