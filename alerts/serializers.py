@@ -4,7 +4,6 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from alerts import apprise_urls
@@ -304,18 +303,11 @@ class AlertSerializer(serializers.ModelSerializer):
         return obj.model.display_name if obj.model_id else None
 
 
-# many=False: the list action answers one envelope object, not an array of them.
-@extend_schema_serializer(many=False)
-class AlertListSerializer(serializers.Serializer):
-    items = AlertSerializer(many=True)
-    total = serializers.IntegerField()
-    unacknowledged_count = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
-
-
 # Alerts, incidents and deliveries page alike (only the alerts list has the envelope).
 PAGING = Paging(default_limit=50, max_limit=500)
+AlertListSerializer = PAGING.envelope(
+    AlertSerializer, unacknowledged_count=serializers.IntegerField()
+)
 
 
 class AlertQuerySerializer(serializers.Serializer):

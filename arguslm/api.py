@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.db import OperationalError
 from django.http import Http404
+from drf_spectacular.utils import extend_schema_serializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, serializers, status
@@ -187,6 +188,18 @@ class Paging:
         """The page of ``queryset`` that the validated ``query`` asks for."""
         offset = query["offset"]
         return list(queryset[offset : offset + query["limit"]])
+
+    def envelope(self, item: type[serializers.Serializer], **extra: serializers.Field) -> type:
+        """The OpenAPI shape of ``response``'s envelope around ``item``, with the list's own
+        keys; named after the item (``AlertSerializer`` → ``AlertListSerializer``)."""
+        fields: dict = {"items": item(many=True), "total": serializers.IntegerField()}
+        if self.has_more:
+            fields["has_more"] = serializers.BooleanField()
+        fields |= extra
+        fields |= {"limit": serializers.IntegerField(), "offset": serializers.IntegerField()}
+        name = item.__name__.removesuffix("Serializer") + "ListSerializer"
+        # many=False: the list action answers one envelope object, not an array of them.
+        return extend_schema_serializer(many=False)(type(name, (serializers.Serializer,), fields))
 
     def response(
         self, queryset, query: dict, serializer_class, *, total: int | None = None, **extra

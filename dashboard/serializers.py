@@ -1,6 +1,5 @@
 """The status pages' API shapes (also the management page's rules, via SerializerForm)."""
 
-from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
@@ -61,13 +60,7 @@ class StatusPageSerializer(serializers.ModelSerializer):
         return f"/status/{page.slug}"
 
 
-# many=False: the list action answers one envelope object, not an array of them.
-@extend_schema_serializer(many=False)
-class StatusPageListSerializer(serializers.Serializer):
-    items = StatusPageSerializer(many=True)
-    total = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
+StatusPageListSerializer = PAGING.envelope(StatusPageSerializer)
 
 
 class StatusPageQuerySerializer(serializers.Serializer):

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from arguslm.api import Paging, after_update
@@ -86,14 +85,8 @@ class MonitoringRunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MonitoringRunListSerializer(serializers.Serializer):
-    items = MonitoringRunSerializer(many=True)
-    total = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
-
-
 RUNS_PAGING = Paging(default_limit=20, max_limit=500)
+MonitoringRunListSerializer = RUNS_PAGING.envelope(MonitoringRunSerializer)
 
 
 class RunsQuerySerializer(serializers.Serializer):
@@ -312,16 +305,8 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         return attrs
 
 
-# many=False: the list action answers one envelope object, not an array of them.
-@extend_schema_serializer(many=False)
-class MaintenanceWindowListSerializer(serializers.Serializer):
-    items = MaintenanceWindowSerializer(many=True)
-    total = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
-
-
 MAINTENANCE_PAGING = Paging(default_limit=50, max_limit=500)
+MaintenanceWindowListSerializer = MAINTENANCE_PAGING.envelope(MaintenanceWindowSerializer)
 
 
 class MaintenanceQuerySerializer(serializers.Serializer):
@@ -463,10 +448,4 @@ SLO_FIELDS = (
 )
 
 
-# many=False: the list action answers one envelope object, not an array of them.
-@extend_schema_serializer(many=False)
-class SloListSerializer(serializers.Serializer):
-    items = SloSerializer(many=True)
-    total = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
+SloListSerializer = SLO_PAGING.envelope(SloSerializer)

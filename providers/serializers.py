@@ -188,16 +188,8 @@ class ModelSerializer(serializers.ModelSerializer):
         return obj.provider_account.provider_type
 
 
-@extend_schema_serializer(many=False)  # an envelope, not an array (see above)
-class ModelListSerializer(serializers.Serializer):
-    items = ModelSerializer(many=True)
-    total = serializers.IntegerField()
-    has_more = serializers.BooleanField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
-
-
 MODELS_PAGING = Paging(default_limit=50, max_limit=500, has_more=True)
+ModelListSerializer = MODELS_PAGING.envelope(ModelSerializer)
 
 
 class ModelQuerySerializer(serializers.Serializer):
