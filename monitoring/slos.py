@@ -8,8 +8,8 @@ Checks made during a maintenance window are not counted, as everywhere else.
 The error budget is the share of checks an objective lets be bad, 1 − target. Over the SLO's
 period, budget remaining = 1 − bad / (budget × checks): 1 untouched, 0 spent, below 0
 overspent. The period is the last ``period_days`` from the start of the current hour, read
-from the rollups (day rows for whole days, hour rows at both ends), so a year of history is a
-few hundred rows per model.
+from the rollups (day rows for whole days, hour rows at both ends); days before yesterday no
+longer change, so their sums are read once a day and cached.
 
 A window's burn rate is its bad share over the budget share: at 1× the budget lasts exactly
 the period; 14.4× spends 2 % of a 30-day budget in an hour. Alerts follow the SRE workbook's
@@ -233,18 +233,18 @@ def _count_period(slo: Slo, ids: list, now: datetime, objectives: list[Objective
 
 def _tally(rows, objectives: list[Objective]) -> list[tuple[int, int]]:
     """(good, total) of each objective over the rollup ``rows``."""
-    latency = [o for o in objectives if o.kind != "availability"]
+    metrics = [o.kind for o in objectives if o.kind != "availability"]  # sketch columns
     sums = [[0, 0] for _ in objectives]
-    latency_sums = [sums[objectives.index(o)] for o in latency]
-    columns = ["n", "up", "degraded"] + [o.kind for o in latency]  # the sketch columns
-    for n, up, degraded, *summaries in rows.values_list(*columns):
+    for n, up, degraded, *summaries in rows.values_list("n", "up", "degraded", *metrics):
+        summary_of = dict(zip(metrics, summaries, strict=True))
         for objective, tally in zip(objectives, sums, strict=True):
             if objective.kind == "availability":
                 tally[0] += up + degraded
                 tally[1] += n
-        for objective, tally, summary in zip(latency, latency_sums, summaries, strict=True):
-            tally[0] += sketch.count_at_most(summary, objective.threshold_ms)
-            tally[1] += (summary or {}).get("n", 0)
+            else:
+                summary = summary_of[objective.kind]
+                tally[0] += sketch.count_at_most(summary, objective.threshold_ms)
+                tally[1] += (summary or {}).get("n", 0)
     return [tuple(tally) for tally in sums]
 
 
