@@ -130,14 +130,12 @@ class MaintenanceForm(SerializerForm):
 
     def payload(self) -> dict:
         form = self.cleaned_data
-        kind, _, target_id = form["target"].partition(":")
         weekly = form["recurrence"] == "weekly"
         cron = form["recurrence"] == "cron"
         once = not (weekly or cron)
         return {
             "name": form["name"],
-            "account_id": target_id if kind == "account" else None,
-            "model_id": target_id if kind == "model" else None,
+            **target_ids(form["target"]),
             "recurrence": form["recurrence"],
             "starts_at": _utc(form["starts_at"]) if once else None,
             "ends_at": _utc(form["ends_at"]) if once else None,
@@ -170,15 +168,24 @@ class SloForm(SerializerForm):
 
     def payload(self) -> dict:
         form = self.cleaned_data
-        kind, _, target_id = form["target"].partition(":")
         latency = bool(form["latency_target"])
         return {
             "name": form["name"],
-            "account_id": target_id if kind == "account" else None,
-            "model_id": target_id if kind == "model" else None,
+            **target_ids(form["target"]),
             "availability_target": form["availability_target"] or None,
             "latency_metric": form["latency_metric"] if latency else "",
             "latency_target": form["latency_target"] or None,
             "latency_threshold_ms": (form["latency_threshold_ms"] or None) if latency else None,
-            "period_days": form["period_days"] or 30,
+            # Empty: the serializer's default period.
+            **({"period_days": form["period_days"]} if form["period_days"] else {}),
         }
+
+
+def target_ids(target: str) -> dict:
+    """The target picker's "account:<id>" or "model:<id>" as the serializers' two fields
+    (monitoring.pages.target_choices writes the options)."""
+    kind, _, target_id = target.partition(":")
+    return {
+        "account_id": target_id if kind == "account" else None,
+        "model_id": target_id if kind == "model" else None,
+    }

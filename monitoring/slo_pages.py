@@ -22,7 +22,7 @@ NEW_SLO = {"availability_target": "99.5", "latency_metric": "ttft", "period_days
 
 
 def objective_rows(report: slos.Report) -> list[dict]:
-    """What the page and the dashboard card show of each objective."""
+    """What the page shows of each objective."""
     rows = []
     for objective in report.objectives:
         left = objective.budget_remaining
