@@ -12,6 +12,7 @@ from monitoring.models import (
     Slo,
     UptimeCheck,
 )
+from monitoring.serializers import MaintenanceWindowSerializer
 
 
 @admin.register(MonitoringConfig)
@@ -94,8 +95,6 @@ class MaintenanceWindowAdminForm(forms.ModelForm):
         ]
 
     def clean(self):
-        from monitoring.serializers import MaintenanceWindowSerializer
-
         cleaned = super().clean()
         if self.errors:
             return cleaned
