@@ -61,7 +61,7 @@ class MonitoringConfig(models.Model):
 
     def status_for(self, sample, model: LLMModel) -> str:
         """up / degraded / down for one probe's sample (metrics.md)."""
-        if sample.error_type == "rate_limited":
+        if sample.error_type in ("rate_limited", "bad_answer"):  # it answers, not as it should
             return UptimeCheck.Status.DEGRADED
         if sample.error_type is not None:
             return UptimeCheck.Status.DOWN
@@ -141,6 +141,8 @@ class UptimeCheck(MeasuredSample):
     # Probed during a maintenance window: kept and shown, but out of availability, the rollups
     # and alerting (monitoring.maintenance).
     in_maintenance = models.BooleanField(default=False)
+    # The answer's start, credentials and prompt removed (arguslm.llm.measure): what came back.
+    answer_excerpt = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

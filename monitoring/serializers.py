@@ -130,6 +130,7 @@ class UptimeCheckSerializer(serializers.ModelSerializer):
             "connect_ms",
             "error_type",
             "error",
+            "answer_excerpt",
             "in_maintenance",
             "created_at",
         ]
@@ -172,6 +173,10 @@ class PromptPackSerializer(serializers.Serializer):
     name = serializers.CharField()
     prompt = serializers.CharField()
     expected_tokens = serializers.IntegerField()
+    answer_check = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Rules a right answer meets (see the README's answer checks); empty: none.",
+    )
 
 
 class CostModelSerializer(serializers.Serializer):

@@ -208,6 +208,7 @@ def _check(
         status=config.status_for(sample, model),
         created_at=created_at,
         in_maintenance=in_maintenance,
+        answer_excerpt=sample.excerpt,
         **UptimeCheck.sample_values(sample),
     )
 
@@ -262,7 +263,12 @@ async def _probe_one(model: LLMModel, target, limit, *, client, timeouts, pack, 
             messages = pack.messages(nonce=uuid.uuid4().hex[:8])
             try:
                 sample = await measure(
-                    target, messages, max_tokens=config.max_tokens, timeouts=timeouts, client=client
+                    target,
+                    messages,
+                    max_tokens=config.max_tokens,
+                    timeouts=timeouts,
+                    client=client,
+                    expect=pack.answer_check if model.answer_check is None else model.answer_check,
                 )
             except Exception as exc:  # a gateway bug: record it for this model; the shard's
                 # other checks must still be stored (one raise used to lose them all).

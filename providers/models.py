@@ -141,6 +141,9 @@ class LLMModel(models.Model):
     # Optional per-model degraded thresholds (ms); None falls back to the monitoring config.
     degraded_ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     degraded_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Answer-check rules (arguslm.llm.answers) replacing the prompt pack's for this model;
+    # None uses the pack's, [] checks nothing.
+    answer_check = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from arguslm.api import Paging, reject_null_characters
-from arguslm.llm import catalog
+from arguslm.llm import answers, catalog
 from providers.models import LLMModel, ProviderAccount, reenter_message
 
 # Real model ids: `gpt-4.1`, `llama3:8b`, `anthropic.claude-3-haiku-20240307-v1:0`,
@@ -175,6 +175,7 @@ class ModelSerializer(serializers.ModelSerializer):
             "enabled_for_benchmark",
             "available",
             "model_metadata",
+            "answer_check",
             "created_at",
             "updated_at",
         ]
@@ -245,9 +246,19 @@ class ModelUpdateSerializer(serializers.Serializer):
     )
     enabled_for_monitoring = serializers.BooleanField(required=False, allow_null=True)
     enabled_for_benchmark = serializers.BooleanField(required=False, allow_null=True)
+    answer_check = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="Answer-check rules replacing the prompt pack's (null: the pack's; []: none).",
+    )
 
     def validate_custom_name(self, value):
         return _blank_to_none(value)
+
+    def validate_answer_check(self, value):
+        if value is not None and (found := answers.problems(value)):
+            raise serializers.ValidationError(found)
+        return value
 
 
 class ModelBulkUpdateSerializer(serializers.Serializer):

@@ -128,13 +128,17 @@ def update_model(
     custom_name=UNSET,
     enabled_for_monitoring: bool | None = None,
     enabled_for_benchmark: bool | None = None,
+    answer_check=UNSET,
 ) -> LLMModel:
-    """Rename (``None`` or "" clears the name) and switch monitoring or benchmarks on or off;
-    what is not given stays as it is."""
+    """Rename (``None`` or "" clears the name), switch monitoring or benchmarks on or off, set
+    the answer check (``None``: the prompt pack's); what is not given stays as it is."""
     fields = []
     if custom_name is not UNSET:
         model.custom_name = custom_name or None
         fields.append("custom_name")
+    if answer_check is not UNSET:
+        model.answer_check = answer_check
+        fields.append("answer_check")
     for flag, value in (
         ("enabled_for_monitoring", enabled_for_monitoring),
         ("enabled_for_benchmark", enabled_for_benchmark),

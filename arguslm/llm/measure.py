@@ -31,7 +31,7 @@ import time
 
 import httpx
 
-from arguslm.llm import egress, lazy, rules, wire
+from arguslm.llm import answers, egress, lazy, rules, wire
 from arguslm.llm.types import CallTarget, ErrorType, Sample, Timeouts, error_type_for_status
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = wire.MAX_BODY_BYTES
 MAX_ERROR_BODY_BYTES = 64 * 1024  # an error body is a message, not a payload
 MAX_ERROR_CHARS = 500
+EXCERPT_CHARS = 200  # of an answer, stored with a check so people can see what came back
 # How long to keep reading after [DONE] so the connection goes back to the pool clean.
 DRAIN_S = 1.0
 # A text averaging at most this many characters per token-bearing chunk was streamed one
@@ -85,6 +86,7 @@ class _Collector:
         self.last_token_ns: int | None = None
         self.chunks = 0
         self.parts: list[str] = []
+        self.answer_parts: list[str] = []
         self.usage: dict | None = None
         self.finish_reason: str | None = None
         self.done = False  # the OpenAI "[DONE]" terminator arrived
@@ -101,6 +103,8 @@ class _Collector:
         self.last_token_ns = now
         self.chunks += 1
         self.parts.append(text)
+        if answer:
+            self.answer_parts.append(text)
 
     async def trace(self, name: str, info: dict) -> None:
         """httpx's trace hook: when this request opened a connection, and for how long."""
@@ -116,6 +120,10 @@ class _Collector:
 
     def sample(self, target: CallTarget, messages: list[dict], *, streamed: bool) -> Sample:
         s = Sample(chunks=self.chunks, text="".join(self.parts))
+        s.answer = "".join(self.answer_parts)
+        s.excerpt = scrub(s.answer[: EXCERPT_CHARS * 8], secrets=_secrets(target, messages))[
+            :EXCERPT_CHARS
+        ]
         if streamed and self.first_token_ns is not None:
             s.ttft_ms = _ms(self.t0, self.first_token_ns)
         if streamed and self.first_answer_ns is not None:
@@ -846,10 +854,13 @@ async def measure(
     stream: bool = True,
     temperature: float | None = None,
     client: httpx.AsyncClient | None = None,
+    expect: list | None = None,
 ) -> Sample:
     """Send one request to ``target`` and measure it (one HTTP attempt, never retried).
 
-    Never raises (except cancellation): a failure of any kind is the sample's error.
+    Never raises (except cancellation): a failure of any kind is the sample's error. With
+    ``expect`` (answer-check rules, arguslm.llm.answers), an answer that fails them makes the
+    sample a ``bad_answer``, checked once the timings are taken.
     """
     if not rules.is_prepared(target):
         # Normally resolved before the pass (``rules.prepare``); a one-off call (connection
@@ -866,12 +877,17 @@ async def measure(
         client = new_http_client(timeouts)
     try:
         if target.route == "openai":
-            return await _openai_stream(
+            sample = await _openai_stream(
                 client, target, messages, max_tokens, timeouts, temperature, stream
             )
-        return await _on_litellm_loop(
-            _litellm_stream(target, messages, max_tokens, timeouts, temperature, stream)
-        )
+        else:
+            sample = await _on_litellm_loop(
+                _litellm_stream(target, messages, max_tokens, timeouts, temperature, stream)
+            )
+        if expect and sample.ok and (reason := answers.failure(expect, sample.answer)):
+            sample.error_type = ErrorType.BAD_ANSWER
+            sample.error = scrub(reason, secrets=_secrets(target, messages))
+        return sample
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # a gateway bug or an answer no branch foresaw: this sample only

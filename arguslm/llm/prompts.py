@@ -1,4 +1,5 @@
-"""Prompt packs: the fixed prompts probes and benchmarks send (the original's seven + one)."""
+"""Prompt packs: the fixed prompts probes and benchmarks send (the original's seven, and
+packs whose answers are checked: arguslm.llm.answers)."""
 
 from dataclasses import asdict, dataclass
 
@@ -9,6 +10,8 @@ class PromptPack:
     name: str
     prompt: str
     expected_tokens: int
+    # What a right answer looks like (arguslm.llm.answers rules); a model may override it.
+    answer_check: tuple = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +69,36 @@ PACKS = [
         100,
     ),
     PromptPack("liveness", "Liveness (minimal cost)", "Reply with the single word: ok", 2),
+    PromptPack(
+        "arithmetic",
+        "Arithmetic (checked answer)",
+        "What is 2 + 2? Reply with the number only.",
+        2,
+        answer_check=(
+            {"kind": "not_refusal"},
+            {"kind": "regex", "pattern": r"(^|\D)4(\D|$)|\b(?i:four)\b"},
+        ),
+    ),
+    PromptPack(
+        "json_answer",
+        "JSON answer (checked)",
+        "Reply with only this JSON object, exactly as written: "
+        '{"status": "ok", "items": [1, 2, 3]}',
+        20,
+        answer_check=(
+            {
+                "kind": "json",
+                "schema": {
+                    "type": "object",
+                    "required": ["status", "items"],
+                    "properties": {
+                        "status": {"const": "ok"},
+                        "items": {"type": "array", "items": {"type": "integer"}},
+                    },
+                },
+            },
+        ),
+    ),
 ]
 
 BY_ID = {pack.id: pack for pack in PACKS}

@@ -20,6 +20,7 @@ class ErrorType(StrEnum):
     SERVER_ERROR = "server_error"
     STREAM_ERROR = "stream_error"
     EMPTY_RESPONSE = "empty_response"
+    BAD_ANSWER = "bad_answer"  # answered, but not what the prompt pack expects (llm.answers)
     UNKNOWN = "unknown"
 
 
@@ -109,6 +110,10 @@ class Sample:
     connect_ms: float | None = None
     status_code: int | None = None
     text: str = field(default="", repr=False)
+    # The answer alone (no reasoning), for answer checks; never stored. What may be stored and
+    # shown is ``excerpt``: its start, with credentials and the prompt removed.
+    answer: str = field(default="", repr=False)
+    excerpt: str = ""
 
     @property
     def ok(self) -> bool:
@@ -128,4 +133,5 @@ class Sample:
     def as_dict(self) -> dict:
         data = asdict(self)
         data.pop("text")
+        data.pop("answer")
         return data
