@@ -25,8 +25,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent, AlertRule, Incident, RuleState, threshold_setting
-from monitoring import slos
-from monitoring.models import Slo, UptimeCheck
+from monitoring import drift, slos
+from monitoring.models import MonitoringRun, Slo, UptimeCheck
 
 METRIC_FIELDS = {"ttft": "ttft_ms", "latency": "latency_ms", "tps": "tps_excluding_ttft"}
 METRIC_UNITS = {"ttft": "ms", "latency": "ms", "tps": "tok/s", "error_rate": ""}
@@ -99,7 +99,34 @@ def verdicts(rule: AlertRule, checks: list[UptimeCheck]) -> list[Verdict]:
         return _performance(rule, checks)
     if rule.rule_type == kind.SLO_BURN_RATE:
         return _slo_burn(rule)
+    if rule.rule_type == kind.MODEL_CHANGED:
+        return _model_changed(rule, checks)
     return []
+
+
+def _model_changed(rule: AlertRule, checks: list[UptimeCheck]) -> list[Verdict]:
+    """One verdict per model answered in this pass that has a baseline (monitoring.drift):
+    failing while its answers differ from it, with what changed, before and after."""
+    answered = [c for c in checks if c.answer_hash]
+    if rule.target_model_id:
+        answered = [c for c in answered if c.model_id == rule.target_model_id]
+    if not answered:
+        return []
+    pack = MonitoringRun.objects.filter(pk=answered[0].run_id).values_list(
+        "prompt_pack", flat=True
+    )[0]
+    out = []
+    for check in answered:
+        baseline, changes = drift.compare(check.model, pack)
+        if baseline is None:
+            continue  # too few answers yet to know how this model answers
+        name = check.model.display_name
+        if changes:
+            reason = f"{name} changed: " + "; ".join(str(c) for c in changes)
+        else:
+            reason = f"{name} answers like its baseline again"
+        out.append(Verdict(str(check.model_id), check.model, bool(changes), reason))
+    return out
 
 
 def _slo_burn(rule: AlertRule) -> list[Verdict]:

@@ -43,6 +43,7 @@ class AlertRule(models.Model):
         MODEL_UNAVAILABLE_EVERYWHERE = "model_unavailable_everywhere"
         PERFORMANCE_DEGRADATION = "performance_degradation"
         SLO_BURN_RATE = "slo_burn_rate"  # monitoring.slos: multi-window burn-rate alerts
+        MODEL_CHANGED = "model_changed"  # monitoring.drift: a model answers unlike its baseline
 
     class WebhookFormat(models.TextChoices):
         GENERIC = "generic", "Generic JSON (HMAC-signed)"

@@ -95,6 +95,13 @@ RULE_TYPES = [
         "over both the last hour and 5 minutes (fast burn), or 6× over both 6 hours and 30 "
         "minutes (slow burn). One incident per SLO; see the SLOs page.",
     },
+    {
+        "value": Type.MODEL_CHANGED,
+        "label": "Model changed",
+        "help": "Fires when a model answers unlike its accepted baseline: a different returned "
+        "model name or system fingerprint at once; new answers, another answer length or "
+        "refusals over its last 10 answers. Accept the new behaviour on the model's page.",
+    },
 ]
 TYPE_LABELS = {t["value"]: t["label"] for t in RULE_TYPES}
 TYPE_SHORT = {
@@ -103,6 +110,7 @@ TYPE_SHORT = {
     Type.MODEL_UNAVAILABLE_EVERYWHERE: "Down everywhere",
     Type.PERFORMANCE_DEGRADATION: "Performance",
     Type.SLO_BURN_RATE: "SLO burn",
+    Type.MODEL_CHANGED: "Model changed",
 }
 METRICS = [
     ("ttft", "Time to first token (ms)"),
@@ -241,6 +249,8 @@ def _target_text(rule: AlertRule) -> str:
         return f"{label} {limit} over {window} min ({scope})"
     if rule.rule_type == Type.SLO_BURN_RATE:
         return f"SLO “{rule.target_slo.name}”" if rule.target_slo else "Every SLO"
+    if rule.rule_type == Type.MODEL_CHANGED:
+        return rule.target_model.display_name if rule.target_model else "All monitored models"
     return "—"
 
 

@@ -36,6 +36,7 @@ OPERATOR_PERMISSIONS = (
     "monitoring.add_slo",
     "monitoring.change_slo",
     "monitoring.delete_slo",
+    "monitoring.change_modelbaseline",  # accept a model's current answers (monitoring.drift)
 )
 ADMIN_PERMISSIONS = (
     "providers.add_provideraccount",  # and testing unsaved credentials

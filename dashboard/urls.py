@@ -16,6 +16,11 @@ urlpatterns = [
     path("dashboard/chart.json", views.dashboard_chart, name="dashboard-chart"),
     path("dashboard/demo", views.dashboard_demo, name="dashboard-demo"),
     path("monitoring/models/<uuid:model_id>", views.model_detail_page, name="model-detail"),
+    path(
+        "monitoring/models/<uuid:model_id>/baseline",
+        views.model_baseline_accept,
+        name="model-baseline-accept",
+    ),
     path("status/<str:slug>", status_views.status_page_public, name="status-page-public"),
     path(
         "badge/<uuid:model_id>/uptime.svg",

@@ -16,9 +16,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from arguslm import errors as domain_errors
 from arguslm.pages import login_required_htmx, permission_required
 from arguslm.templatetags.arguslm_tags import ago, availability
 from dashboard import queries
+from monitoring import drift
 from providers.models import LLMModel, ProviderAccount
 
 DEFAULT_RANGE = "24h"
@@ -330,9 +332,25 @@ def model_detail_page(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse
             "availability_7d_text": availability(week_ratio),
             "availability_7d_n": week_n,
             "errors_total": sum(row["n"] for row in errors),
+            "drift": drift.status(model),
             "timeline_rows": timeline_rows(data["timeline"], now),
             "range": range_key(request),
             "ranges": range_choices(),
             "metrics": queries.METRICS,
         },
     )
+
+
+@login_required_htmx
+@permission_required("monitoring.change_modelbaseline")
+@require_POST
+def model_baseline_accept(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
+    """Accept the model's current answers as its baseline (after a "model changed" alert)."""
+    model = get_object_or_404(LLMModel, pk=model_id)
+    try:
+        drift.reaccept(model, by=request.user.get_username())
+    except domain_errors.Conflict as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{model.display_name}: its current answers are the baseline.")
+    return redirect(reverse("model-detail", args=[model.pk]) + "#answers")

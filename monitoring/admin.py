@@ -6,6 +6,7 @@ from monitoring.models import (
     CheckCount,
     CheckRollup,
     MaintenanceWindow,
+    ModelBaseline,
     ModelStatus,
     MonitoringConfig,
     MonitoringRun,
@@ -126,3 +127,16 @@ class SloAdmin(admin.ModelAdmin):
 
     list_display = ("name", "account", "model", "availability_target", "latency_target")
     raw_id_fields = ("account", "model")
+
+
+@admin.register(ModelBaseline)
+class ModelBaselineAdmin(admin.ModelAdmin):
+    """Read-only: a baseline is drawn from checks (monitoring.drift); deleting one has the
+    next pass draw it afresh."""
+
+    list_display = ("model", "prompt_pack", "checks", "accepted_at", "accepted_by")
+    list_select_related = ("model",)
+    readonly_fields = [f.name for f in ModelBaseline._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

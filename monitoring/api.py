@@ -13,7 +13,7 @@ from arguslm.api import UUIDLookupMixin, parse_uuid, validate_query
 from arguslm.limits import ThrottledActionsMixin
 from arguslm.llm.prompts import PACKS
 from arguslm.schema import QUEUE_UNAVAILABLE
-from monitoring import costs, exports, maintenance, services, slos
+from monitoring import costs, drift, exports, maintenance, services, slos
 from monitoring.models import (
     CheckCount,
     MaintenanceWindow,
@@ -28,6 +28,7 @@ from monitoring.serializers import (
     SLO_PAGING,
     UPTIME_PAGING,
     CostSerializer,
+    DriftSerializer,
     ExportQuerySerializer,
     MaintenanceQuerySerializer,
     MaintenanceWindowListSerializer,
@@ -45,6 +46,7 @@ from monitoring.serializers import (
     UptimeHistorySerializer,
     UptimeQuerySerializer,
 )
+from providers.models import LLMModel
 
 
 def uptime_queryset(query: dict):
@@ -74,6 +76,11 @@ def uptime_total(query: dict, checks) -> int:
     return counts.aggregate(total=Sum("count"))["total"] or 0
 
 
+MODEL_ID_PARAMETER = OpenApiParameter(
+    "model_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The model's id."
+)
+
+
 class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
     """Monitoring configuration, passes and their uptime checks."""
 
@@ -81,6 +88,7 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
     action_permissions = {
         "run": "monitoring.add_monitoringrun",
         "config": "monitoring.change_monitoringconfig",
+        "baseline": "monitoring.change_modelbaseline",  # accept a model's current answers
     }
 
     throttle_scopes = {"run": "monitoring_run"}  # a pass probes every monitored model
@@ -144,6 +152,29 @@ class MonitoringViewSet(ThrottledActionsMixin, viewsets.ViewSet):
         if run is None:
             raise Http404(f"Monitoring run {run_id} not found")
         return Response(MonitoringRunSerializer(run).data)
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[MODEL_ID_PARAMETER],
+        responses=DriftSerializer,
+        description="The model's accepted answer baseline and how its latest answers differ.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        parameters=[MODEL_ID_PARAMETER],
+        request=None,
+        responses=DriftSerializer,
+        description="Accept the model's current behaviour: its latest answers become the "
+        "baseline (409 until it has enough answered checks).",
+    )
+    @action(detail=False, methods=["get", "post"], url_path=r"models/(?P<model_id>[^/]+)/baseline")
+    def baseline(self, request, model_id=None):
+        model = LLMModel.objects.filter(pk=parse_uuid(model_id, field="model_id")).first()
+        if model is None:
+            raise Http404(f"Model {model_id} not found")
+        if request.method == "POST":
+            drift.reaccept(model, by=request.user.get_username() if request.user else "")
+        return Response(DriftSerializer(drift.status(model)).data)
 
     @extend_schema(parameters=[UptimeQuerySerializer], responses=UptimeHistorySerializer)
     @action(detail=False, methods=["get"])

@@ -143,6 +143,13 @@ class UptimeCheck(MeasuredSample):
     in_maintenance = models.BooleanField(default=False)
     # The answer's start, credentials and prompt removed (arguslm.llm.measure): what came back.
     answer_excerpt = models.CharField(max_length=200, blank=True, default="")
+    # The model's fingerprint in this answer (monitoring.drift): what the response says served
+    # it, a digest and the length of the answer, and whether it was a refusal.
+    served_model = models.CharField(max_length=200, null=True, blank=True)
+    system_fingerprint = models.CharField(max_length=200, null=True, blank=True)
+    answer_hash = models.CharField(max_length=16, blank=True, default="")
+    answer_chars = models.PositiveIntegerField(null=True, blank=True)
+    refusal = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -364,3 +371,25 @@ class Slo(models.Model):
             errors["period_days"] = "period_days must be between 1 and 365."
         if errors:
             raise ValidationError(errors)
+
+
+class ModelBaseline(models.Model):
+    """How a model answered one prompt pack when its behaviour was accepted: the reference
+    the ``model_changed`` alert rule compares each pass with (monitoring.drift)."""
+
+    model = models.OneToOneField(
+        LLMModel, on_delete=models.CASCADE, primary_key=True, related_name="baseline"
+    )
+    prompt_pack = models.CharField(max_length=100)
+    served_models = models.JSONField(default=list)
+    system_fingerprints = models.JSONField(default=list)
+    answer_hashes = models.JSONField(default=list)
+    length_mean = models.FloatField()
+    length_std = models.FloatField()
+    refusal_share = models.FloatField()
+    checks = models.PositiveIntegerField()  # how many answered checks it was drawn from
+    accepted_at = models.DateTimeField()
+    accepted_by = models.CharField(max_length=150, blank=True, default="")  # "" = automatic
+
+    def __str__(self) -> str:
+        return f"Baseline of {self.model_id} ({self.prompt_pack})"

@@ -10,7 +10,14 @@ from rest_framework import serializers
 from arguslm.api import Paging, after_update
 from arguslm.llm.prompts import BY_ID
 from monitoring import maintenance, slos
-from monitoring.models import MaintenanceWindow, MonitoringConfig, MonitoringRun, Slo, UptimeCheck
+from monitoring.models import (
+    MaintenanceWindow,
+    ModelBaseline,
+    MonitoringConfig,
+    MonitoringRun,
+    Slo,
+    UptimeCheck,
+)
 from providers.models import LLMModel, ProviderAccount
 
 
@@ -454,3 +461,40 @@ SLO_FIELDS = (
 
 
 SloListSerializer = SLO_PAGING.envelope(SloSerializer)
+
+
+class ChangeSerializer(serializers.Serializer):
+    what = serializers.CharField(help_text="returned model, system fingerprint, answers, …")
+    before = serializers.CharField()
+    after = serializers.CharField()
+
+
+class ModelBaselineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelBaseline
+        fields = [
+            "prompt_pack",
+            "served_models",
+            "system_fingerprints",
+            "answer_hashes",
+            "length_mean",
+            "length_std",
+            "refusal_share",
+            "checks",
+            "accepted_at",
+            "accepted_by",
+        ]
+        read_only_fields = fields
+
+
+class DriftSerializer(serializers.Serializer):
+    """A model's accepted baseline (null until it has enough answered checks) and how its
+    latest answers differ from it (monitoring.drift)."""
+
+    model_id = serializers.UUIDField()
+    prompt_pack = serializers.CharField(help_text="The monitoring pack the answers are of.")
+    baseline = ModelBaselineSerializer(allow_null=True)
+    changes = ChangeSerializer(many=True)
+    checks_needed = serializers.IntegerField(
+        help_text="Answered checks of the pack a baseline is drawn from."
+    )

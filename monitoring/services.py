@@ -25,7 +25,7 @@ from arguslm.llm import warm
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.prompts import get_pack
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
-from monitoring import maintenance, rollups, signals
+from monitoring import drift, maintenance, rollups, signals
 from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
 from providers.models import LLMModel
 
@@ -208,7 +208,7 @@ def _check(
         status=config.status_for(sample, model),
         created_at=created_at,
         in_maintenance=in_maintenance,
-        answer_excerpt=sample.excerpt,
+        **drift.fingerprint(sample),
         **UptimeCheck.sample_values(sample),
     )
 

@@ -19,6 +19,7 @@ The answer is capped before any rule reads it. A failing check makes a monitorin
 """
 
 import functools
+import hashlib
 import json
 
 import re2
@@ -152,11 +153,22 @@ def _rule_failure(rule: dict, answer: str) -> str | None:
         return f"the answer does not match /{rule['pattern']}/"
     if kind == "json":
         return _json_failure(answer, rule.get("schema"))
-    if kind == "not_refusal":
-        opening = " ".join(answer[:200].split()).lower().replace("’", "'")
-        if opening.startswith(REFUSAL_OPENINGS):
-            return "the answer is a refusal"
+    if kind == "not_refusal" and is_refusal(answer):
+        return "the answer is a refusal"
     return None
+
+
+def is_refusal(answer: str) -> bool:
+    """Whether the answer opens the way refusals do (only its opening is read)."""
+    opening = " ".join(answer[:200].split()).lower().replace("’", "'")
+    return opening.startswith(REFUSAL_OPENINGS)
+
+
+def answer_hash(answer: str) -> str:
+    """A short digest of the answer with case and whitespace normalised: equal answers to a
+    fixed prompt have equal hashes (a model fingerprint, monitoring.drift)."""
+    normal = " ".join(answer[:MAX_ANSWER_CHARS].split()).casefold()
+    return hashlib.sha256(normal.encode()).hexdigest()[:16]
 
 
 def _json_failure(answer: str, schema: dict | None) -> str | None:

@@ -40,6 +40,7 @@ MAX_RESPONSE_BYTES = wire.MAX_BODY_BYTES
 MAX_ERROR_BODY_BYTES = 64 * 1024  # an error body is a message, not a payload
 MAX_ERROR_CHARS = 500
 EXCERPT_CHARS = 200  # of an answer, stored with a check so people can see what came back
+IDENTITY_CHARS = 200  # of a response's model name or system fingerprint
 # How long to keep reading after [DONE] so the connection goes back to the pool clean.
 DRAIN_S = 1.0
 # A text averaging at most this many characters per token-bearing chunk was streamed one
@@ -92,6 +93,20 @@ class _Collector:
         self.done = False  # the OpenAI "[DONE]" terminator arrived
         self.connect_start_ns: int | None = None
         self.connect_end_ns: int | None = None
+        self.served_model: str | None = None
+        self.system_fingerprint: str | None = None
+
+    def identify(self, served_model, system_fingerprint) -> None:
+        """What the response says served it (its ``model`` and OpenAI's ``system_fingerprint``),
+        from the first event that says so; bounded, like every provider string kept."""
+        if self.served_model is None and isinstance(served_model, str) and served_model:
+            self.served_model = served_model[:IDENTITY_CHARS]
+        if (
+            self.system_fingerprint is None
+            and isinstance(system_fingerprint, str)
+            and system_fingerprint
+        ):
+            self.system_fingerprint = system_fingerprint[:IDENTITY_CHARS]
 
     def token(self, now: int, text: str, *, answer: bool) -> None:
         if not text:
@@ -120,6 +135,7 @@ class _Collector:
 
     def sample(self, target: CallTarget, messages: list[dict], *, streamed: bool) -> Sample:
         s = Sample(chunks=self.chunks, text="".join(self.parts))
+        s.served_model, s.system_fingerprint = self.served_model, self.system_fingerprint
         s.answer = "".join(self.answer_parts)
         s.excerpt = scrub(s.answer[: EXCERPT_CHARS * 8], secrets=_secrets(target, messages))[
             :EXCERPT_CHARS
@@ -283,6 +299,7 @@ def _handle_event(col: _Collector, now: int, payload: bytes) -> bool:
         raise _StreamFailure(f"Malformed stream event: {payload[:80]!r}")
     if "error" in event:
         raise _StreamFailure(f"Error in stream: {_error_message(payload)}")
+    col.identify(event.get("model"), event.get("system_fingerprint"))
     choices = event.get("choices")
     if choices is not None and not isinstance(choices, list):
         raise _StreamFailure("Malformed stream event: choices is not a list.")
@@ -492,6 +509,7 @@ def _from_completion(col: _Collector, now: int, raw: bytes, target, messages) ->
             raise TypeError
     except (ValueError, KeyError, IndexError, TypeError):
         return _failed(col, target, messages, ErrorType.UNKNOWN, "Unexpected response body.")
+    col.identify(data.get("model"), data.get("system_fingerprint"))
     for key in ("reasoning_content", "reasoning"):
         if isinstance(message.get(key), str):
             col.token(now, message[key], answer=False)
@@ -633,6 +651,7 @@ def _usage_dict(usage) -> dict | None:
 
 
 def _litellm_delta(col: _Collector, now: int, chunk) -> None:
+    col.identify(getattr(chunk, "model", None), getattr(chunk, "system_fingerprint", None))
     for choice in getattr(chunk, "choices", None) or ():
         delta = getattr(choice, "delta", None)
         if delta is not None:
@@ -788,6 +807,9 @@ async def _litellm_read(litellm, kwargs, target, messages, col, stream) -> Sampl
         response = await litellm.acompletion(**kwargs)
         if not stream:
             now = time.perf_counter_ns()
+            col.identify(
+                getattr(response, "model", None), getattr(response, "system_fingerprint", None)
+            )
             choice = response.choices[0]
             message = choice.message
             reasoning = getattr(message, "reasoning_content", None)

@@ -114,6 +114,9 @@ class Sample:
     # shown is ``excerpt``: its start, with credentials and the prompt removed.
     answer: str = field(default="", repr=False)
     excerpt: str = ""
+    # What the response says served it: its ``model`` field and OpenAI's system_fingerprint.
+    served_model: str | None = None
+    system_fingerprint: str | None = None
 
     @property
     def ok(self) -> bool:

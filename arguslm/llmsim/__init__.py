@@ -67,6 +67,9 @@ Keys [default]
         a larger one is ignored. Every format and tool=1 send exactly that text [-]
     served alt the response reports a different model name: the requested one + "-v2"
         (OpenAI/Ollama ``model``, Anthropic ``message.model``) [-]
+    vary k each request drops 0..k answer tokens, drawn from a seeded sequence per model
+        name (the server's seed, or seed=): answers then differ in content and length as
+        sampled ones do, the same way in every run. X-Sim-Scenario names the answer sent [0]
 
 Schedule
     reasoning + n tokens are cut into chunks of ``chunk`` tokens, reasoning chunks first

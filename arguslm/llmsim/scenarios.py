@@ -76,6 +76,7 @@ class Scenario:
     bad: int | None = None  # malformed event at this chunk slot, then carry on
     answer: str | None = None  # ANSWERS name: scripted answer text instead of filler
     served: str | None = None  # SERVED_SUFFIXES name: the reported model name differs
+    vary: int = 0  # each request drops 0..vary answer tokens (seeded): answers vary like samples
 
     def __post_init__(self) -> None:
         # n counts the answer tokens actually sent, so it can never exceed the scripted
@@ -224,6 +225,7 @@ _PARSERS = {
     "bad": _count,
     "answer": _choice(ANSWERS),
     "served": _choice(SERVED_SUFFIXES),
+    "vary": _count,
 }
 
 
@@ -389,3 +391,19 @@ class FlakyDecider:
                 rng = self._rngs[model_name] = random.Random(f"{seed}:{model_name}")
             k = self._counts[model_name] = self._counts.get(model_name, 0) + 1
             return rng.random() < scenario.flaky, k
+
+    def varied(self, model_name: str, scenario: Scenario) -> Scenario:
+        """The scenario of this request to a ``vary`` model: its answer shortened by a seeded
+        0..vary tokens (keeping one), so that answers differ in content and length the way
+        sampled ones do, in the same sequence in every run. The result has no ``vary``: its
+        spec (the X-Sim-Scenario header) replays this very answer."""
+        if scenario.vary <= 0:
+            return scenario
+        seed = self.seed if scenario.seed is None else scenario.seed
+        with self._lock:
+            key = f"vary:{model_name}"
+            rng = self._rngs.get(key)
+            if rng is None:
+                rng = self._rngs[key] = random.Random(f"{seed}:{key}")
+            dropped = rng.randint(0, min(scenario.vary, max(scenario.n - 1, 0)))
+        return dataclasses.replace(scenario, n=scenario.n - dropped, vary=0)

@@ -647,7 +647,9 @@ async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
 
 async def _run(request: web.Request, wire: _Wire, call: _Call, stream: bool) -> web.StreamResponse:
     """The scripted part shared by every endpoint: hang, status, flaky, then the answer."""
-    s = call.scenario
+    state = request.app[_STATE]
+    key = call.flaky_key or call.model
+    s = call.scenario = state.flaky.varied(key, call.scenario)
     record = call.record
     record.update(scenario=s.spec(), scheduled_ttft_ms=s.ttft)
     try:
@@ -655,8 +657,7 @@ async def _run(request: web.Request, wire: _Wire, call: _Call, stream: bool) -> 
         if s.status is not None:
             message = f"simulated {s.status} error"
             return _fail(wire, record, call.id, s, s.status, message, call.hidden_reasoning)
-        key = call.flaky_key or call.model
-        fails, k = request.app[_STATE].flaky.decide(key, s)
+        fails, k = state.flaky.decide(key, s)
         if fails:
             message = f"simulated flaky failure (request {k} to {key})"
             return _fail(wire, record, call.id, s, s.flaky_status, message, call.hidden_reasoning)

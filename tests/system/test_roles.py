@@ -42,6 +42,7 @@ OPERATOR_API = {
     "api_v1_slos_create",
     "api_v1_slos_partial_update",
     "api_v1_slos_destroy",
+    "api_v1_monitoring_models_baseline_create",
 }
 # The page actions (URL names) an operator may post to; an admin may post to every one.
 OPERATOR_PAGES = {
@@ -62,6 +63,7 @@ OPERATOR_PAGES = {
     "maintenance-delete",
     "slo-add",
     "slo-delete",
+    "model-baseline-accept",
 }
 # Pages every signed-in user may post to: their own API tokens, and signing out.
 ANYONE_POSTS = {"settings", "logout", "login"}
