@@ -4,7 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from alerts.api import AlertRuleViewSet, AlertViewSet
 from benchmarks.api import BenchmarkViewSet
-from dashboard.api import StatusPageViewSet
+from dashboard.api import IdentityViewSet, StatusPageViewSet
 from monitoring.api import MaintenanceWindowViewSet, MonitoringViewSet, SloViewSet
 from providers.api import ModelViewSet, ProviderViewSet
 
@@ -19,5 +19,6 @@ router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
 router.register("alerts/rules", AlertRuleViewSet, basename="alert-rule")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("status-pages", StatusPageViewSet, basename="status-page")
+router.register("identities", IdentityViewSet, basename="identity")
 
 urlpatterns = [*router.urls]

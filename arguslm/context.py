@@ -10,6 +10,7 @@ NAV = [
     ("monitoring", "Monitoring"),
     ("alerts", "Alerts"),
     ("slos", "SLOs"),
+    ("across", "Across providers"),
     ("status-pages", "Status pages"),
 ]
 

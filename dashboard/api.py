@@ -1,14 +1,19 @@
-"""REST API: /api/v1/status-pages (public status pages, managed by admins)."""
+"""REST API: /api/v1/status-pages (public status pages, managed by admins) and
+/api/v1/identities (models across providers)."""
 
-from drf_spectacular.utils import extend_schema
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from arguslm.api import UUIDLookupMixin, validate_query
-from dashboard import services
+from dashboard import across, services
 from dashboard.models import StatusPage
 from dashboard.serializers import (
     PAGING,
+    IdentitySerializer,
     StatusPageListSerializer,
     StatusPageQuerySerializer,
     StatusPageSerializer,
@@ -60,3 +65,38 @@ class StatusPageViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     def destroy(self, request, pk=None):
         services.delete_status_page(page=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IdentityViewSet(viewsets.ViewSet):
+    """Models across providers: identities served by two or more monitored models, ranked."""
+
+    lookup_value_regex = r"[a-z0-9][a-z0-9.\-]{0,99}"
+
+    @extend_schema(responses=IdentitySerializer(many=True))
+    def list(self, request):
+        return Response(IdentitySerializer(across.identities(), many=True).data)
+
+    @extend_schema(responses=IdentitySerializer)
+    def retrieve(self, request, pk=None):
+        return Response(IdentitySerializer(_identity(pk)).data)
+
+    @extend_schema(
+        responses={
+            (200, "application/yaml"): OpenApiResponse(
+                OpenApiTypes.STR, description="A LiteLLM router config, fallbacks ranked."
+            )
+        }
+    )
+    @action(detail=True, methods=["get"], url_path="litellm-config")
+    def litellm_config(self, request, pk=None):
+        body = across.litellm_config(_identity(pk))
+        response = HttpResponse(body, content_type="application/yaml; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{pk}-litellm.yaml"'
+        return response
+
+
+def _identity(name: str) -> dict:
+    group = next((g for g in across.identities() if g["identity"] == name), None)
+    if group is None:
+        raise Http404(f"No identity {name} is served by two or more monitored models")
+    return group

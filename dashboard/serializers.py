@@ -65,3 +65,31 @@ StatusPageListSerializer = PAGING.envelope(StatusPageSerializer)
 
 class StatusPageQuerySerializer(serializers.Serializer):
     limit, offset = PAGING.fields()
+
+
+class IdentityMemberSerializer(serializers.Serializer):
+    """One provider's model of an identity, with what was measured of it over 7 days."""
+
+    model_id = serializers.UUIDField(source="model.pk")
+    model_name = serializers.CharField(source="model.model_id")
+    account_id = serializers.UUIDField(source="model.provider_account_id")
+    account_name = serializers.CharField(source="model.provider_account.display_name")
+    provider_type = serializers.CharField(source="model.provider_account.provider_type")
+    checks = serializers.IntegerField()
+    availability = serializers.FloatField(allow_null=True, help_text="0–1")
+    ttft_p50 = serializers.FloatField(allow_null=True, help_text="ms")
+    ttft_p95 = serializers.FloatField(allow_null=True, help_text="ms")
+    tps_p50 = serializers.FloatField(allow_null=True, help_text="tokens/s after the first")
+    tps_p95 = serializers.FloatField(allow_null=True)
+    answer_pass_rate = serializers.FloatField(
+        allow_null=True, help_text="Answered checks that passed the answer check (0–1)."
+    )
+    agreement = serializers.FloatField(
+        allow_null=True,
+        help_text="Share of its last 10 answers equal to the identity's usual answer (0–1).",
+    )
+
+
+class IdentitySerializer(serializers.Serializer):
+    identity = serializers.CharField()
+    members = IdentityMemberSerializer(many=True, help_text="Ranked: the best first.")

@@ -16,6 +16,13 @@ urlpatterns = [
     path("dashboard/chart.json", views.dashboard_chart, name="dashboard-chart"),
     path("dashboard/demo", views.dashboard_demo, name="dashboard-demo"),
     path("monitoring/models/<uuid:model_id>", views.model_detail_page, name="model-detail"),
+    path("across", views.across_page, name="across"),
+    path(
+        "across/<str:identity>/litellm.yaml",
+        views.across_litellm_config,
+        name="across-litellm-config",
+    ),
+    path("monitoring/models/<uuid:model_id>/identity", views.model_identity, name="model-identity"),
     path(
         "monitoring/models/<uuid:model_id>/baseline",
         views.model_baseline_accept,

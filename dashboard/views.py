@@ -19,9 +19,11 @@ from django.views.decorators.http import require_GET, require_POST
 from arguslm import errors as domain_errors
 from arguslm.pages import login_required_htmx, permission_required
 from arguslm.templatetags.arguslm_tags import ago, availability
-from dashboard import queries
+from dashboard import across, queries
 from monitoring import drift
 from providers.models import LLMModel, ProviderAccount
+from providers.serializers import ModelUpdateSerializer
+from providers.services import update_model
 
 DEFAULT_RANGE = "24h"
 SPARK_WIDTH, SPARK_HEIGHT = 120, 32
@@ -354,3 +356,42 @@ def model_baseline_accept(request: HttpRequest, model_id: uuid.UUID) -> HttpResp
     else:
         messages.success(request, f"{model.display_name}: its current answers are the baseline.")
     return redirect(reverse("model-detail", args=[model.pk]) + "#answers")
+
+
+@login_required_htmx
+@require_GET
+def across_page(request: HttpRequest) -> HttpResponse:
+    """Models across providers: each identity's providers, ranked by measured figures."""
+    return render(
+        request,
+        "dashboard/across_providers.html",
+        {"page": "across", "groups": across.identities(), "days": across.WINDOW.days},
+    )
+
+
+@login_required_htmx
+@require_GET
+def across_litellm_config(request: HttpRequest, identity: str) -> HttpResponse:
+    group = next((g for g in across.identities() if g["identity"] == identity), None)
+    if group is None:
+        return HttpResponse(status=404)
+    response = HttpResponse(
+        across.litellm_config(group), content_type="application/yaml; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{identity}-litellm.yaml"'
+    return response
+
+
+@login_required_htmx
+@permission_required("providers.change_llmmodel")
+@require_POST
+def model_identity(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
+    """Set which model this is across providers ("" goes back to the suggestion)."""
+    model = get_object_or_404(LLMModel, pk=model_id)
+    form = ModelUpdateSerializer(data={"identity": request.POST.get("identity", "")})
+    if form.is_valid():
+        update_model(model=model, identity=form.validated_data["identity"])
+        messages.success(request, f"{model.display_name} is “{model.identity_name}”.")
+    else:
+        messages.error(request, " ".join(str(e) for e in form.errors["identity"]))
+    return redirect(reverse("model-detail", args=[model.pk]) + "#identity")

@@ -184,6 +184,9 @@ class PromptPackSerializer(serializers.Serializer):
         child=serializers.DictField(),
         help_text="Rules a right answer meets (see the README's answer checks); empty: none.",
     )
+    temperature = serializers.FloatField(
+        allow_null=True, help_text="Sent where the model takes one; null: the model's default."
+    )
 
 
 class CostModelSerializer(serializers.Serializer):

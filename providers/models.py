@@ -8,6 +8,7 @@ from encrypted_model_fields.fields import EncryptedTextField
 
 from arguslm import errors
 from arguslm.llm import catalog
+from providers import identity
 
 
 class ProviderAccount(models.Model):
@@ -144,6 +145,8 @@ class LLMModel(models.Model):
     # Answer-check rules (arguslm.llm.answers) replacing the prompt pack's for this model;
     # None uses the pack's, [] checks nothing.
     answer_check = models.JSONField(null=True, blank=True)
+    # Which model this is across providers (providers.identity); "" = suggested from the id.
+    identity = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -164,6 +167,11 @@ class LLMModel(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def identity_name(self) -> str:
+        """The identity set by people, else the one its id suggests."""
+        return self.identity or identity.suggest(self.model_id)
 
     @property
     def display_name(self) -> str:

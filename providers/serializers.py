@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from arguslm.api import Paging, reject_null_characters
 from arguslm.llm import answers, catalog
+from providers import identity
 from providers.models import LLMModel, ProviderAccount, reenter_message
 
 # Real model ids: `gpt-4.1`, `llama3:8b`, `anthropic.claude-3-haiku-20240307-v1:0`,
@@ -159,6 +160,12 @@ class ModelSerializer(serializers.ModelSerializer):
     provider_account_id = serializers.UUIDField(read_only=True)
     provider_name = serializers.SerializerMethodField()
     provider_type = serializers.SerializerMethodField()
+    identity = serializers.CharField(
+        source="identity_name",
+        read_only=True,
+        help_text="Which model this is across providers (Models across providers).",
+    )
+    identity_source = serializers.SerializerMethodField(help_text="set, or suggested (from the id)")
 
     class Meta:
         model = LLMModel
@@ -176,6 +183,8 @@ class ModelSerializer(serializers.ModelSerializer):
             "available",
             "model_metadata",
             "answer_check",
+            "identity",
+            "identity_source",
             "created_at",
             "updated_at",
         ]
@@ -187,6 +196,9 @@ class ModelSerializer(serializers.ModelSerializer):
 
     def get_provider_type(self, obj: LLMModel) -> str:
         return obj.provider_account.provider_type
+
+    def get_identity_source(self, obj: LLMModel) -> str:
+        return "set" if obj.identity else "suggested"
 
 
 MODELS_PAGING = Paging(default_limit=50, max_limit=500, has_more=True)
@@ -251,9 +263,25 @@ class ModelUpdateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Answer-check rules replacing the prompt pack's (null: the pack's; []: none).",
     )
+    identity = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=100,
+        help_text='Which model this is across providers, e.g. llama-3.1-8b ("" or null: '
+        "suggested from the model id).",
+    )
 
     def validate_custom_name(self, value):
         return _blank_to_none(value)
+
+    def validate_identity(self, value: str | None) -> str:
+        value = (value or "").strip().lower()
+        if value and not identity.IDENTITY_PATTERN.fullmatch(value):
+            raise serializers.ValidationError(
+                "Use lower-case letters, digits, dots and hyphens, e.g. llama-3.1-8b."
+            )
+        return value
 
     def validate_answer_check(self, value):
         if value is not None and (found := answers.problems(value)):

@@ -129,9 +129,11 @@ def update_model(
     enabled_for_monitoring: bool | None = None,
     enabled_for_benchmark: bool | None = None,
     answer_check=UNSET,
+    identity: str | None = None,
 ) -> LLMModel:
     """Rename (``None`` or "" clears the name), switch monitoring or benchmarks on or off, set
-    the answer check (``None``: the prompt pack's); what is not given stays as it is."""
+    the answer check (``None``: the prompt pack's) or the identity (""; the suggested one);
+    what is not given stays as it is."""
     fields = []
     if custom_name is not UNSET:
         model.custom_name = custom_name or None
@@ -139,6 +141,9 @@ def update_model(
     if answer_check is not UNSET:
         model.answer_check = answer_check
         fields.append("answer_check")
+    if identity is not None:  # "" goes back to the suggestion
+        model.identity = identity
+        fields.append("identity")
     for flag, value in (
         ("enabled_for_monitoring", enabled_for_monitoring),
         ("enabled_for_benchmark", enabled_for_benchmark),

@@ -12,6 +12,9 @@ class PromptPack:
     expected_tokens: int
     # What a right answer looks like (arguslm.llm.answers rules); a model may override it.
     answer_check: tuple = ()
+    # Checked packs ask for the model's most likely answer, so that a different answer means
+    # something (sent where the model takes a temperature: arguslm.llm.rules).
+    temperature: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +77,7 @@ PACKS = [
         "Arithmetic (checked answer)",
         "What is 2 + 2? Reply with the number only.",
         2,
+        temperature=0.0,
         answer_check=(
             {"kind": "not_refusal"},
             {"kind": "regex", "pattern": r"(^|\D)4(\D|$)|\b(?i:four)\b"},
@@ -85,6 +89,7 @@ PACKS = [
         "Reply with only this JSON object, exactly as written: "
         '{"status": "ok", "items": [1, 2, 3]}',
         20,
+        temperature=0.0,
         answer_check=(
             {
                 "kind": "json",
