@@ -1,6 +1,13 @@
-"""What every browser test does: log in, switch theme, take both themes' screenshots."""
+"""What every browser test does: log in, switch theme, take both themes' screenshots, run a
+monitoring pass."""
+
+import threading
 
 from django.contrib.auth import get_user_model
+from django.db import connection
+
+from monitoring import services
+from monitoring.models import MonitoringRun
 
 
 def log_in(
@@ -36,3 +43,22 @@ def shoot_both_themes(page, shot, name: str) -> None:
         set_theme(page, theme)
         shot(page, f"{name}-{theme}")
     set_theme(page, "dark")
+
+
+def run_pass() -> MonitoringRun:
+    """One real pass, in a thread: Playwright keeps an event loop running in this one, and the
+    pass runs its probes with asyncio.run."""
+    run = MonitoringRun.objects.create()
+
+    def work():
+        try:
+            services.start_pass(run_id=run.id)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(timeout=60)
+    run.refresh_from_db()
+    assert run.status == "completed", run.message
+    return run

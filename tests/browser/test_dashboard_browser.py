@@ -8,18 +8,16 @@ import math
 import os
 import random
 import re
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from monitoring import rollups, services
-from monitoring.models import MonitoringRun, UptimeCheck
-from tests.browser.helpers import log_in, set_theme
+from monitoring import rollups
+from monitoring.models import UptimeCheck
+from tests.browser.helpers import log_in, run_pass, set_theme
 from tests.factories import make_account, make_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -40,25 +38,6 @@ def shots() -> Path:
     path = Path(os.environ.get("ARGUSLM_SCREENSHOT_DIR", "/tmp/arguslm-shots"))
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def run_pass() -> MonitoringRun:
-    """One real pass, in a thread: Playwright keeps an event loop running in this one, and the
-    pass runs its probes with asyncio.run."""
-    run = MonitoringRun.objects.create()
-
-    def work():
-        try:
-            services.start_pass(run_id=run.id)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=work)
-    worker.start()
-    worker.join(timeout=60)
-    run.refresh_from_db()
-    assert run.status == "completed", run.message
-    return run
 
 
 def wait_for_charts(page, range_key: str) -> None:

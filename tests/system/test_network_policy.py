@@ -424,3 +424,15 @@ def test_the_provider_page_refuses_the_same_url_in_the_same_words(logged_in):
     body = logged_in.post("/providers/add", form).content.decode()
     assert "Base URL cannot be reached under the network policy: 169.254.169.254" in body
     assert ProviderAccount.objects.count() == 0
+
+
+def test_every_pool_shares_one_tls_context_loaded_before_any_probe():
+    """Loading the CA bundle (25-45 ms) happened in the first request of each pool: inside the
+    first probe's TTFT of every monitoring shard. One context, loaded once, is shared."""
+    first, second = egress.Transport(), egress.Transport(private=True)
+    contexts = {
+        id(transport._pool(private)._pool._ssl_context)
+        for transport in (first, second)
+        for private in (False, True)
+    }
+    assert contexts == {id(egress.tls_context())}
