@@ -48,6 +48,11 @@ def identities(*, now=None) -> list[dict]:
     return out
 
 
+def identity(name: str, *, now=None) -> dict | None:
+    """One identity's ranking, or None when fewer than two monitored models share it."""
+    return next((g for g in identities(now=now) if g["identity"] == name), None)
+
+
 def _figures(ids: list, since) -> dict:
     figures = defaultdict(lambda: {"n": 0, "ok": 0, "ttft": sketch.empty(), "tps": sketch.empty()})
     for model_id, n, up, degraded, ttft, tps in CheckRollup.objects.filter(

@@ -96,7 +96,7 @@ class IdentityViewSet(viewsets.ViewSet):
 
 
 def _identity(name: str) -> dict:
-    group = next((g for g in across.identities() if g["identity"] == name), None)
+    group = across.identity(name)
     if group is None:
         raise Http404(f"No identity {name} is served by two or more monitored models")
     return group

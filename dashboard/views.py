@@ -372,7 +372,7 @@ def across_page(request: HttpRequest) -> HttpResponse:
 @login_required_htmx
 @require_GET
 def across_litellm_config(request: HttpRequest, identity: str) -> HttpResponse:
-    group = next((g for g in across.identities() if g["identity"] == identity), None)
+    group = across.identity(identity)
     if group is None:
         return HttpResponse(status=404)
     response = HttpResponse(

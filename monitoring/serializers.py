@@ -187,6 +187,9 @@ class PromptPackSerializer(serializers.Serializer):
     temperature = serializers.FloatField(
         allow_null=True, help_text="Sent where the model takes one; null: the model's default."
     )
+    tools = serializers.ListField(
+        child=serializers.DictField(), help_text="Functions the model may call (OpenAI format)."
+    )
 
 
 class CostModelSerializer(serializers.Serializer):

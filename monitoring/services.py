@@ -269,6 +269,7 @@ async def _probe_one(model: LLMModel, target, limit, *, client, timeouts, pack, 
                     timeouts=timeouts,
                     client=client,
                     temperature=pack.temperature,
+                    tools=list(pack.tools) or None,
                     expect=pack.answer_check if model.answer_check is None else model.answer_check,
                 )
             except Exception as exc:  # a gateway bug: record it for this model; the shard's

@@ -13,6 +13,9 @@ the JSON it was asked for. A check is a list of rules, all of which must hold:
   the provider's text; a regex rule does that safely.
 - ``{"kind": "not_refusal"}``: the answer does not open with a refusal ("I'm sorry, but I
   can't…", "As an AI…").
+- ``{"kind": "tool_call", "name": "get_weather", "schema": {...}}``: the model called the
+  function (given the pack's ``tools``) instead of answering in text, and its arguments are
+  JSON that fits the schema (the same schema rules as ``json``).
 
 The answer is capped before any rule reads it. A failing check makes a monitoring check
 ``degraded`` with error_type ``bad_answer`` and the first failing rule's reason (metrics.md).
@@ -32,6 +35,7 @@ RULE_KEYS = {
     "regex": ("pattern",),
     "json": ("schema",),
     "not_refusal": (),
+    "tool_call": ("name", "schema"),
 }
 KINDS = tuple(RULE_KEYS)
 MAX_ANSWER_CHARS = 32_768  # an answer check reads at most this much of the answer
@@ -101,8 +105,10 @@ def problems(rules) -> list[str]:
                     _compiled(pattern)
                 except re2.error as error:
                     found.append(f"{where} (regex): not an RE2 pattern: {_text(error)}.")
-        elif kind == "json" and "schema" in rule:
-            found += [f"{where} (json): {p}" for p in _schema_problems(rule["schema"])]
+        elif kind in ("json", "tool_call") and "schema" in rule:
+            found += [f"{where} ({kind}): {p}" for p in _schema_problems(rule["schema"])]
+        if kind == "tool_call" and not isinstance(rule.get("name", ""), str):
+            found.append(f"{where} (tool_call): name is the function's name.")
     return found
 
 
@@ -130,19 +136,27 @@ def _schema_problems(schema) -> list[str]:
     return []
 
 
-def failure(rules, answer: str) -> str | None:
+def failure(rules, answer: str, tool: str | None = None) -> str | None:
     """Why ``answer`` fails ``rules`` (the first failing rule), or None when it passes.
-    ``rules`` are valid (``problems`` found nothing when they were stored)."""
+    ``tool`` is the function the model called (its arguments are then the answer). ``rules``
+    are valid (``problems`` found nothing when they were stored)."""
     answer = answer[:MAX_ANSWER_CHARS]
     for rule in rules or ():
-        reason = _rule_failure(rule, answer)
+        reason = _rule_failure(rule, answer, tool)
         if reason:
             return reason
     return None
 
 
-def _rule_failure(rule: dict, answer: str) -> str | None:
+def _rule_failure(rule: dict, answer: str, tool: str | None) -> str | None:
     kind = rule["kind"]
+    if kind == "tool_call":
+        wanted = rule.get("name")
+        if tool is None:
+            return f"the model answered in text instead of calling {wanted or 'a function'}"
+        if wanted and tool != wanted:
+            return f"the model called {tool}, not {wanted}"
+        return _json_failure(answer, rule.get("schema"), what=f"the {tool} call's arguments")
     if kind == "contains":
         text = rule["text"]
         found = text in answer if rule.get("case_sensitive") else text.lower() in answer.lower()
@@ -171,25 +185,25 @@ def answer_hash(answer: str) -> str:
     return hashlib.sha256(normal.encode()).hexdigest()[:16]
 
 
-def _json_failure(answer: str, schema: dict | None) -> str | None:
+def _json_failure(answer: str, schema: dict | None, what: str = "the answer") -> str | None:
     text = answer.strip()
     if text.startswith("```"):  # ```json … ```: the fence is not the model's JSON
         text = text.partition("\n")[2].rstrip().removesuffix("```").strip()
     try:
         value = json.loads(text)
     except ValueError as error:
-        return f"the answer is not JSON ({error})"
+        return f"{what}: not JSON ({error})"
     except RecursionError:
-        return "the answer is not JSON (nested too deeply)"
+        return f"{what}: not JSON (nested too deeply)"
     if schema is None:
         return None
     try:
         error = next(Draft202012Validator(schema).iter_errors(value), None)
     except RecursionError:
-        return "the answer's JSON is nested too deeply to check"
+        return f"{what}: JSON nested too deeply to check"
     if error is None:
         return None
-    return f"the answer's JSON does not fit the schema: {_text(error.message)}"
+    return f"{what}: JSON that does not fit the schema ({_text(error.message)})"
 
 
 def _text(error) -> str:

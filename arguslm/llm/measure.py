@@ -95,6 +95,11 @@ class _Collector:
         self.connect_end_ns: int | None = None
         self.served_model: str | None = None
         self.system_fingerprint: str | None = None
+        self.tool: str | None = None  # the name of the first function the model called
+
+    def called(self, name) -> None:
+        if self.tool is None and isinstance(name, str) and name:
+            self.tool = name[:IDENTITY_CHARS]
 
     def identify(self, served_model, system_fingerprint) -> None:
         """What the response says served it (its ``model`` and OpenAI's ``system_fingerprint``),
@@ -136,6 +141,7 @@ class _Collector:
     def sample(self, target: CallTarget, messages: list[dict], *, streamed: bool) -> Sample:
         s = Sample(chunks=self.chunks, text="".join(self.parts))
         s.served_model, s.system_fingerprint = self.served_model, self.system_fingerprint
+        s.tool = self.tool
         s.answer = "".join(self.answer_parts)
         s.excerpt = scrub(s.answer[: EXCERPT_CHARS * 8], secrets=_secrets(target, messages))[
             :EXCERPT_CHARS
@@ -277,6 +283,8 @@ def _apply_delta(col: _Collector, now: int, choice) -> None:
     for call in calls if isinstance(calls, list) else ():
         function = call.get("function") if isinstance(call, dict) else None
         args = function.get("arguments") if isinstance(function, dict) else None
+        if isinstance(function, dict):
+            col.called(function.get("name"))
         if isinstance(args, str):
             col.token(now, args, answer=True)
     reason = choice.get("finish_reason")
@@ -315,7 +323,9 @@ def _handle_event(col: _Collector, now: int, payload: bytes) -> bool:
     return False
 
 
-async def _openai_stream(client, target, messages, max_tokens, timeouts, temperature, stream):
+async def _openai_stream(
+    client, target, messages, max_tokens, timeouts, temperature, stream, tools=None
+):
     url = target.base_url.rstrip("/") + "/chat/completions"
     headers = {
         "Content-Type": "application/json",
@@ -326,7 +336,12 @@ async def _openai_stream(client, target, messages, max_tokens, timeouts, tempera
         headers["Authorization"] = f"Bearer {target.api_key}"
     request_rules = rules.for_target(target)
     payload = request_rules.openai_body(
-        target.model_id, messages, max_tokens=max_tokens, stream=stream, temperature=temperature
+        target.model_id,
+        messages,
+        max_tokens=max_tokens,
+        stream=stream,
+        temperature=temperature,
+        tools=tools,
     )
     body = json.dumps(payload).encode()
     loop = asyncio.get_running_loop()
@@ -519,6 +534,8 @@ def _from_completion(col: _Collector, now: int, raw: bytes, target, messages) ->
     for call in calls if isinstance(calls, list) else ():
         function = call.get("function") if isinstance(call, dict) else None
         args = function.get("arguments") if isinstance(function, dict) else None
+        if isinstance(function, dict):
+            col.called(function.get("name"))
         col.token(now, args if isinstance(args, str) else "", answer=True)
     if isinstance(choice, dict) and isinstance(choice.get("finish_reason"), str):
         col.finish_reason = choice["finish_reason"]
@@ -664,6 +681,7 @@ def _litellm_delta(col: _Collector, now: int, chunk) -> None:
                 col.token(now, content, answer=True)
             for call in getattr(delta, "tool_calls", None) or ():
                 function = getattr(call, "function", None)
+                col.called(getattr(function, "name", None))
                 args = getattr(function, "arguments", None)
                 if isinstance(args, str):
                     col.token(now, args, answer=True)
@@ -691,7 +709,7 @@ def _reported_usage(response) -> dict | None:
     return merged if "completion_tokens" in merged else None
 
 
-async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, stream):
+async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, stream, tools=None):
     litellm = lazy.litellm()
     request_rules = rules.for_target(target)
     kwargs = dict(target.litellm_kwargs)
@@ -704,7 +722,7 @@ async def _litellm_stream(target, messages, max_tokens, timeouts, temperature, s
         num_retries=0,
         max_retries=0,
         **request_rules.litellm_params(
-            max_tokens=max_tokens, stream=stream, temperature=temperature
+            max_tokens=max_tokens, stream=stream, temperature=temperature, tools=tools
         ),
     )
     loop = asyncio.get_running_loop()
@@ -877,6 +895,7 @@ async def measure(
     temperature: float | None = None,
     client: httpx.AsyncClient | None = None,
     expect: list | None = None,
+    tools: list | None = None,
 ) -> Sample:
     """Send one request to ``target`` and measure it (one HTTP attempt, never retried).
 
@@ -900,13 +919,14 @@ async def measure(
     try:
         if target.route == "openai":
             sample = await _openai_stream(
-                client, target, messages, max_tokens, timeouts, temperature, stream
+                client, target, messages, max_tokens, timeouts, temperature, stream, tools
             )
         else:
             sample = await _on_litellm_loop(
-                _litellm_stream(target, messages, max_tokens, timeouts, temperature, stream)
+                _litellm_stream(target, messages, max_tokens, timeouts, temperature, stream, tools)
             )
-        if expect and sample.ok and (reason := answers.failure(expect, sample.answer)):
+        reason = expect and sample.ok and answers.failure(expect, sample.answer, sample.tool)
+        if reason:
             sample.error_type = ErrorType.BAD_ANSWER
             sample.error = scrub(reason, secrets=_secrets(target, messages))
         return sample

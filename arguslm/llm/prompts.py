@@ -15,6 +15,8 @@ class PromptPack:
     # Checked packs ask for the model's most likely answer, so that a different answer means
     # something (sent where the model takes a temperature: arguslm.llm.rules).
     temperature: float | None = None
+    # Functions the model may call (OpenAI ``tools`` format; litellm translates them).
+    tools: tuple = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +107,33 @@ PACKS = [
         ),
     ),
 ]
+
+WEATHER_ARGUMENTS = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "minLength": 1}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+PACKS.append(
+    PromptPack(
+        "tool_call",
+        "Tool call (checked)",
+        "What is the weather in Paris right now? Use the get_weather tool.",
+        15,
+        temperature=0.0,
+        tools=(
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_weather",
+                    "description": "The current weather in a city.",
+                    "parameters": WEATHER_ARGUMENTS,
+                },
+            },
+        ),
+        answer_check=({"kind": "tool_call", "name": "get_weather", "schema": WEATHER_ARGUMENTS},),
+    )
+)
 
 BY_ID = {pack.id: pack for pack in PACKS}
 

@@ -77,9 +77,14 @@ class RequestRules:
         """The limit sent: the caller's, plus headroom for hidden reasoning."""
         return max_tokens + (REASONING_HEADROOM if self.reasoning_in_limit else 0)
 
-    def openai_body(self, model_id: str, messages, *, max_tokens, stream, temperature) -> dict:
-        """The JSON body of an OpenAI-wire chat request (the direct route)."""
+    def openai_body(
+        self, model_id: str, messages, *, max_tokens, stream, temperature, tools=None
+    ) -> dict:
+        """The JSON body of an OpenAI-wire chat request (the direct route). ``tools``: the
+        functions the model may call (Chat Completions API reference, ``tools``)."""
         body = {"model": model_id, "messages": messages, "stream": stream}
+        if tools:
+            body["tools"] = list(tools)
         body[self.limit_param] = self.token_limit(max_tokens)
         if stream and self.stream_usage:
             body["stream_options"] = {"include_usage": True}
@@ -89,9 +94,12 @@ class RequestRules:
             body["reasoning_effort"] = self.reasoning_effort
         return body
 
-    def litellm_params(self, *, max_tokens, stream, temperature) -> dict:
-        """The OpenAI-style parameters handed to litellm, which maps them per provider."""
+    def litellm_params(self, *, max_tokens, stream, temperature, tools=None) -> dict:
+        """The OpenAI-style parameters handed to litellm, which maps them per provider (its
+        function-calling support translates OpenAI ``tools`` for Anthropic, Gemini, Bedrock)."""
         params = {self.limit_param: self.token_limit(max_tokens), "stream": stream}
+        if tools:
+            params["tools"] = list(tools)
         if stream:
             # litellm drops it where the provider's own format reports usage (Anthropic,
             # Gemini, Bedrock, Ollama's native API) and passes it on where it is an option.

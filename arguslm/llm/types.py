@@ -117,6 +117,7 @@ class Sample:
     # What the response says served it: its ``model`` field and OpenAI's system_fingerprint.
     served_model: str | None = None
     system_fingerprint: str | None = None
+    tool: str | None = None  # the function the model called instead of answering in text
 
     @property
     def ok(self) -> bool:

@@ -49,7 +49,8 @@ Keys [default]
     stall=k pause stall_ms [600000] at chunk k's slot, then carry on [-]; stall=0:
         headers (and the OpenAI role chunk / Anthropic message_start) but no token
     hang ms before the response headers [0]
-    done 1/0 OpenAI ``data: [DONE]`` [1]    tool 1/0 OpenAI tool-call argument deltas [0]
+    done 1/0 OpenAI ``data: [DONE]`` [1]    tool 1/0 OpenAI tool-call argument deltas, a
+        call of the request's first ``tools`` function (else "answer") [0]
     flaky fraction 0-1 failing with flaky_status [500]    seed per-model flaky seed
     comments k SSE comment lines (": keep-alive") spread between the headers and the
         first token, OpenAI and Gemini SSE formats only [0]
@@ -61,7 +62,7 @@ Keys [default]
         [reasoning_content] (strict profiles use their provider's field instead)
     bad=k OpenAI: at chunk k's slot send the malformed ``data: {"choices":[null]}``,
         then carry on with chunk k and the rest [-]
-    answer json|brokenjson|refusal|four|five|count|empty a scripted answer text instead of
+    answer json|brokenjson|refusal|four|five|count|weather|empty a scripted answer instead of
         the filler (scenarios.ANSWERS; names only, never free text). n becomes the
         text's token count; an n in the same name cuts the answer to its first n tokens,
         a larger one is ignored. Every format and tool=1 send exactly that text [-]

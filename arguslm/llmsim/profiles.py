@@ -268,9 +268,34 @@ def is_openai_reasoning_model(model_id: str) -> bool:
     return model_id.startswith(("o1", "o3", "o4", "gpt-5"))
 
 
+def _tools_problem(tools: Any) -> str | None:
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not tools:
+        return "expected a non-empty array of tools."
+    for index, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            return f"tools[{index}].type must be 'function'."
+        name = function.get("name") if isinstance(function, dict) else None
+        if (
+            not isinstance(name, str)
+            or not name
+            or len(name) > 64
+            or not all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
+        ):
+            return f"tools[{index}].function.name must match ^[a-zA-Z0-9_-]{{1,64}}$."
+    return None
+
+
 def _openai_checks(model_id: str, body: dict[str, Any]) -> Rejection | None:
-    """Reasoning-model rules of api.openai.com (and Azure OpenAI, the same backend)."""
+    """Reasoning-model rules of api.openai.com (and Azure OpenAI, the same backend), and the
+    shape of ``tools``."""
     effort = body.get("reasoning_effort")
+    if (problem := _tools_problem(body.get("tools"))) is not None:
+        # API reference, tools: a list of {"type": "function", "function": {"name", ...}},
+        # the name made of a-z, A-Z, 0-9, underscores and dashes, at most 64 characters.
+        return 400, _openai_error(400, f"Invalid 'tools': {problem}", "tools", "invalid_value")
     if body.get("stream_options") is not None and body.get("stream") is not True:
         # API reference, stream_options: "Only set this when you set stream: true."
         message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."

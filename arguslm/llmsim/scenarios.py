@@ -29,6 +29,7 @@ ANSWERS: dict[str, str] = {
     "four": "2 + 2 = 4",
     "five": "2 + 2 = 5",
     "count": "\n".join(str(i) for i in range(1, 21)),
+    "weather": '{"city": "Paris"}',  # get_weather's arguments (with tool=1)
     "empty": "",
 }
 # Model name reported instead of the requested one (served=<name>): suffix appended to it.

@@ -83,6 +83,16 @@ class _Call:
     opts: dict[str, Any] = field(default_factory=dict)  # per-profile request options
 
 
+def tool_name(body: dict[str, Any]) -> str:
+    """The function a tool-call answer (tool=1) calls: the first one the request offers, as a
+    model given tools would, else "answer"."""
+    tools = body.get("tools")
+    first = tools[0] if isinstance(tools, list) and tools else None
+    function = first.get("function") if isinstance(first, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    return name[:64] if isinstance(name, str) and name else "answer"
+
+
 def _json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
 
@@ -230,7 +240,7 @@ class _OpenAI(_WireBase):
             if not call.tool_started:
                 call.tool_started = True
                 tool_call.update(id="call_1", type="function")
-                function["name"] = "answer"
+                function["name"] = tool_name(call.body)
             delta = {"tool_calls": [tool_call]}
         else:
             delta = {"content": ch.text}
@@ -272,7 +282,7 @@ class _OpenAI(_WireBase):
             if reasoning is not None:
                 message.update(reasoning)
         if s.tool:
-            function = {"name": "answer", "arguments": answer}
+            function = {"name": tool_name(call.body), "arguments": answer}
             message.update(
                 content=None,
                 tool_calls=[{"id": "call_1", "type": "function", "function": function}],

@@ -236,6 +236,22 @@ def openai_error(message: str, param: str | None = None, code: str | None = None
             {"reasoning_effort": "low"},
             openai_error("Unrecognized request argument supplied: reasoning_effort"),
         ),
+        (
+            "gpt-4o-mini",
+            {"tools": [{"type": "function", "function": {"name": "get weather"}}]},
+            openai_error(
+                "Invalid 'tools': tools[0].function.name must match ^[a-zA-Z0-9_-]{1,64}$.",
+                "tools",
+                "invalid_value",
+            ),
+        ),
+        (
+            "gpt-4o-mini",
+            {"tools": [{"name": "get_weather"}]},
+            openai_error(
+                "Invalid 'tools': tools[0].type must be 'function'.", "tools", "invalid_value"
+            ),
+        ),
     ],
 )
 def test_openai_rejects_what_api_openai_com_rejects(sim, model, extra, expected):

@@ -23,9 +23,9 @@ JSON_ANSWER = list(get_pack("json_answer").answer_check)
         (ARITHMETIC, "I’m sorry, but I can’t help with that.", "the answer is a refusal"),
         (JSON_ANSWER, '{"status": "ok", "items": [1, 2, 3]}', None),
         (JSON_ANSWER, '```json\n{"status": "ok", "items": []}\n```', None),
-        (JSON_ANSWER, '{"status": "ok", "items": [1, 2, 3]', "the answer is not JSON"),
-        (JSON_ANSWER, '{"status": "down", "items": []}', "does not fit the schema: 'ok' was"),
-        (JSON_ANSWER, "[" * 100_000, "the answer is not JSON"),
+        (JSON_ANSWER, '{"status": "ok", "items": [1, 2, 3]', "the answer: not JSON"),
+        (JSON_ANSWER, '{"status": "down", "items": []}', "does not fit the schema ('ok' was"),
+        (JSON_ANSWER, "[" * 100_000, "the answer: not JSON"),
         ([{"kind": "contains", "text": "PARIS"}], "It is Paris.", None),
         ([{"kind": "contains", "text": "PARIS", "case_sensitive": True}], "Paris", "contain"),
         ([], "", None),
@@ -34,6 +34,24 @@ JSON_ANSWER = list(get_pack("json_answer").answer_check)
 def test_rules_pass_and_fail_with_a_reason(rules, answer, reason):
     assert answers.problems(rules) == []
     found = answers.failure(rules, answer)
+    assert found == reason if reason is None else reason in found
+
+
+WEATHER = list(get_pack("tool_call").answer_check)
+
+
+@pytest.mark.parametrize(
+    ("answer", "tool", "reason"),
+    [
+        ('{"city": "Paris"}', "get_weather", None),
+        ("It is sunny in Paris.", None, "answered in text instead of calling get_weather"),
+        ('{"city": "Paris"}', "get_time", "the model called get_time, not get_weather"),
+        ('{"town": "Paris"}', "get_weather", "the get_weather call's arguments: JSON that does"),
+        ('{"city": "Paris"', "get_weather", "the get_weather call's arguments: not JSON"),
+    ],
+)
+def test_a_tool_call_rule_wants_the_call_with_fitting_arguments(answer, tool, reason):
+    found = answers.failure(WEATHER, answer, tool)
     assert found == reason if reason is None else reason in found
 
 
@@ -101,6 +119,20 @@ def test_a_wrong_answer_is_degraded_bad_answer_in_the_next_pass(llmsim, sync_tas
 
 
 @pytest.mark.django_db
+def test_the_tool_call_pack_sends_its_tool_and_checks_the_call(llmsim, sync_tasks):
+    account = make_account(credentials={"base_url": f"{llmsim}/v1", "api_key": SECRET})
+    calling = make_model(account, model_id="sim/ttft=5/itl=1/answer=weather/tool=1")
+    texting = make_model(account, model_id="sim/ttft=5/itl=1/answer=four")
+    run_pass("tool_call")
+    checks = {c.model_id: c for c in UptimeCheck.objects.all()}
+    # The simulator calls the first function the request offers: get_weather was sent.
+    assert (checks[calling.pk].status, checks[calling.pk].error) == ("up", None)
+    assert checks[calling.pk].answer_excerpt == '{"city": "Paris"}'
+    assert checks[texting.pk].status == "degraded"
+    assert checks[texting.pk].error == ("the model answered in text instead of calling get_weather")
+
+
+@pytest.mark.django_db
 def test_a_model_s_own_check_replaces_the_pack_s(llmsim, sync_tasks, api):
     account = make_account(credentials={"base_url": f"{llmsim}/v1", "api_key": SECRET})
     model = make_model(account, model_id="sim/ttft=5/itl=1/answer=five")
@@ -123,3 +155,4 @@ def test_the_api_refuses_a_bad_answer_check_and_lists_the_packs_checks(api):
     packs = {p["id"]: p for p in api.get("/api/v1/monitoring/prompt-packs").json()}
     assert packs["arithmetic"]["answer_check"] == ARITHMETIC
     assert packs["health_check"]["answer_check"] == []
+    assert packs["tool_call"]["tools"][0]["function"]["name"] == "get_weather"

@@ -230,6 +230,6 @@ def test_bad_export_queries_are_422(api, query):
 
 def test_prompt_packs_are_a_bare_array_with_the_liveness_pack(api):
     packs = api.get(f"{BASE}/prompt-packs").json()
-    assert isinstance(packs, list) and len(packs) == 10  # 7 original, liveness, 2 checked
+    assert isinstance(packs, list) and len(packs) == 11  # 7 original, liveness, 3 checked
     assert {"id", "name", "prompt", "expected_tokens"} <= set(packs[0])
     assert "liveness" in {p["id"] for p in packs}
