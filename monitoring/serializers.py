@@ -138,6 +138,11 @@ class UptimeCheckSerializer(serializers.ModelSerializer):
             "error_type",
             "error",
             "answer_excerpt",
+            "served_model",
+            "system_fingerprint",
+            "answer_hash",
+            "answer_chars",
+            "refusal",
             "in_maintenance",
             "created_at",
         ]

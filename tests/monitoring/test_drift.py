@@ -129,3 +129,14 @@ def test_the_model_page_shows_the_change_and_accepts_the_new_answers(logged_in):
     page = logged_in.get(f"/monitoring/models/{model.pk}").content.decode()
     assert "the latest answers match the baseline" in page
     assert "accepted by alice" in page
+
+
+def test_the_uptime_api_gives_each_check_s_fingerprint(llmsim, sync_tasks, api):
+    account = make_account(credentials={"base_url": f"{llmsim}/v1", "api_key": SECRET})
+    make_model(account, model_id="sim/ttft=1/itl=0/answer=refusal")
+    run_pass()
+    (check,) = api.get("/api/v1/monitoring/uptime").json()["items"]
+    assert check["served_model"] == "sim/ttft=1/itl=0/answer=refusal"
+    assert check["refusal"] is True
+    assert check["answer_chars"] == len("I'm sorry, but I can't help with that request.")
+    assert len(check["answer_hash"]) == 16 and check["system_fingerprint"] is None
