@@ -395,6 +395,7 @@ def test_tls_is_verified_against_the_host_name_not_the_address_connected_to(tmp_
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # trust this certificate only
+    egress.tls_context.cache_clear()  # the process's context reads it when first made
     port = server.server_address[1]
 
     async def get(host):
@@ -410,6 +411,7 @@ def test_tls_is_verified_against_the_host_name_not_the_address_connected_to(tmp_
     finally:
         server.shutdown()
         server.server_close()
+        egress.tls_context.cache_clear()  # the next one trusts the usual authorities again
 
 
 @pytest.mark.django_db
