@@ -142,6 +142,8 @@ class MeasuredSample(models.Model):
         "tps",
         "tps_excluding_ttft",
         "tpot_ms",
+        "itl_mean_ms",
+        "itl_p95_ms",
         "input_tokens",
         "output_tokens",
         "reasoning_tokens",
@@ -160,6 +162,8 @@ class MeasuredSample(models.Model):
     tps = models.FloatField(null=True, blank=True)
     tps_excluding_ttft = models.FloatField(null=True, blank=True)
     tpot_ms = models.FloatField(null=True, blank=True)
+    itl_mean_ms = models.FloatField(null=True, blank=True)  # inter-token latency (metrics.md)
+    itl_p95_ms = models.FloatField(null=True, blank=True)
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)

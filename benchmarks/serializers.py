@@ -151,6 +151,8 @@ class BenchmarkResultSerializer(serializers.ModelSerializer):
             "tps",
             "tps_excluding_ttft",
             "tpot_ms",
+            "itl_mean_ms",
+            "itl_p95_ms",
             "total_latency_ms",
             "input_tokens",
             "output_tokens",

@@ -128,6 +128,8 @@ class UptimeCheckSerializer(serializers.ModelSerializer):
             "tps",
             "tps_excluding_ttft",
             "tpot_ms",
+            "itl_mean_ms",
+            "itl_p95_ms",
             "input_tokens",
             "output_tokens",
             "reasoning_tokens",

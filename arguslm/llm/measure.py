@@ -22,10 +22,12 @@ sample's classified error, so one bad answer cannot lose the other samples of a 
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
 import re
+import statistics
 import threading
 import time
 
@@ -33,6 +35,7 @@ import httpx
 
 from arguslm.llm import answers, egress, lazy, rules, wire
 from arguslm.llm.types import CallTarget, ErrorType, Sample, Timeouts, error_type_for_status
+from arguslm.stats import percentile
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,7 @@ class _Collector:
         self.chunks = 0
         self.parts: list[str] = []
         self.answer_parts: list[str] = []
+        self.token_ns: list[int] = []  # when each token-bearing chunk arrived
         self.usage: dict | None = None
         self.finish_reason: str | None = None
         self.done = False  # the OpenAI "[DONE]" terminator arrived
@@ -121,6 +125,7 @@ class _Collector:
         if answer and self.first_answer_ns is None:
             self.first_answer_ns = now
         self.last_token_ns = now
+        self.token_ns.append(now)
         self.chunks += 1
         self.parts.append(text)
         if answer:
@@ -152,6 +157,10 @@ class _Collector:
             s.ttfat_ms = _ms(self.t0, self.first_answer_ns)
         if self.last_token_ns is not None:
             s.latency_ms = _ms(self.t0, self.last_token_ns)
+        if streamed and len(self.token_ns) >= 2:
+            gaps = [_ms(a, b) for a, b in itertools.pairwise(self.token_ns)]
+            s.itl_mean_ms = statistics.fmean(gaps)
+            s.itl_p95_ms = percentile(gaps, 95)
         usage = self.usage or {}
         completion = usage.get("completion_tokens")
         if isinstance(completion, int) and not isinstance(completion, bool) and completion >= 0:

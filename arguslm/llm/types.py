@@ -100,6 +100,9 @@ class Sample:
     tps: float | None = None
     tps_excluding_ttft: float | None = None
     tpot_ms: float | None = None
+    # Inter-token latency: the gaps between token-bearing chunks, their mean and p95.
+    itl_mean_ms: float | None = None
+    itl_p95_ms: float | None = None
     error_type: str | None = None
     error: str | None = None
     queue_ms: float = 0.0

@@ -75,6 +75,21 @@ def test_a_streamed_answer_is_measured_from_usage(llmsim, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_inter_token_latency_is_the_gaps_between_token_chunks(llmsim, fmt):
+    steady = run(llmsim, fmt, "sim/ttft=20/itl=15/n=12")
+    assert 13 <= steady.itl_mean_ms < 15 + SLACK_MS / 2  # a late first chunk shortens one gap
+    assert 13 <= steady.itl_p95_ms < 15 + SLACK_MS
+    # One 300 ms pause among 9 gaps of 5 ms: TPOT spreads it, the ITL p95 shows it.
+    stalled = run(llmsim, fmt, "sim/ttft=5/itl=5/n=10/stall=5/stall_ms=300")
+    assert stalled.itl_p95_ms > 150  # between the 8th gap (5 ms) and the 9th (305 ms)
+    assert stalled.itl_mean_ms == pytest.approx(
+        (stalled.latency_ms - stalled.ttft_ms) / 9, rel=1e-6
+    )
+    unstreamed = run(llmsim, fmt, "sim/ttft=5/itl=5/n=10", stream=False)
+    assert unstreamed.itl_mean_ms is None and unstreamed.itl_p95_ms is None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_multi_token_chunks_count_tokens_not_chunks(llmsim, fmt):
     s = run(llmsim, fmt, "sim/ttft=20/itl=5/n=20/chunk=4")
     assert (s.output_tokens, s.chunks, s.token_source) == (20, 5, "usage")
