@@ -10,7 +10,17 @@ from providers.models import LLMModel
 
 
 class BenchmarkRun(models.Model):
-    """One benchmark: pending → running → completed / failed / cancelled."""
+    """One benchmark: pending → running → completed / failed / cancelled.
+
+    ``profile`` says how load is applied (benchmarks.load): ``fixed`` sends ``num_runs``
+    requests per model at ``concurrency``; a sweep steps through ``load["levels"]``
+    (concurrent streams, or requests per second) and finds the largest level that meets
+    ``slo`` (benchmarks.capacity)."""
+
+    class Profile(models.TextChoices):
+        FIXED = "fixed"
+        CONCURRENCY_SWEEP = "concurrency_sweep"
+        RATE_SWEEP = "rate_sweep"
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -31,6 +41,17 @@ class BenchmarkRun(models.Model):
     concurrency = models.PositiveIntegerField(default=1)
     warmup_runs = models.PositiveIntegerField(default=1)
     triggered_by = models.CharField(max_length=20, default="user")
+    profile = models.CharField(max_length=20, choices=Profile.choices, default=Profile.FIXED)
+    # Sweeps: {"levels": [...], "step_seconds": s or "step_requests": n, "arrivals":
+    # "constant" | "poisson"} (benchmarks.load); None for a fixed run.
+    load = models.JSONField(null=True, blank=True)
+    # {"metric": "ttft" | "itl" | "latency", "percentile": 50 | 95 | 99, "max_ms": x,
+    # "max_error_rate": percent} (benchmarks.capacity); None: no capacity verdict.
+    slo = models.JSONField(null=True, blank=True)
+    # The saved benchmark this run was started from (by hand or by its schedule).
+    template = models.ForeignKey(
+        "BenchmarkTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -73,6 +94,10 @@ class BenchmarkResult(MeasuredSample):
     model = models.ForeignKey(LLMModel, on_delete=models.PROTECT, related_name="benchmark_results")
     # Order of completion within the run: WebSocket clients resume after the last one they saw.
     seq = models.PositiveIntegerField()
+    # Sweeps: the index of the load level the request was sent at (None in a fixed run).
+    step = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Multi-turn workloads: the turn of the conversation (1 = first message).
+    turn = models.PositiveSmallIntegerField(null=True, blank=True)
     estimated_cost = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -86,3 +111,54 @@ class BenchmarkResult(MeasuredSample):
 
     def __str__(self) -> str:
         return f"Result {self.seq} of {self.run_id}"
+
+
+class BenchmarkStep(models.Model):
+    """One load level of a sweep for one model: when it ran, so that throughput is exact."""
+
+    run = models.ForeignKey(BenchmarkRun, on_delete=models.CASCADE, related_name="steps")
+    model = models.ForeignKey(LLMModel, on_delete=models.PROTECT, related_name="+")
+    index = models.PositiveSmallIntegerField()
+    level = models.FloatField()  # concurrent streams, or requests per second
+    started_at = models.DateTimeField()
+    # From the step's first request sent to its last one finished (requests/s divide by it).
+    duration_ms = models.FloatField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "model", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "model", "index"], name="unique_bench_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.index} ({self.level:g}) of {self.run_id}"
+
+
+class BenchmarkTemplate(models.Model):
+    """A saved benchmark: its settings, an optional schedule, and the run it is compared to."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255, unique=True)
+    # The POST /api/v1/benchmarks body it starts (validated by BenchmarkCreateSerializer).
+    spec = models.JSONField(default=dict)
+    # 5-field UTC cron expression (cronsim); blank: started by hand only.
+    cron = models.CharField(max_length=100, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    # New runs are compared with this one (benchmarks.compare); regressions alert on it.
+    baseline_run = models.ForeignKey(
+        BenchmarkRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["enabled", "next_run_at"], name="bench_tpl_due_idx")]
+
+    def __str__(self) -> str:
+        return self.name
