@@ -87,6 +87,7 @@ class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericV
         data["results"] = BenchmarkResultSerializer(results, many=True).data
         data["statistics"] = pooled
         data["model_statistics"] = per_model
+        data["capacity"] = [c.as_dict() for c in services.capacity_of(run, results)]
         return Response(data)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="Still running")})

@@ -4,13 +4,18 @@ Done differently from the original on purpose (original-arguslm.md §3.7):
 * warm-ups of a model run *before* that model's measured requests and are discarded;
 * measured requests of one model run with the requested ``concurrency`` (default 1, so a
   single-stream figure is clean); models run in parallel, bounded per provider account;
-* every result is saved as it completes (visible through REST at once) and announced to
-  WebSocket subscribers; the database stays the source of truth;
+* results are saved in batches as they complete, at most SAVE_EVERY_S behind (visible
+  through REST at once), and announced to WebSocket subscribers; the database stays the
+  source of truth;
+* sweeps (benchmarks.load) run one model at a time through their load levels: a closed loop
+  of C streams, or an open loop of arrivals at R per second, each step's window stored
+  (BenchmarkStep) so that its throughput is exact;
 * the engine heartbeats; cancel requests are honoured within a second; a run whose worker
   died is closed by ``close_stale_runs``.
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from datetime import timedelta
@@ -22,14 +27,15 @@ from arguslm.llm import warm
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.prompts import get_pack
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
-from benchmarks import live
-from benchmarks.models import BenchmarkResult, BenchmarkRun
+from benchmarks import live, load
+from benchmarks.models import BenchmarkResult, BenchmarkRun, BenchmarkStep
 from providers.models import LLMModel
 
 log = logging.getLogger(__name__)
 
 PER_ACCOUNT_LIMIT = 8
 HEARTBEAT_S = 1.0
+SAVE_EVERY_S = 0.25
 STALE_AFTER = timedelta(minutes=2)
 TIMEOUTS = Timeouts(connect=10, first_token=60, between_tokens=60, total=300)
 
@@ -93,32 +99,37 @@ class _Engine:
         self.models = models
         self.targets = targets  # model pk -> CallTarget, or the GatewayError building it raised
         self.pack = get_pack(run.prompt_pack)
-        self.seq = 0
+        self.load = load.from_run(run)
+        self.saver = _Saver(run.pk)
         self.cancelled = False
 
     async def main(self) -> bool:
-        limits: dict = {}
         watcher = asyncio.create_task(self._watch())
+        saver = asyncio.create_task(self.saver.loop())
         async with new_http_client(TIMEOUTS) as client:
             self.client = client
-            tasks = [
-                asyncio.create_task(
-                    self._model(
+            if self.load is None:
+                # Models in parallel, bounded per provider account.
+                limits: dict = {}
+                work = [
+                    self._fixed(
                         m,
                         limits.setdefault(
                             m.provider_account_id, asyncio.Semaphore(PER_ACCOUNT_LIMIT)
                         ),
                     )
-                )
-                for m in self.models
-            ]
-            self.tasks = tasks
+                    for m in self.models
+                ]
+            else:
+                work = [self._sweep()]  # one model at a time: each sees only its own load
+            self.tasks = [asyncio.create_task(w) for w in work]
             try:
-                await asyncio.gather(*tasks)
+                await asyncio.gather(*self.tasks)
             except asyncio.CancelledError:
                 if not self.cancelled:
                     raise
         watcher.cancel()
+        await self.saver.close(saver)
         return self.cancelled
 
     async def _watch(self) -> None:
@@ -138,30 +149,65 @@ class _Engine:
                     task.cancel()
                 return
 
-    async def _model(self, model: LLMModel, account_limit: asyncio.Semaphore) -> None:
+    def _unusable(self, model: LLMModel, count: int) -> bool:
+        """Record ``count`` failed requests for a model whose call target could not be built."""
         target = self.targets[model.pk]
-        if isinstance(target, GatewayError):
-            for _ in range(self.run.num_runs):
-                await self._save(
-                    model, Sample(error_type=ErrorType.BAD_REQUEST, error=target.message)
-                )
-            return
+        if not isinstance(target, GatewayError):
+            return False
+        for _ in range(count):
+            failed = Sample(error_type=ErrorType.BAD_REQUEST, error=target.message)
+            self.saver.add(model, failed, step=0 if self.load else None)
+        return True
+
+    async def _warm(self, model: LLMModel, limit: asyncio.Semaphore | None) -> None:
         for _ in range(self.run.warmup_runs):  # before the measured requests, and discarded
-            await self._request(target, account_limit)
+            await self._request(self.targets[model.pk], self.pack.messages(_nonce()), limit)
+
+    async def _fixed(self, model: LLMModel, account_limit: asyncio.Semaphore) -> None:
+        if self._unusable(model, self.run.num_runs * self.turns):
+            return
+        await self._warm(model, account_limit)
         per_model = asyncio.Semaphore(self.run.concurrency)
 
         async def one() -> None:
             async with per_model:
-                sample = await self._request(target, account_limit)
-            await self._save(model, sample)
+                await self._unit(model, account_limit)
 
         await asyncio.gather(*(one() for _ in range(self.run.num_runs)))
 
-    async def _request(self, target, account_limit: asyncio.Semaphore) -> Sample:
-        waited = asyncio.get_running_loop().time()
-        async with account_limit:
-            queue_ms = (asyncio.get_running_loop().time() - waited) * 1000
-            messages = self.pack.messages(nonce=uuid.uuid4().hex[:8])
+    @property
+    def turns(self) -> int:
+        return len(self.pack.turns) or 1
+
+    async def _unit(
+        self, model: LLMModel, limit: asyncio.Semaphore | None, *, step=None, late_ms=0.0
+    ) -> None:
+        """One measured request, or one conversation (a request per turn, each turn sent
+        with the answers so far) for a multi-turn pack."""
+        target = self.targets[model.pk]
+        nonce = _nonce()
+        if not self.pack.turns:
+            sample = await self._request(target, self.pack.messages(nonce), limit)
+            sample.queue_ms += late_ms
+            self.saver.add(model, sample, step=step)
+            return
+        messages: list[dict] = []
+        turns = self.pack.conversation(self.saver.seq)
+        for number, text in enumerate(turns, start=1):
+            text = f"(conversation {nonce}) {text}" if number == 1 else text
+            messages.append({"role": "user", "content": text})
+            sample = await self._request(target, list(messages), limit)
+            sample.queue_ms += late_ms if number == 1 else 0.0
+            self.saver.add(model, sample, step=step, turn=number)
+            if not sample.ok:
+                return  # a conversation does not go on after a failed turn
+            messages.append({"role": "assistant", "content": sample.answer or sample.text})
+
+    async def _request(self, target, messages, limit: asyncio.Semaphore | None) -> Sample:
+        loop = asyncio.get_running_loop()
+        waited = loop.time()
+        async with limit or contextlib.nullcontext():
+            queue_ms = (loop.time() - waited) * 1000
             sample = await measure(
                 target,
                 messages,
@@ -172,15 +218,124 @@ class _Engine:
         sample.queue_ms = queue_ms
         return sample
 
-    async def _save(self, model: LLMModel, sample: Sample) -> None:
+    # --- sweeps ---------------------------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        for model in self.models:
+            if self._unusable(model, 1):
+                continue
+            await self._warm(model, None)
+            for index, level in enumerate(self.load.levels):
+                await self._step(model, index, level)
+
+    async def _step(self, model: LLMModel, index: int, level: float) -> None:
+        loop = asyncio.get_running_loop()
+        started_at, t0 = timezone.now(), loop.time()
+        if self.load.is_rate:
+            sent = await self._open_loop(model, index, level)
+        else:
+            sent = await self._closed_loop(model, index, int(level), t0)
+        duration_ms = (loop.time() - t0) * 1000
+        await asyncio.to_thread(
+            _save_step, self.run.pk, model, index, level, started_at, duration_ms, sent
+        )
+
+    async def _closed_loop(self, model: LLMModel, index: int, streams: int, t0: float) -> int:
+        """``streams`` workers, each sending its next request when the last one finished,
+        until the step has sent step_requests or step_seconds have passed."""
+        loop = asyncio.get_running_loop()
+        deadline = t0 + self.load.step_seconds if self.load.step_seconds else None
+        sent = 0
+
+        async def worker() -> None:
+            nonlocal sent
+            while True:
+                if deadline is not None and loop.time() >= deadline:
+                    return
+                if self.load.step_requests is not None and sent >= self.load.step_requests:
+                    return
+                sent += 1
+                await self._unit(model, None, step=index)
+
+        await asyncio.gather(*(worker() for _ in range(streams)))
+        return sent
+
+    async def _open_loop(self, model: LLMModel, index: int, rate: float) -> int:
+        """Requests leave at their arrival times whatever the answers do; how late each one
+        left is added to its queue_ms (the pacing error the step reports)."""
+        loop = asyncio.get_running_loop()
+        times = load.arrivals(self.load, rate, seed=f"{self.run.pk}:{model.pk}:{index}")
+        start = loop.time()
+        tasks = []
+        for at in times:
+            delay = start + at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            late_ms = max(0.0, (loop.time() - start - at) * 1000)
+            tasks.append(asyncio.create_task(self._unit(model, None, step=index, late_ms=late_ms)))
+        await asyncio.gather(*tasks)
+        return len(times)
+
+
+def _nonce() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def _save_step(run_id, model, index, level, started_at, duration_ms, sent) -> None:
+    BenchmarkStep.objects.create(
+        run_id=run_id,
+        model=model,
+        index=index,
+        level=level,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        sent=sent,
+    )
+    refresh_connection()
+
+
+class _Saver:
+    """Saves results in small batches (at most SAVE_EVERY_S behind) off the event loop, so
+    that a step of many streams never waits on the database while it times them; announces
+    each batch to WebSocket subscribers."""
+
+    def __init__(self, run_id):
+        self.run_id = run_id
+        self.seq = 0
+        self.pending: list[BenchmarkResult] = []
+
+    def add(self, model: LLMModel, sample: Sample, *, step=None, turn=None) -> None:
         self.seq += 1
-        seq = self.seq
+        self.pending.append(
+            BenchmarkResult(
+                run_id=self.run_id,
+                model=model,
+                seq=self.seq,
+                step=step,
+                turn=turn,
+                **BenchmarkResult.sample_values(sample),
+            )
+        )
+
+    async def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
 
         def write() -> None:
-            BenchmarkResult.objects.create(
-                run_id=self.run.pk, model=model, seq=seq, **BenchmarkResult.sample_values(sample)
-            )
+            BenchmarkResult.objects.bulk_create(batch)
             refresh_connection()
 
         await asyncio.to_thread(write)
-        await live.aannounce(self.run.pk)
+        await live.aannounce(self.run_id)
+
+    async def loop(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_EVERY_S)
+            await self.flush()
+
+    async def close(self, task: asyncio.Task) -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await self.flush()

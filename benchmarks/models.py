@@ -77,7 +77,16 @@ class BenchmarkRun(models.Model):
 
     @property
     def total_requests(self) -> int:
-        return len(self.model_ids) * self.num_runs
+        """Requests the run will send (for a multi-turn pack, one per turn); a concurrency
+        sweep timed in seconds cannot know: 0."""
+        from arguslm.llm.prompts import get_pack
+        from benchmarks import load
+
+        sweep = load.from_run(self)
+        per_model = self.num_runs if sweep is None else sweep.requests_per_model() or 0
+        pack = get_pack(self.prompt_pack)
+        turns = len(pack.turns) if pack and pack.turns else 1
+        return len(self.model_ids) * per_model * turns
 
     @property
     def is_finished(self) -> bool:

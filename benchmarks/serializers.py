@@ -7,9 +7,45 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from arguslm.llm.prompts import BY_ID
+from benchmarks import capacity, load
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 from benchmarks.stats import is_failed
 from providers.models import LLMModel
+
+
+class LoadSpecSerializer(serializers.Serializer):
+    """A sweep's load (benchmarks.load holds the rules between the keys)."""
+
+    levels = serializers.ListField(
+        child=serializers.FloatField(),
+        required=False,
+        max_length=load.MAX_LEVELS,
+        help_text="Increasing load levels: concurrent streams, or requests per second.",
+    )
+    max = serializers.FloatField(
+        required=False, help_text="Instead of levels: start, 2×start, 4×start … up to max."
+    )
+    start = serializers.FloatField(required=False, min_value=load.MIN_RATE)
+    step_seconds = serializers.FloatField(
+        required=False, min_value=1, max_value=load.MAX_STEP_SECONDS
+    )
+    step_requests = serializers.IntegerField(
+        required=False, min_value=1, max_value=load.MAX_STEP_REQUESTS
+    )
+    arrivals = serializers.ChoiceField(
+        choices=load.ARRIVALS, required=False, help_text="Rate sweeps: even spacing or Poisson."
+    )
+
+
+class SloSpecSerializer(serializers.Serializer):
+    """What a step must meet to count as sustainable (benchmarks.capacity)."""
+
+    metric = serializers.ChoiceField(choices=list(capacity.METRICS))
+    percentile = serializers.ChoiceField(choices=capacity.PERCENTILES, default=95)
+    max_ms = serializers.FloatField(min_value=0.001)
+    max_error_rate = serializers.FloatField(
+        min_value=0, max_value=100, default=capacity.DEFAULT_MAX_ERROR_RATE, help_text="Percent."
+    )
 
 
 class BenchmarkCreateSerializer(serializers.Serializer):
@@ -23,6 +59,18 @@ class BenchmarkCreateSerializer(serializers.Serializer):
     )
     warmup_runs = serializers.IntegerField(
         min_value=0, max_value=5, default=1, help_text="Discarded requests per model, run first."
+    )
+    profile = serializers.ChoiceField(
+        choices=BenchmarkRun.Profile.choices,
+        default=BenchmarkRun.Profile.FIXED,
+        help_text="fixed: num_runs requests per model at concurrency. Sweeps step through "
+        "load levels, one model at a time.",
+    )
+    load = LoadSpecSerializer(required=False, allow_null=True)
+    slo = SloSpecSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Sweeps: the largest step meeting it is the max sustainable load.",
     )
 
     def validate_prompt_pack(self, value: str) -> str:
@@ -65,7 +113,25 @@ class BenchmarkCreateSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         attrs.setdefault("name", f"Benchmark {timezone.now():%Y-%m-%d %H:%M}")
+        profile = attrs.get("profile", BenchmarkRun.Profile.FIXED)
+        try:
+            parsed = load.parse(profile, attrs.get("load"), models=len(attrs["model_ids"]))
+            slo = capacity.parse_slo(attrs.get("slo"))
+        except (load.LoadError, capacity.SloError) as exc:
+            raise serializers.ValidationError(_nested(exc.field, exc.message)) from None
+        if slo is not None and parsed is None:
+            raise serializers.ValidationError(
+                {"slo": ["An SLO verdict needs a sweep profile (concurrency_sweep, rate_sweep)."]}
+            )
+        attrs["load"] = parsed.as_dict() if parsed else None
+        attrs["slo"] = slo.as_dict() if slo else None
         return attrs
+
+
+def _nested(field: str, message: str) -> dict:
+    """ "load.levels" → {"load": {"levels": [message]}}: the 422 names the exact key."""
+    head, _, rest = field.partition(".")
+    return {head: _nested(rest, message) if rest else [message]}
 
 
 class BenchmarkStartSerializer(serializers.Serializer):
@@ -91,6 +157,10 @@ class BenchmarkRunSerializer(serializers.ModelSerializer):
             "num_runs",
             "concurrency",
             "warmup_runs",
+            "profile",
+            "load",
+            "slo",
+            "template",
             "triggered_by",
             "started_at",
             "completed_at",
@@ -158,6 +228,8 @@ class BenchmarkResultSerializer(serializers.ModelSerializer):
             "output_tokens",
             "reasoning_tokens",
             "token_source",
+            "step",
+            "turn",
             "chunks",
             "queue_ms",
             "new_connection",
@@ -200,13 +272,51 @@ class StatisticsSerializer(serializers.Serializer):
     n = serializers.IntegerField()
 
 
+class StepSerializer(serializers.Serializer):
+    """One load level of a sweep (benchmarks.capacity.StepFigures)."""
+
+    index = serializers.IntegerField()
+    level = serializers.FloatField(help_text="Concurrent streams, or requests per second.")
+    sent = serializers.IntegerField()
+    ok = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    error_rate = serializers.FloatField(allow_null=True, help_text="Percent.")
+    duration_s = serializers.FloatField()
+    requests_per_s = serializers.FloatField(allow_null=True)
+    output_tokens_per_s = serializers.FloatField(allow_null=True)
+    ttft_ms = serializers.DictField(help_text="p50, p95, p99.")
+    itl_ms = serializers.DictField(help_text="p50, p95, p99 of each request's mean ITL.")
+    latency_ms = serializers.DictField(help_text="p50, p95, p99.")
+    late_p95_ms = serializers.FloatField(
+        allow_null=True, help_text="Rate sweeps: p95 of how late requests left."
+    )
+    meets_slo = serializers.BooleanField(allow_null=True)
+
+
+class CapacitySerializer(serializers.Serializer):
+    model_id = serializers.UUIDField()
+    model_name = serializers.CharField()
+    max_sustainable = serializers.FloatField(
+        allow_null=True, help_text="The largest level of the leading steps that met the SLO."
+    )
+    verdict = serializers.CharField()
+    steps = StepSerializer(many=True)
+
+
 class BenchmarkDetailSerializer(BenchmarkRunSerializer):
     results = BenchmarkResultSerializer(many=True, read_only=True)
     statistics = StatisticsSerializer(read_only=True)
     model_statistics = serializers.ListField(child=serializers.DictField(), read_only=True)
+    capacity = CapacitySerializer(many=True, read_only=True, help_text="Sweeps only.")
 
     class Meta(BenchmarkRunSerializer.Meta):
-        fields = [*BenchmarkRunSerializer.Meta.fields, "results", "statistics", "model_statistics"]
+        fields = [
+            *BenchmarkRunSerializer.Meta.fields,
+            "results",
+            "statistics",
+            "model_statistics",
+            "capacity",
+        ]
         read_only_fields = fields
 
 

@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from arguslm import errors
-from benchmarks import engine, live, stats
+from benchmarks import capacity, engine, live, stats
 from benchmarks.models import BenchmarkResult, BenchmarkRun
 
 ACTIVE = (BenchmarkRun.Status.PENDING, BenchmarkRun.Status.RUNNING)
@@ -78,3 +78,15 @@ def results_of(run: BenchmarkRun) -> list[BenchmarkResult]:
 def statistics_of(results: list[BenchmarkResult]) -> tuple[dict, list[dict]]:
     names = {r.model_id: r.model.display_name for r in results}
     return stats.pooled(results), stats.per_model(results, names)
+
+
+def capacity_of(run: BenchmarkRun, results: list[BenchmarkResult]) -> list[capacity.Capacity]:
+    """A sweep's per-model steps and max sustainable load, in the run's model order (empty
+    for a fixed run)."""
+    if run.profile == BenchmarkRun.Profile.FIXED:
+        return []
+    steps = list(run.steps.select_related("model").order_by("model_id", "index"))
+    names = {s.model_id: s.model.display_name for s in steps}
+    rank = {model_id: i for i, model_id in enumerate(run.model_ids)}
+    found = capacity.capacities(run, steps, results, names)
+    return sorted(found, key=lambda c: rank.get(c.model_id, len(rank)))

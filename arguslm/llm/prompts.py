@@ -17,6 +17,11 @@ class PromptPack:
     temperature: float | None = None
     # Functions the model may call (OpenAI ``tools`` format; litellm translates them).
     tools: tuple = ()
+    # Multi-turn packs: the user turns of each built-in conversation.
+    turns: tuple = ()
+
+    def conversation(self, index: int) -> tuple:
+        return self.turns
 
     def as_dict(self) -> dict:
         return asdict(self)

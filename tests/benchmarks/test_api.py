@@ -309,7 +309,106 @@ def _bad_body_cases():
         ("warmup_runs -1", set_("warmup_runs", -1), ["body", "warmup_runs"], None),
         ("warmup_runs 6", set_("warmup_runs", 6), ["body", "warmup_runs"], None),
         ("name too long", set_("name", "x" * 256), ["body", "name"], None),
+        ("unknown profile", set_("profile", "spike"), ["body", "profile"], None),
+        ("load on a fixed run", set_("load", {"max": 4}), ["body", "load"], "fixed run"),
+        ("sweep without load", set_("profile", "rate_sweep"), ["body", "load"], "needs a load"),
+        *[
+            (f"sweep {name}", sweep(load), ["body", "load", *key], fragment)
+            for name, load, key, fragment in [
+                ("without steps", {"max": 4}, ["step_seconds"], "step_requests"),
+                (
+                    "both levels and max",
+                    {"levels": [1], "max": 4, "step_requests": 9},
+                    ["max"],
+                    "not both",
+                ),
+                ("falling levels", {"levels": [4, 2], "step_requests": 9}, ["levels"], "increase"),
+                ("fractional streams", {"levels": [1.5], "step_requests": 9}, ["levels"], "whole"),
+                ("above the stream cap", {"max": 512, "step_requests": 512}, ["levels"], "256"),
+                (
+                    "too few requests",
+                    {"max": 8, "step_requests": 4},
+                    ["step_requests"],
+                    "at least 8",
+                ),
+                (
+                    "arrivals",
+                    {"max": 2, "step_requests": 4, "arrivals": "poisson"},
+                    ["arrivals"],
+                    "rate sweeps",
+                ),
+                (
+                    "17 levels",
+                    {"levels": list(range(1, 18)), "step_requests": 20},
+                    ["levels"],
+                    None,
+                ),
+                ("step too long", {"max": 2, "step_seconds": 601}, ["step_seconds"], None),
+                ("too long in all", {"max": 64, "step_seconds": 600}, [], "3,000 s"),
+            ]
+        ],
+        (
+            "rate above the pacing limit",
+            sweep({"max": 400, "step_seconds": 5}, "rate_sweep"),
+            ["body", "load", "levels"],
+            "paces",
+        ),
+        (
+            "rate sweep too many requests",
+            sweep({"levels": [50, 100], "step_seconds": 300}, "rate_sweep"),
+            ["body", "load"],
+            "20,000",
+        ),
+        (
+            "slo on a fixed run",
+            set_("slo", {"metric": "ttft", "max_ms": 500}),
+            ["body", "slo"],
+            "sweep",
+        ),
+        (
+            "slo without a metric",
+            sweep({"max": 2, "step_requests": 4}, slo={"max_ms": 5}),
+            ["body", "slo", "metric"],
+            "required",
+        ),
+        (
+            "slo unknown metric",
+            sweep({"max": 2, "step_requests": 4}, slo={"metric": "tps", "max_ms": 5}),
+            ["body", "slo", "metric"],
+            None,
+        ),
+        (
+            "slo without max_ms",
+            sweep({"max": 2, "step_requests": 4}, slo={"metric": "ttft"}),
+            ["body", "slo", "max_ms"],
+            None,
+        ),
+        (
+            "slo bad percentile",
+            sweep(
+                {"max": 2, "step_requests": 4},
+                slo={"metric": "ttft", "max_ms": 5, "percentile": 90},
+            ),
+            ["body", "slo", "percentile"],
+            None,
+        ),
+        (
+            "slo error rate",
+            sweep(
+                {"max": 2, "step_requests": 4},
+                slo={"metric": "ttft", "max_ms": 5, "max_error_rate": 101},
+            ),
+            ["body", "slo", "max_error_rate"],
+            None,
+        ),
     ]
+
+
+def sweep(load, profile="concurrency_sweep", slo=None):
+    def edit(body, ctx):
+        return {**body, "profile": profile, "load": load, **({"slo": slo} if slo else {})}
+
+    return edit
 
 
 BAD_BODIES = _bad_body_cases()
