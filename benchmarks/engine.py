@@ -177,7 +177,7 @@ class _Engine:
 
     @property
     def turns(self) -> int:
-        return len(self.pack.turns) or 1
+        return len(self.pack.conversations[0]) if self.pack.conversations else 1
 
     async def _unit(
         self, model: LLMModel, limit: asyncio.Semaphore | None, *, step=None, late_ms=0.0
@@ -186,15 +186,14 @@ class _Engine:
         with the answers so far) for a multi-turn pack."""
         target = self.targets[model.pk]
         nonce = _nonce()
-        if not self.pack.turns:
+        if not self.pack.conversations:
             sample = await self._request(target, self.pack.messages(nonce), limit)
             sample.queue_ms += late_ms
             self.saver.add(model, sample, step=step)
             return
         messages: list[dict] = []
-        turns = self.pack.conversation(self.saver.seq)
+        turns = self.pack.conversation(self.saver.seq, nonce)
         for number, text in enumerate(turns, start=1):
-            text = f"(conversation {nonce}) {text}" if number == 1 else text
             messages.append({"role": "user", "content": text})
             sample = await self._request(target, list(messages), limit)
             sample.queue_ms += late_ms if number == 1 else 0.0

@@ -85,7 +85,7 @@ class BenchmarkRun(models.Model):
         sweep = load.from_run(self)
         per_model = self.num_runs if sweep is None else sweep.requests_per_model() or 0
         pack = get_pack(self.prompt_pack)
-        turns = len(pack.turns) if pack and pack.turns else 1
+        turns = len(pack.conversations[0]) if pack and pack.conversations else 1
         return len(self.model_ids) * per_model * turns
 
     @property

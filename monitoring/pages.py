@@ -114,7 +114,11 @@ def _form_context(form: dict, errors: dict) -> dict:
         "errors": errors,
         "fields": fields,
         "presets": [str(p) for p in INTERVAL_PRESETS],
-        "packs": [{"id": p.id, "label": f"{p.name} (≈{p.expected_tokens} tokens)"} for p in PACKS],
+        "packs": [
+            {"id": p.id, "label": f"{p.name} (≈{p.expected_tokens} tokens)"}
+            for p in PACKS
+            if not p.benchmark_only
+        ],
     }
 
 

@@ -58,6 +58,13 @@ class MonitoringConfigSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 f"Unknown prompt pack '{value}'. Must be one of: {', '.join(sorted(BY_ID))}."
             )
+        if BY_ID[value].benchmark_only:
+            # Every monitored model gets the pack each interval: a 32k-token prompt a minute
+            # per model is a load test, not a probe.
+            raise serializers.ValidationError(
+                f"Prompt pack '{value}' is for benchmarks only; monitoring needs a pack that "
+                "is cheap to send every interval."
+            )
         return value
 
 
@@ -196,6 +203,18 @@ class PromptPackSerializer(serializers.Serializer):
     )
     tools = serializers.ListField(
         child=serializers.DictField(), help_text="Functions the model may call (OpenAI format)."
+    )
+    benchmark_only = serializers.BooleanField(
+        help_text="True: for benchmarks only, monitoring does not accept it."
+    )
+    context_tokens = serializers.IntegerField(
+        help_text="Long-context packs: a generated document before the prompt brings the "
+        "request to about this many input tokens; 0: the prompt alone."
+    )
+    conversations = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Multi-turn packs: each conversation's user turns, sent one after another "
+        "with the model's answers in between; empty: a single prompt.",
     )
 
 

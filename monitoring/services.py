@@ -140,7 +140,9 @@ def probe_shard(*, run_id, model_ids: list) -> int:
     if run is None or run.status != MonitoringRun.Status.RUNNING:
         return 0
     config = MonitoringConfig.get()
-    pack = get_pack(run.prompt_pack) or get_pack("health_check")
+    pack = get_pack(run.prompt_pack)
+    if pack is None or pack.benchmark_only:  # set past the API's check (admin, shell)
+        pack = get_pack("health_check")
     models = list(monitored_models().filter(pk__in=model_ids))
     # Anything that can block (litellm's first import, each model's request rules) happens
     # here, before the loop that times the streams starts.

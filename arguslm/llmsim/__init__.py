@@ -15,7 +15,8 @@ Endpoints
     Gemini     GET /v1beta/models (listing only; 7 models, pageSize 3 by default,
                gemini-sim-3 and gemini-sim-6 are embedding-only)
     Simulator  GET /_sim/health, GET /_sim/requests?limit=100 (last 10,000 chat requests,
-               newest first, with first_chunk_sent_ms = actual delay to the first token)
+               newest first, with first_chunk_sent_ms = actual delay to the first token and
+               active = X-Sim-Active)
     Strict     /p/<profile>/...: one provider's exact rules each (accepted fields, limits,
                usage, reasoning field, auth, error bodies); see profiles.py. Base URLs:
                /p/{openai,mistral,groq,xai,deepseek,together,fireworks,openrouter,
@@ -71,6 +72,12 @@ Keys [default]
     vary k each request drops 0..k answer tokens, drawn from a seeded sequence per model
         name (the server's seed, or seed=): answers then differ in content and length as
         sampled ones do, the same way in every run. X-Sim-Scenario names the answer sent [0]
+    cap C streams served at full speed: a request that finds k others of its exact model
+        name active (server-wide, from acceptance, once its body is read and its model
+        parsed, until its response ends or its client is gone) gets ttft + over *
+        max(0, k + 1 - C); X-Sim-Scenario gives that ttft and no cap, so it replays this
+        request's timing [-]
+    over ms of TTFT added per stream beyond cap [50]
 
 Schedule
     reasoning + n tokens are cut into chunks of ``chunk`` tokens, reasoning chunks first
@@ -89,7 +96,9 @@ Flaky
 
 Ground truth headers on every chat response
     X-Sim-Request-Id, X-Sim-Scenario (canonical ``sim/...`` name), X-Sim-TTFT-Ms,
-    X-Sim-ITL-Ms, X-Sim-Output-Tokens (reasoning + n), X-Sim-Chunks (C). In strict
+    X-Sim-ITL-Ms, X-Sim-Output-Tokens (reasoning + n), X-Sim-Chunks (C), X-Sim-Active
+    (requests of that model name in flight, this one included; absent on rejections
+    before the scenario runs). X-Sim-TTFT-Ms includes the cap's added time. In strict
     profiles they describe what is actually sent: after a token limit cut the answer, and
     with hidden reasoning (X-Sim-Chunks = answer chunks, X-Sim-TTFT-Ms = first of them).
 """

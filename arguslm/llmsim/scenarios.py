@@ -78,6 +78,8 @@ class Scenario:
     answer: str | None = None  # ANSWERS name: scripted answer text instead of filler
     served: str | None = None  # SERVED_SUFFIXES name: the reported model name differs
     vary: int = 0  # each request drops 0..vary answer tokens (seeded): answers vary like samples
+    cap: int | None = None  # streams of this model name served at full speed; None = unlimited
+    over: float = 50.0  # ms of TTFT added per active stream beyond cap
 
     def __post_init__(self) -> None:
         # n counts the answer tokens actually sent, so it can never exceed the scripted
@@ -227,6 +229,8 @@ _PARSERS = {
     "answer": _choice(ANSWERS),
     "served": _choice(SERVED_SUFFIXES),
     "vary": _count,
+    "cap": lambda key, raw: _count(key, raw, minimum=1),
+    "over": _ms,
 }
 
 
@@ -294,6 +298,19 @@ def limit_output(s: Scenario, limit: int | None) -> tuple[Scenario, bool]:
         return s, False
     reasoning = min(s.reasoning, limit)
     return dataclasses.replace(s, reasoning=reasoning, n=limit - reasoning), True
+
+
+def loaded(s: Scenario, others: int) -> Scenario:
+    """The scenario of a request that finds ``others`` requests of its model name active.
+
+    Beyond ``cap`` concurrent streams each one adds ``over`` ms to the TTFT, the way a
+    server's queue delays the prefill of requests past its batch size. The result has no
+    cap: its spec (the X-Sim-Scenario header) replays this very timing, as with ``vary``.
+    """
+    if s.cap is None:
+        return s
+    queued = max(0, others + 1 - s.cap)
+    return dataclasses.replace(s, ttft=s.ttft + s.over * queued, cap=None, over=Scenario.over)
 
 
 def estimate_input_tokens(texts: Iterable[str]) -> int:

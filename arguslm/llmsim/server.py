@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import zlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +37,7 @@ from arguslm.llmsim.scenarios import (
     ScenarioError,
     estimate_input_tokens,
     fmt_value,
+    loaded,
     parse_model,
     served_model,
     timeline,
@@ -55,6 +56,9 @@ class _State:
         self.flaky = FlakyDecider(seed)
         self.records: deque[dict[str, Any]] = deque(maxlen=RECORD_LIMIT)
         self.ids = itertools.count(1)
+        # Requests in flight per exact model name, for the cap key: the loop is single
+        # threaded and nothing awaits between reading and updating a count.
+        self.active: Counter[str] = Counter()
 
 
 _STATE = web.AppKey("llmsim_state", _State)
@@ -81,6 +85,7 @@ class _Call:
     hidden_reasoning: bool = False  # reasoning takes its time but no text is sent
     compressor: Any = None  # zlib compressobj of a gzip-encoded stream
     opts: dict[str, Any] = field(default_factory=dict)  # per-profile request options
+    active: int | None = None  # requests of this model name in flight, this one included
 
 
 def tool_name(body: dict[str, Any]) -> str:
@@ -521,9 +526,10 @@ def _invalid_key(request: web.Request) -> bool:
 
 
 def _sim_headers(
-    call_id: str, s: Scenario | None, hidden_reasoning: bool = False
+    call_id: str, s: Scenario | None, hidden_reasoning: bool = False, active: int | None = None
 ) -> dict[str, str]:
-    """Ground-truth headers; zeros when the model could not be resolved.
+    """Ground-truth headers; zeros when the model could not be resolved. X-Sim-Active (the
+    requests of this model name in flight, this one included) once the request is counted.
 
     With hidden reasoning (OpenAI reasoning models, Gemini without includeThoughts) only
     the answer chunks are sent: X-Sim-Chunks counts them and X-Sim-TTFT-Ms is the time of
@@ -541,7 +547,7 @@ def _sim_headers(
         ttft = fmt_value(float(first))
     else:
         ttft, chunks = fmt_value(s.ttft), str(s.chunk_count)
-    return {
+    headers = {
         "X-Sim-Request-Id": call_id,
         "X-Sim-Scenario": s.spec() if s else "none",
         "X-Sim-TTFT-Ms": ttft,
@@ -549,6 +555,9 @@ def _sim_headers(
         "X-Sim-Output-Tokens": str(s.output_tokens if s else 0),
         "X-Sim-Chunks": chunks,
     }
+    if active is not None:
+        headers["X-Sim-Active"] = str(active)
+    return headers
 
 
 async def _sleep_until(deadline: float) -> None:
@@ -580,6 +589,7 @@ def _begin(request: web.Request, wire: _Wire) -> tuple[float, str, dict[str, Any
         "scenario": None,
         "received_at": time.time(),
         "scheduled_ttft_ms": None,
+        "active": None,
         "first_chunk_sent_ms": None,
         "chunks_sent": 0,
         "status": None,
@@ -597,9 +607,10 @@ def _fail(
     status: int,
     message: str,
     hidden_reasoning: bool = False,
+    active: int | None = None,
 ) -> web.Response:
     record.update(status=status, outcome="error")
-    headers = _sim_headers(call_id, scenario, hidden_reasoning)
+    headers = _sim_headers(call_id, scenario, hidden_reasoning, active)
     if status in (429, 529):
         headers["Retry-After"] = str(scenario.retry_after if scenario else 1)
     return wire.error_response(status, message, headers)
@@ -656,34 +667,49 @@ async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
 
 
 async def _run(request: web.Request, wire: _Wire, call: _Call, stream: bool) -> web.StreamResponse:
-    """The scripted part shared by every endpoint: hang, status, flaky, then the answer."""
+    """The scripted part shared by every endpoint: hang, status, flaky, then the answer.
+
+    The request counts as active for its model name (the cap key) until this returns or
+    is cancelled, whatever the outcome: the finally below is the only decrement.
+    """
     state = request.app[_STATE]
     key = call.flaky_key or call.model
-    s = call.scenario = state.flaky.varied(key, call.scenario)
-    record = call.record
-    record.update(scenario=s.spec(), scheduled_ttft_ms=s.ttft)
+    others = state.active[key]
+    call.active = others + 1
+    state.active[key] += 1
     try:
+        s = call.scenario = loaded(state.flaky.varied(key, call.scenario), others)
+        record = call.record
+        record.update(scenario=s.spec(), scheduled_ttft_ms=s.ttft, active=call.active)
         await _sleep_until(call.received + s.hang / 1000)
         if s.status is not None:
-            message = f"simulated {s.status} error"
-            return _fail(wire, record, call.id, s, s.status, message, call.hidden_reasoning)
+            return _fail_call(wire, call, s.status, f"simulated {s.status} error")
         fails, k = state.flaky.decide(key, s)
         if fails:
             message = f"simulated flaky failure (request {k} to {key})"
-            return _fail(wire, record, call.id, s, s.flaky_status, message, call.hidden_reasoning)
+            return _fail_call(wire, call, s.flaky_status, message)
         if stream:
             return await _stream(request, wire, call)
         return await _complete(request, wire, call)
     except asyncio.CancelledError:
         # The client hung up (handler_cancellation) or the server is shutting down.
-        record["outcome"] = "client_closed"
+        call.record["outcome"] = "client_closed"
         raise
+    finally:
+        state.active[key] -= 1
+        if not state.active[key]:
+            del state.active[key]  # model names are unbounded: keep only the busy ones
+
+
+def _fail_call(wire: _Wire, call: _Call, status: int, message: str) -> web.Response:
+    s = call.scenario
+    return _fail(wire, call.record, call.id, s, status, message, call.hidden_reasoning, call.active)
 
 
 async def _stream(request: web.Request, wire: _Wire, call: _Call) -> web.StreamResponse:
     record = call.record
     headers = {
-        **_sim_headers(call.id, call.scenario, call.hidden_reasoning),
+        **_sim_headers(call.id, call.scenario, call.hidden_reasoning, call.active),
         "Content-Type": wire.content_type,
     }
     headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -773,7 +799,7 @@ async def _complete(request: web.Request, wire: _Wire, call: _Call) -> web.Strea
     last = events[-1]
     await _sleep_until(call.received + last.at_ms / 1000)
     chunks = [e.chunk for e in events if e.chunk is not None]
-    headers = _sim_headers(call.id, call.scenario, call.hidden_reasoning)
+    headers = _sim_headers(call.id, call.scenario, call.hidden_reasoning, call.active)
     if last.kind == "drop":
         record["outcome"] = "dropped"
         if request.transport is not None:

@@ -42,6 +42,8 @@ def test_the_config_is_created_with_defaults(api):
         ({"interval_minutes": -5}, "interval_minutes"),
         ({"interval_minutes": "often"}, "interval_minutes"),
         ({"prompt_pack": "nope"}, "prompt_pack"),
+        ({"prompt_pack": "long_32k"}, "prompt_pack"),
+        ({"prompt_pack": "multi_turn"}, "prompt_pack"),
         ({"enabled": "maybe"}, "enabled"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"timeout_seconds": 10_000}, "timeout_seconds"),
@@ -230,6 +232,22 @@ def test_bad_export_queries_are_422(api, query):
 
 def test_prompt_packs_are_a_bare_array_with_the_liveness_pack(api):
     packs = api.get(f"{BASE}/prompt-packs").json()
-    assert isinstance(packs, list) and len(packs) == 11  # 7 original, liveness, 3 checked
+    # 7 original, liveness, 3 checked, 3 long-context, multi-turn
+    assert isinstance(packs, list) and len(packs) == 15
     assert {"id", "name", "prompt", "expected_tokens"} <= set(packs[0])
     assert "liveness" in {p["id"] for p in packs}
+    by_id = {p["id"]: p for p in packs}
+    assert not by_id["health_check"]["benchmark_only"]
+    assert by_id["long_8k"]["benchmark_only"] and by_id["long_8k"]["context_tokens"] == 8000
+    assert len(by_id["long_32k"]["prompt"]) < 200  # the listing carries no 32k-token document
+    assert [len(c) for c in by_id["multi_turn"]["conversations"]] == [3, 3, 3]
+
+
+def test_monitoring_refuses_a_benchmark_only_pack_and_says_why(api):
+    response = api.patch(f"{BASE}/config", {"prompt_pack": "long_1k"}, format="json")
+
+    assert response.status_code == 422
+    error = response.json()["detail"][0]
+    assert error["loc"][1:] == ["prompt_pack"]
+    assert "for benchmarks only" in error["msg"]
+    assert MonitoringConfig.get().prompt_pack == "health_check"

@@ -99,6 +99,7 @@ def test_the_page_shows_the_settings_the_passes_the_models_and_the_checks(logged
     html = response.content.decode()
     assert '<a href="/monitoring" class="active">Monitoring</a>' in html
     assert "Health Check (≈30 tokens)" in html
+    assert 'value="long_32k"' not in html and 'value="multi_turn"' not in html  # benchmarks only
     assert '<option value="5" selected>Every 5 min</option>' in html
     assert "No pass has run yet" in html
     assert 'data-model-id="fast-small"' in html
@@ -163,6 +164,7 @@ def test_an_empty_threshold_switches_it_off(logged_in):
         ({"interval_choice": "custom", "interval_custom": "0"}, "interval_minutes", "greater than"),
         ({"interval_choice": "custom", "interval_custom": ""}, "interval_minutes", "valid integer"),
         ({"prompt_pack": "nope"}, "prompt_pack", "Unknown prompt pack"),
+        ({"prompt_pack": "long_8k"}, "prompt_pack", "for benchmarks only"),
         ({"degraded_ttft_ms": "-5"}, "degraded_ttft_ms", "greater than"),
         ({"degraded_latency_ms": "fast"}, "degraded_latency_ms", "valid integer"),
         ({"timeout_seconds": "601"}, "timeout_seconds", "less than"),
@@ -181,7 +183,8 @@ def test_each_bad_input_is_explained_next_to_its_field_and_nothing_is_stored(
     error = re.search(rf'data-testid="error-{field}">([^<]*)<', html)
     assert error and message in error.group(1)
     # The form keeps what was typed.
-    assert 'value="liveness" selected' in html or overrides.get("prompt_pack") == "nope"
+    typed_pack = overrides.get("prompt_pack")  # not in the select: nothing to keep selected
+    assert 'value="liveness" selected' in html or typed_pack in ("nope", "long_8k")
     after = MonitoringConfig.get()
     assert (after.interval_minutes, after.prompt_pack, after.updated_at) == (
         before.interval_minutes,

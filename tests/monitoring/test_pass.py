@@ -102,3 +102,13 @@ def test_retention_prunes_only_checks_older_than_the_setting(db):
         UptimeCheck.objects.create(model=model, status="up", created_at=now - timedelta(days=days))
     assert services.prune_checks(now=now) == 2
     assert UptimeCheck.objects.count() == 2
+
+
+def test_a_benchmark_only_pack_stored_past_the_api_is_not_probed_with(llmsim, sync_tasks):
+    MonitoringConfig.objects.create(prompt_pack="long_32k")  # as the admin could store it
+    make_model(make_account(credentials={"base_url": f"{llmsim}/v1"}), model_id="sim/n=2/ttft=1")
+
+    run_pass()
+
+    check = UptimeCheck.objects.get()
+    assert check.status == "up" and check.input_tokens < 100  # health_check, not 32k tokens

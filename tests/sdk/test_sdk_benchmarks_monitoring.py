@@ -124,7 +124,7 @@ print(json.dumps(out))
 """
     out = json.loads(live.sdk(script, timeout=120).strip().splitlines()[-1])
     assert out["config"] == [30, "liveness", True]
-    assert out["packs"] == 11 and out["run"] == "queued"
+    assert out["packs"] == 15 and out["run"] == "queued"
     assert {"up", "down"} <= set(out["statuses"])
     assert "sim/status=500" in out["names"] and out["down_only"] >= 1
     assert out["exported"] >= 2
