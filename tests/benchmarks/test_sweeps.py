@@ -92,3 +92,47 @@ def test_the_capacity_is_the_last_of_the_leading_passing_steps(steps, expected):
         for i, ok in enumerate(steps)
     ]
     assert sustainable(figures) == expected
+
+
+# An endpoint that serves 4 streams at full speed; each stream beyond adds 60 ms of TTFT.
+CAPPED = "sim/ttft=100/itl=10/n=11/cap=4/over=60"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_concurrency_sweep_finds_the_endpoints_capacity(llmsim):
+    model = make_model(make_account(credentials={"base_url": f"{llmsim}/v1"}), model_id=CAPPED)
+    run = sweep(
+        model,
+        profile="concurrency_sweep",
+        load={"max": 16, "step_requests": 16},
+        slo={"metric": "ttft", "percentile": 95, "max_ms": 140},
+    )
+
+    assert engine.execute(run.id) == "completed"
+
+    [found] = services.capacity_of(run, services.results_of(run))
+    assert [s.level for s in found.steps] == [1, 2, 4, 8, 16]
+    assert [s.meets_slo for s in found.steps] == [True, True, True, False, False]
+    assert found.sustainable == 4
+    assert (
+        found.verdict
+        == "Max sustainable: 4 concurrent streams (TTFT p95 ≤ 140 ms and errors ≤ 1 %)."
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rate_sweep_finds_the_matching_rate(llmsim):
+    # 200 ms per request: 4 streams are busy at 4 / 0.2 s = 20 requests per second.
+    model = make_model(make_account(credentials={"base_url": f"{llmsim}/v1"}), model_id=CAPPED)
+    run = sweep(
+        model,
+        profile="rate_sweep",
+        load={"levels": [5, 10, 20, 40], "step_requests": 20},
+        slo={"metric": "ttft", "percentile": 95, "max_ms": 140},
+    )
+
+    assert engine.execute(run.id) == "completed"
+
+    [found] = services.capacity_of(run, services.results_of(run))
+    assert found.steps[-1].meets_slo is False
+    assert found.sustainable in (10, 20)  # within one step of the matching rate
