@@ -1,0 +1,291 @@
+"""Comparing runs (benchmarks.compare): the service on results written to the database directly,
+GET /api/v1/benchmarks/{id}/compare, and the /benchmarks/compare page."""
+
+import random
+
+import pytest
+
+from benchmarks import compare
+from benchmarks.models import BenchmarkRun
+from tests.factories import make_account, make_benchmark_result, make_benchmark_run, make_model
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1/benchmarks"
+MISSING = "9b2f6c1e-7a44-4c39-9f0e-2d2f5a0c1b11"
+METRIC_FIELDS = ["ttft_ms", "latency_ms", "itl_mean_ms", "tps_excluding_ttft"]
+SWEEP = {"levels": [1, 4, 8], "step_requests": 20, "arrivals": "constant"}
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def models():
+    account = make_account(display_name="Sim")
+    return (
+        make_model(account, model_id="sim/fast", custom_name="Fast"),
+        make_model(account, model_id="sim/slow"),
+    )
+
+
+def ttfts(n: int = 30, seed: int = 1) -> list[float]:
+    """A spread of TTFTs around 200 ms (seeded: the same set every time)."""
+    rng = random.Random(seed)
+    return [rng.gauss(200, 20) for _ in range(n)]
+
+
+def add(run, model, values, *, slower: float = 1.0, faster_tps: float = 1.0, step=None):
+    """One successful request per value: TTFT, latency and ITL scaled by ``slower``, output
+    tok/s (the value / 2) scaled by ``faster_tps``."""
+    seq = run.results.count()
+    for i, value in enumerate(values, start=seq + 1):
+        make_benchmark_result(
+            model,
+            run=run,
+            seq=i,
+            step=step,
+            ttft_ms=value * slower,
+            latency_ms=value * 5 * slower,
+            itl_mean_ms=value / 10 * slower,
+            tps_excluding_ttft=value / 2 * faster_tps,
+        )
+
+
+def fail(run, model, count: int, *, step=None):
+    seq = run.results.count()
+    for i in range(seq + 1, seq + count + 1):
+        make_benchmark_result(
+            model, run=run, seq=i, step=step, error_type="timeout", error="Timed out after 60 s"
+        )
+
+
+def two_runs(*models, **kw) -> tuple[BenchmarkRun, BenchmarkRun]:
+    return (
+        make_benchmark_run(*models, name="Before", **kw),
+        make_benchmark_run(*models, name="After", **kw),
+    )
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+def test_a_model_20_percent_slower_is_a_significant_regression_holding_the_change(models):
+    fast, _ = models
+    before, after = two_runs(fast)
+    add(before, fast, ttfts())
+    add(after, fast, ttfts(), slower=1.2)
+
+    result = compare.compare_runs(before, after)
+
+    (row,) = result.rows
+    assert row.model.name == "Fast" and row.level is None
+    ttft = row.comparison.metric("ttft_ms")
+    assert ttft.difference.significant and ttft.worse and not ttft.better
+    assert ttft.difference.low < 0.2 < ttft.difference.high
+    assert ttft.difference.change == pytest.approx(0.2)
+    assert ttft.verdict == "worse"
+    assert row.comparison.metric("latency_ms").worse
+    assert row.comparison.metric("itl_mean_ms").worse
+    assert not row.comparison.metric("tps_excluding_ttft").difference.significant
+    assert row.worse and result.worse
+
+
+def test_an_unchanged_model_shows_no_significant_change(models):
+    fast, _ = models
+    before, after = two_runs(fast)
+    add(before, fast, ttfts(seed=1))
+    add(after, fast, ttfts(seed=2))  # another draw of the same spread
+
+    (row,) = compare.compare_runs(before, after).rows
+
+    for change in row.comparison.metrics:
+        assert change.difference is not None
+        assert change.difference.low < 0 < change.difference.high
+        assert change.verdict == "unchanged" and not change.worse and not change.better
+    assert not row.worse
+
+
+def test_fewer_output_tokens_per_second_is_worse_and_more_is_better(models):
+    fast, slow = models
+    before, after = two_runs(fast, slow)
+    add(before, fast, ttfts())
+    add(after, fast, ttfts(), faster_tps=0.8)
+    add(before, slow, ttfts())
+    add(after, slow, ttfts(), faster_tps=1.25)
+
+    rows = {row.model.name: row for row in compare.compare_runs(before, after).rows}
+
+    slower = rows["Fast"].comparison.metric("tps_excluding_ttft")
+    assert slower.difference.high < 0 and slower.worse and slower.verdict == "worse"
+    faster = rows["sim/slow"].comparison.metric("tps_excluding_ttft")
+    assert faster.difference.low > 0 and faster.better and not faster.worse
+    assert rows["Fast"].worse and not rows["sim/slow"].worse
+
+
+def test_failed_requests_are_counted_apart_and_leave_the_figures_alone(models):
+    fast, _ = models
+    before, after = two_runs(fast)
+    add(before, fast, ttfts(10))
+    add(after, fast, ttfts(10))
+    fail(after, fast, 5)
+
+    comparison = compare.compare_runs(before, after).rows[0].comparison
+
+    assert (comparison.n_baseline, comparison.n) == (10, 10)
+    assert (comparison.errors_baseline, comparison.errors) == (0, 5)
+    assert comparison.error_rate_baseline == 0 and comparison.error_rate == pytest.approx(1 / 3)
+    assert comparison.metric("ttft_ms").difference.change == 0
+    assert comparison.as_dict()["error_rate_percent"] == 33.33
+
+
+def test_too_few_successful_requests_give_no_interval(models):
+    fast, _ = models
+    before, after = two_runs(fast)
+    add(before, fast, ttfts(compare.MIN_SAMPLES - 1))
+    add(after, fast, ttfts(30))
+
+    (row,) = compare.compare_runs(before, after).rows
+
+    for change in row.comparison.metrics:
+        assert change.difference is None and change.verdict == "unknown"
+        assert not change.worse and not change.better
+    assert row.as_dict()["metrics"]["ttft_ms"]["difference"] is None
+
+
+def test_two_sweeps_are_compared_level_by_level(models):
+    fast, _ = models
+    before, after = two_runs(fast, profile="concurrency_sweep", load=SWEEP)
+    for step in range(3):
+        add(before, fast, ttfts(seed=step), step=step)
+        # Only the highest level got slower.
+        add(after, fast, ttfts(seed=step), step=step, slower=1.5 if step == 2 else 1.0)
+
+    result = compare.compare_runs(before, after)
+
+    assert result.sweep == "concurrency_sweep"
+    assert [row.level for row in result.rows] == [1, 4, 8]
+    assert [row.worse for row in result.rows] == [False, False, True]
+    assert all(row.comparison.n == row.comparison.n_baseline == 30 for row in result.rows)
+    assert result.notes == ()
+
+
+def test_sweeps_with_other_levels_compare_the_shared_ones_and_say_so(models):
+    fast, _ = models
+    before = make_benchmark_run(fast, profile="concurrency_sweep", load=SWEEP)
+    after = make_benchmark_run(
+        fast, profile="concurrency_sweep", load={**SWEEP, "levels": [4, 8, 16]}
+    )
+    for step in range(3):
+        add(before, fast, ttfts(seed=step), step=step)
+        add(after, fast, ttfts(seed=step + 1), step=step)
+
+    result = compare.compare_runs(before, after)
+
+    assert [row.level for row in result.rows] == [4, 8]
+    # Level 4 is step 1 of the baseline and step 0 of the run: seeds 1 and 1, the same set.
+    assert result.rows[0].comparison.metric("ttft_ms").difference.change == 0
+    assert "Levels of the baseline only, not compared: 1." in result.notes
+    assert "Levels of the run only, not compared: 16." in result.notes
+
+
+def test_a_sweep_against_a_fixed_run_pools_each_models_requests_and_says_so(models):
+    fast, _ = models
+    before = make_benchmark_run(fast)
+    after = make_benchmark_run(fast, profile="rate_sweep", load=SWEEP)
+    add(before, fast, ttfts())
+    for step in range(3):
+        add(after, fast, ttfts(10, seed=step), step=step)
+
+    result = compare.compare_runs(before, after)
+
+    assert result.sweep is None
+    (row,) = result.rows
+    assert row.level is None and row.comparison.n == 30
+    assert any("apply load differently" in note for note in result.notes)
+
+
+def test_models_of_one_run_only_are_listed_unmatched(models):
+    fast, slow = models
+    other = make_model(make_account(display_name="Other"), model_id="other/new")
+    before = make_benchmark_run(fast, slow)
+    after = make_benchmark_run(other, fast)
+    add(before, fast, ttfts())
+    add(after, fast, ttfts())
+
+    result = compare.compare_runs(before, after)
+
+    assert [row.model.name for row in result.rows] == ["Fast"]
+    assert [(u.model.name, u.side) for u in result.unmatched] == [
+        ("sim/slow", "baseline"),
+        ("other/new", "run"),
+    ]
+    assert result.as_dict()["unmatched"] == [
+        {"id": str(slow.pk), "name": "sim/slow", "side": "baseline"},
+        {"id": str(other.pk), "name": "other/new", "side": "run"},
+    ]
+
+
+def test_settings_that_differ_are_noted(models):
+    fast, _ = models
+    before = make_benchmark_run(fast, prompt_pack="health_check", concurrency=1)
+    after = make_benchmark_run(fast, prompt_pack="shakespeare", concurrency=4, max_tokens=64)
+
+    notes = compare.compare_runs(before, after).notes
+
+    assert notes == (
+        "Different prompt packs: health_check → shakespeare.",
+        "Different max tokens: 200 → 64.",
+        "Different concurrency: 1 → 4.",
+    )
+
+
+def test_model_a_is_compared_with_model_b_in_one_run(models):
+    fast, slow = models
+    run = make_benchmark_run(fast, slow)
+    add(run, fast, ttfts())
+    add(run, slow, ttfts(), slower=1.3)
+
+    result = compare.compare_models(run, fast, slow)
+
+    (row,) = result.rows
+    assert (row.baseline_model.name, row.model.name) == ("Fast", "sim/slow")
+    assert row.comparison.metric("ttft_ms").difference.change == pytest.approx(0.3)
+    assert row.worse and result.unmatched == ()
+
+
+def test_a_model_of_one_run_is_compared_with_another_model_of_another_run(models):
+    fast, slow = models
+    before, after = make_benchmark_run(fast), make_benchmark_run(slow)
+    add(before, fast, ttfts())
+    add(after, slow, ttfts(), slower=0.7)
+
+    (row,) = compare.compare_pair(before, fast.pk, after, str(slow.pk)).rows
+
+    ttft = row.comparison.metric("ttft_ms")
+    assert ttft.better and ttft.difference.high < 0
+
+
+def test_a_model_outside_its_run_is_refused_naming_the_argument(models):
+    fast, slow = models
+    before, after = make_benchmark_run(fast), make_benchmark_run(slow)
+
+    with pytest.raises(compare.ModelNotInRun) as caught:
+        compare.compare_pair(before, fast, after, fast)
+    assert caught.value.argument == "model"
+    with pytest.raises(compare.ModelNotInRun) as caught:
+        compare.compare_pair(before, slow, after, slow)
+    assert caught.value.argument == "baseline_model"
+    assert "is not one of the models of" in caught.value.message
+
+
+def test_each_run_s_results_are_read_in_one_query(models, django_assert_num_queries):
+    fast, slow = models
+    before, after = two_runs(fast, slow)
+    for run in (before, after):
+        add(run, fast, ttfts(10))
+        add(run, slow, ttfts(10))
+
+    with django_assert_num_queries(3):  # the model names, then one per run
+        result = compare.compare_runs(before, after)
+    assert len(result.rows) == 2
