@@ -4,7 +4,10 @@ GET /api/v1/benchmarks/{id}/compare, and the /benchmarks/compare page."""
 import random
 
 import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 
+from arguslm import roles, tokens
 from benchmarks import compare
 from benchmarks.models import BenchmarkRun
 from tests.factories import make_account, make_benchmark_result, make_benchmark_run, make_model
@@ -289,3 +292,135 @@ def test_each_run_s_results_are_read_in_one_query(models, django_assert_num_quer
     with django_assert_num_queries(3):  # the model names, then one per run
         result = compare.compare_runs(before, after)
     assert len(result.rows) == 2
+
+
+# --- GET /benchmarks/{id}/compare -----------------------------------------------------------
+
+
+def test_the_api_compares_a_run_with_its_baseline(api, models):
+    fast, slow = models
+    before, after = two_runs(fast)
+    after.model_ids = [str(fast.pk), str(slow.pk)]
+    after.save()
+    add(before, fast, ttfts())
+    add(after, fast, ttfts(), slower=1.2)
+
+    response = api.get(f"{BASE}/{after.id}/compare", {"baseline": str(before.id)})
+
+    assert response.status_code == 200
+    data = response.json()
+    assert data["baseline"] == {"id": str(before.id), "name": "Before", "profile": "fixed"}
+    assert data["run"] == {"id": str(after.id), "name": "After", "profile": "fixed"}
+    assert (data["percentile"], data["confidence"], data["resamples"]) == (50, 0.95, 2000)
+    assert data["min_samples"] == compare.MIN_SAMPLES and data["sweep"] is None
+    assert data["worse"] is True and data["notes"] == []
+    (row,) = data["rows"]
+    assert row["model"] == row["baseline_model"] == {"id": str(fast.pk), "name": "Fast"}
+    assert row["level"] is None and (row["n_baseline"], row["n"]) == (30, 30)
+    assert (row["errors_baseline"], row["errors"]) == (0, 0)
+    assert row["error_rate_percent"] == 0 and row["worse"] is True
+    assert list(row["metrics"]) == METRIC_FIELDS
+    ttft = row["metrics"]["ttft_ms"]
+    assert ttft["label"] == "TTFT" and ttft["unit"] == "ms" and ttft["higher_is_worse"]
+    assert ttft["worse"] is True and ttft["better"] is False and ttft["verdict"] == "worse"
+    difference = ttft["difference"]
+    assert difference["change_percent"] == 20.0 and difference["significant"] is True
+    assert difference["ci_low_percent"] < 20 < difference["ci_high_percent"]
+    assert difference["text"].startswith("+20 % [")
+    assert row["metrics"]["tps_excluding_ttft"]["higher_is_worse"] is False
+    assert data["unmatched"] == [{"id": str(slow.pk), "name": "sim/slow", "side": "run"}]
+
+
+def test_the_api_compares_another_percentile(api, models):
+    fast, _ = models
+    before, after = two_runs(fast)
+    add(before, fast, ttfts())
+    add(after, fast, ttfts(), slower=1.2)
+
+    data = api.get(
+        f"{BASE}/{after.id}/compare", {"baseline": str(before.id), "percentile": "95"}
+    ).json()
+
+    assert data["percentile"] == 95
+    assert data["rows"][0]["metrics"]["ttft_ms"]["difference"]["change_percent"] == 20.0
+
+
+def test_the_api_compares_model_a_with_model_b(api, models):
+    fast, slow = models
+    run = make_benchmark_run(fast, slow)
+    add(run, fast, ttfts())
+    add(run, slow, ttfts(), slower=1.5)
+
+    response = api.get(
+        f"{BASE}/{run.id}/compare",
+        {"baseline": str(run.id), "baseline_model": str(fast.pk), "model": str(slow.pk)},
+    )
+
+    assert response.status_code == 200
+    (row,) = response.json()["rows"]
+    assert row["baseline_model"]["name"] == "Fast" and row["model"]["name"] == "sim/slow"
+    assert row["metrics"]["latency_ms"]["difference"]["change_percent"] == 50.0
+
+
+def test_an_unknown_baseline_is_a_404_naming_it(api, models):
+    run = make_benchmark_run(models[0])
+
+    response = api.get(f"{BASE}/{run.id}/compare", {"baseline": MISSING})
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"Baseline run {MISSING} not found"}
+
+
+def test_an_unknown_run_is_a_404(api, models):
+    run = make_benchmark_run(models[0])
+
+    response = api.get(f"{BASE}/{MISSING}/compare", {"baseline": str(run.id)})
+
+    assert response.status_code == 404
+    assert MISSING in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({}, "baseline"),
+        ({"baseline": "nope"}, "baseline"),
+        ({"baseline": "{a}", "percentile": "90"}, "percentile"),
+        ({"baseline": "{a}", "model": "{fast}"}, "baseline_model"),
+        ({"baseline": "{a}", "baseline_model": "{fast}"}, "model"),
+        # Each model must be one of its run's: slow is in neither.
+        ({"baseline": "{a}", "baseline_model": "{fast}", "model": "{slow}"}, "model"),
+        ({"baseline": "{a}", "baseline_model": "{slow}", "model": "{fast}"}, "baseline_model"),
+    ],
+)
+def test_bad_query_values_are_a_422_naming_the_field(api, models, query, field):
+    fast, slow = models
+    before, after = make_benchmark_run(fast), make_benchmark_run(fast)
+    ids = {"a": before.id, "fast": fast.pk, "slow": slow.pk}
+
+    response = api.get(
+        f"{BASE}/{after.id}/compare", {key: value.format(**ids) for key, value in query.items()}
+    )
+
+    assert response.status_code == 422
+    assert [item["loc"] for item in response.json()["detail"]] == [["query", field]]
+
+
+def test_anonymous_callers_get_a_401_from_the_comparison(anon, models):
+    before, after = two_runs(models[0])
+
+    response = anon.get(f"{BASE}/{after.id}/compare", {"baseline": str(before.id)})
+
+    assert response.status_code == 401 and "detail" in response.json()
+
+
+def test_a_viewer_may_compare(models):
+    viewer = get_user_model().objects.create_user("vera", password="pw-long-enough-1")
+    roles.assign(viewer, roles.VIEWER)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.issue(user=viewer, name='v')[1]}")
+    before, after = two_runs(models[0])
+
+    response = client.get(f"{BASE}/{after.id}/compare", {"baseline": str(before.id)})
+
+    assert response.status_code == 200
