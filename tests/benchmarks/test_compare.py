@@ -424,3 +424,113 @@ def test_a_viewer_may_compare(models):
     response = client.get(f"{BASE}/{after.id}/compare", {"baseline": str(before.id)})
 
     assert response.status_code == 200
+
+
+# --- the page -------------------------------------------------------------------------------
+
+PAGE = "/benchmarks/compare"
+
+
+def test_the_page_redirects_anonymous_visitors_to_login(client, models):
+    before, after = two_runs(models[0])
+
+    response = client.get(PAGE, {"a": str(before.id), "b": str(after.id)})
+
+    assert response.status_code == 302 and response["Location"].startswith("/login")
+
+
+def test_the_page_shows_both_runs_and_each_change_with_its_interval(logged_in, models):
+    fast, slow = models
+    before, after = two_runs(fast, slow)
+    add(before, fast, ttfts())
+    add(after, fast, ttfts(), slower=1.2)
+    add(before, slow, ttfts())
+    add(after, slow, ttfts(seed=2))
+
+    response = logged_in.get(PAGE, {"a": str(before.id), "b": str(after.id)})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f'href="/benchmarks/{before.id}">Before</a>' in body
+    assert f'href="/benchmarks/{after.id}">After</a>' in body
+    assert body.count('data-testid="compare-table"') == 2
+    fast_table, slow_table = body.split('data-testid="compare-table"')[1:]
+    ttft = compare.compare_runs(before, after).rows[0].comparison.metric("ttft_ms")
+    assert str(ttft.difference) in fast_table and str(ttft.difference).startswith("+20 % [")
+    # The verdict is said in words, not in colour alone.
+    assert '<span class="pill status-down">worse</span>' in fast_table
+    assert "no significant change" in slow_table and "worse</span>" not in slow_table
+    assert "Successful requests: 30 in A, 30 in B." in fast_table
+
+
+def test_the_page_compares_two_models_of_one_run(logged_in, models):
+    fast, slow = models
+    run = make_benchmark_run(fast, slow)
+    add(run, fast, ttfts())
+    add(run, slow, ttfts(), slower=1.5)
+    query = {"a": run.id, "b": run.id, "model_a": fast.pk, "model_b": slow.pk}
+
+    body = logged_in.get(PAGE, query).content.decode()
+
+    assert body.count('data-testid="compare-table"') == 1
+    assert "Fast → sim/slow" in body and "+50 % [" in body
+
+
+def test_a_sweep_is_compared_level_by_level_on_the_page(logged_in, models):
+    fast, _ = models
+    before, after = two_runs(fast, profile="concurrency_sweep", load=SWEEP)
+    for step in range(3):
+        add(before, fast, ttfts(seed=step), step=step)
+        add(after, fast, ttfts(seed=step), step=step)
+
+    body = logged_in.get(PAGE, {"a": before.id, "b": after.id}).content.decode()
+
+    assert body.count('data-testid="compare-table"') == 3
+    assert "at 8 concurrent streams" in body
+
+
+def test_without_runs_the_page_offers_the_recent_completed_runs(logged_in, models):
+    done = make_benchmark_run(models[0], name="Done")
+    make_benchmark_run(models[0], name="Still running", status=BenchmarkRun.Status.RUNNING)
+
+    response = logged_in.get(PAGE, {"b": str(done.id)})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'data-testid="compare-hint"' in body and 'data-testid="compare-table"' not in body
+    assert f'<option value="{done.id}" selected>Done' in body
+    assert "Still running" not in body
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"a": "nope", "b": "{b}"}, "Baseline run (A): Enter a valid UUID."),
+        ({"a": MISSING, "b": "{b}"}, f"Baseline run (A): run {MISSING} not found."),
+        ({"a": "{a}", "b": "{b}", "percentile": "42"}, "Percentile: Select a valid choice."),
+        ({"a": "{a}", "b": "{b}", "model_a": "{fast}"}, "Choose a model on both sides"),
+        (
+            {"a": "{a}", "b": "{b}", "model_a": "{fast}", "model_b": "{slow}"},
+            "is not one of the models of",
+        ),
+    ],
+)
+def test_bad_parameters_re_render_the_form_with_a_message(logged_in, models, query, message):
+    fast, slow = models
+    before, after = two_runs(fast)
+    ids = {"a": before.id, "b": after.id, "fast": fast.pk, "slow": slow.pk}
+
+    response = logged_in.get(PAGE, {key: value.format(**ids) for key, value in query.items()})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'data-testid="compare-error"' in body and message in body
+    assert 'data-testid="compare-table"' not in body
+
+
+def test_the_run_page_links_to_the_comparison_with_it_as_run_b(logged_in, models):
+    run = make_benchmark_run(models[0])
+
+    body = logged_in.get(f"/benchmarks/{run.id}").content.decode()
+
+    assert f'href="/benchmarks/compare?b={run.id}"' in body
