@@ -1,16 +1,20 @@
 """REST API: /api/v1/benchmarks (the live stream is benchmarks.live, over WebSocket)."""
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from arguslm.api import Conflict, UUIDLookupMixin, validate_query
+from arguslm.api import Conflict, Unprocessable, UUIDLookupMixin, validate_query
 from arguslm.limits import ThrottledActionsMixin
 from arguslm.schema import QUEUE_UNAVAILABLE
-from benchmarks import engine, exports, services
+from benchmarks import compare, engine, exports, services
+from benchmarks.models import BenchmarkRun
 from benchmarks.serializers import (
+    BenchmarkCompareQuerySerializer,
+    BenchmarkComparisonSerializer,
     BenchmarkCreateSerializer,
     BenchmarkDetailSerializer,
     BenchmarkListQuerySerializer,
@@ -137,3 +141,32 @@ class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericV
             raise Conflict(f"The benchmark has already finished ({run.status})")
         run = services.cancel(run=run)
         return Response(BenchmarkRunSerializer(self.get_queryset().get(pk=run.pk)).data)
+
+    @extend_schema(
+        parameters=[BenchmarkCompareQuerySerializer],
+        responses={
+            200: BenchmarkComparisonSerializer,
+            404: OpenApiResponse(description="The run or the baseline run is unknown"),
+        },
+        description="This run against a baseline run: per model (matched by id; per load "
+        "level of two sweeps) and metric, the change of a percentile with its 95 % bootstrap "
+        'interval and whether it is a significant regression (docs/metrics.md, "Comparing '
+        'runs"). With model and baseline_model: one model against another.',
+    )
+    @action(detail=True, methods=["get"])
+    def compare(self, request, pk=None):
+        run = self.get_object()
+        query = validate_query(BenchmarkCompareQuerySerializer, request)
+        baseline = BenchmarkRun.objects.filter(pk=query["baseline"]).first()
+        if baseline is None:
+            raise Http404(f"Baseline run {query['baseline']} not found")
+        q = query["percentile"]
+        if "model" not in query:
+            return Response(compare.compare_runs(baseline, run, q=q).as_dict())
+        try:
+            comparison = compare.compare_pair(
+                baseline, query["baseline_model"], run, query["model"], q=q
+            )
+        except compare.ModelNotInRun as exc:
+            raise Unprocessable({exc.argument: [exc.message]}, "query") from None
+        return Response(comparison.as_dict())

@@ -332,3 +332,109 @@ class ExportQuerySerializer(serializers.Serializer):
         default="results",
         help_text="CSV only: the per-request results or the per-model statistics.",
     )
+
+
+# --- GET /benchmarks/{id}/compare (benchmarks.compare) --------------------------------------
+
+
+class BenchmarkCompareQuerySerializer(serializers.Serializer):
+    baseline = serializers.UUIDField(help_text="The run to compare this run with (run A).")
+    model = serializers.UUIDField(
+        required=False,
+        help_text="With baseline_model: compare this model of this run with baseline_model "
+        "of the baseline (model A vs model B, in one run or two).",
+    )
+    baseline_model = serializers.UUIDField(required=False, help_text="A model of the baseline.")
+    percentile = serializers.ChoiceField(
+        choices=[50, 95, 99], default=50, help_text="The percentile compared."
+    )
+
+    def validate(self, attrs):
+        if ("model" in attrs) != ("baseline_model" in attrs):
+            missing = "baseline_model" if "model" in attrs else "model"
+            raise serializers.ValidationError(
+                {missing: ["Give model and baseline_model together, or neither."]}
+            )
+        return attrs
+
+
+class BenchmarkCompareRunSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    profile = serializers.ChoiceField(choices=BenchmarkRun.Profile.choices)
+
+
+class BenchmarkCompareModelSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class BenchmarkDifferenceSerializer(serializers.Serializer):
+    baseline = serializers.FloatField(help_text="The percentile of the baseline's requests.")
+    value = serializers.FloatField(help_text="The percentile of this run's requests.")
+    change_percent = serializers.FloatField(help_text="value / baseline − 1, in percent.")
+    ci_low_percent = serializers.FloatField(help_text="The change's interval, low end.")
+    ci_high_percent = serializers.FloatField(help_text="The change's interval, high end.")
+    significant = serializers.BooleanField(help_text="The interval leaves out 0.")
+    n_baseline = serializers.IntegerField()
+    n = serializers.IntegerField()
+    text = serializers.CharField(help_text='The change and its interval, e.g. "+18 % [+12, +25]".')
+
+
+class BenchmarkMetricChangeSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    higher_is_worse = serializers.BooleanField()
+    difference = BenchmarkDifferenceSerializer(
+        allow_null=True, help_text="Null with fewer successful requests than min_samples."
+    )
+    worse = serializers.BooleanField(help_text="Significant, and on the metric's bad side.")
+    better = serializers.BooleanField(help_text="Significant, and on the metric's good side.")
+    verdict = serializers.ChoiceField(choices=["worse", "better", "unchanged", "unknown"])
+
+
+class BenchmarkCompareMetricsSerializer(serializers.Serializer):
+    ttft_ms = BenchmarkMetricChangeSerializer()
+    latency_ms = BenchmarkMetricChangeSerializer()
+    itl_mean_ms = BenchmarkMetricChangeSerializer()
+    tps_excluding_ttft = BenchmarkMetricChangeSerializer()
+
+
+class BenchmarkCompareRowSerializer(serializers.Serializer):
+    baseline_model = BenchmarkCompareModelSerializer()
+    model = BenchmarkCompareModelSerializer()
+    level = serializers.FloatField(
+        allow_null=True, help_text="The load level of a sweep; null: all of a model's requests."
+    )
+    n_baseline = serializers.IntegerField(help_text="Successful requests of the baseline.")
+    n = serializers.IntegerField()
+    errors_baseline = serializers.IntegerField(help_text="Failed requests of the baseline.")
+    errors = serializers.IntegerField()
+    error_rate_baseline_percent = serializers.FloatField(allow_null=True)
+    error_rate_percent = serializers.FloatField(allow_null=True)
+    metrics = BenchmarkCompareMetricsSerializer()
+    worse = serializers.BooleanField(help_text="Any metric worse.")
+
+
+class BenchmarkUnmatchedModelSerializer(BenchmarkCompareModelSerializer):
+    side = serializers.ChoiceField(choices=["baseline", "run"], help_text="The run it is in.")
+
+
+class BenchmarkComparisonSerializer(serializers.Serializer):
+    baseline = BenchmarkCompareRunSerializer()
+    run = BenchmarkCompareRunSerializer()
+    percentile = serializers.IntegerField()
+    confidence = serializers.FloatField(help_text="The interval's confidence (0.95).")
+    resamples = serializers.IntegerField(help_text="Bootstrap resamples per interval.")
+    min_samples = serializers.IntegerField(
+        help_text="Fewer successful requests on a side: no interval."
+    )
+    sweep = serializers.CharField(
+        allow_null=True, help_text="The sweeps' profile when rows are per load level."
+    )
+    rows = BenchmarkCompareRowSerializer(many=True)
+    unmatched = BenchmarkUnmatchedModelSerializer(many=True, help_text="Models of one run only.")
+    notes = serializers.ListField(
+        child=serializers.CharField(), help_text="How the runs' settings differ."
+    )
+    worse = serializers.BooleanField(help_text="Any metric of any row worse.")
