@@ -4,7 +4,7 @@ The page shows every rule type's fields at once; the payload keeps those of the 
 and clears the others, so that changing a rule's type leaves nothing of the old one behind.
 """
 
-from alerts.models import THRESHOLD_DEFAULTS, AlertRule
+from alerts.models import REGRESSION_DEFAULTS, THRESHOLD_DEFAULTS, AlertRule
 from alerts.serializers import AlertRuleSerializer
 from arguslm.forms import SerializerForm, checkbox, text
 from arguslm.pages import error_text
@@ -30,6 +30,9 @@ TEXT_FIELDS = (
     *THRESHOLD_FIELDS,
     "perf_target_model_id",
     "target_slo_id",
+    "target_template_id",
+    "regression_metric",
+    "threshold_percent",
     "consecutive_failures",
     "consecutive_recoveries",
     "email_to",
@@ -44,6 +47,8 @@ NEW_RULE = {
     **dict.fromkeys(TEXT_FIELDS, ""),
     "rule_type": Type.ANY_MODEL_DOWN,
     **{name: str(value) for name, value in THRESHOLD_DEFAULTS.items()},
+    "regression_metric": REGRESSION_DEFAULTS["metric"],
+    "threshold_percent": str(REGRESSION_DEFAULTS["threshold_percent"]),
     "consecutive_failures": "1",
     "consecutive_recoveries": "1",
     "webhook_format": AlertRule.WebhookFormat.GENERIC,
@@ -80,6 +85,7 @@ class AlertRuleForm(SerializerForm):
             "target_model_id": None,
             "target_model_name": None,
             "target_slo_id": None,
+            "target_template_id": None,
             "threshold_config": None,
             "consecutive_failures": form["consecutive_failures"] or 1,
             "consecutive_recoveries": form["consecutive_recoveries"] or 1,
@@ -110,6 +116,16 @@ class AlertRuleForm(SerializerForm):
             payload["target_model_name"] = form["target_model_name"] or None
         elif kind == Type.SLO_BURN_RATE:
             payload["target_slo_id"] = form["target_slo_id"] or None
+        elif kind == Type.BENCHMARK_REGRESSION:
+            payload["target_template_id"] = form["target_template_id"] or None
+            payload["threshold_config"] = {
+                key: value
+                for key, value in (
+                    ("metric", form["regression_metric"]),
+                    ("threshold_percent", form["threshold_percent"]),
+                )
+                if value != ""
+            }
         elif kind == Type.PERFORMANCE_DEGRADATION:
             # The evaluator scopes the rule by its target_model (not threshold_config's copy).
             payload["target_model_id"] = form["perf_target_model_id"] or None
@@ -121,9 +137,12 @@ class AlertRuleForm(SerializerForm):
 
     def add_field_error(self, key: str, detail) -> None:
         performance = self.cleaned_data["rule_type"] == Type.PERFORMANCE_DEGRADATION
+        regression = self.cleaned_data["rule_type"] == Type.BENCHMARK_REGRESSION
         if key == "threshold_config" and isinstance(detail, dict):
             for sub, problems in detail.items():
                 name = "perf_target_model_id" if sub == "target_model_id" else sub
+                if regression and sub == "metric":
+                    name = "regression_metric"
                 self.add_error(name if name in self.fields else None, error_text(problems))
             return
         if key == "target_model_id" and performance:
@@ -135,9 +154,13 @@ class AlertRuleForm(SerializerForm):
     @staticmethod
     def values_for(rule: AlertRule) -> dict:
         """A stored rule as the form's values (the shape of ``values()``)."""
-        config = {**NEW_RULE, **(rule.threshold_config or {})}
-        model_id = str(rule.target_model_id) if rule.target_model_id else ""
         is_perf = rule.rule_type == Type.PERFORMANCE_DEGRADATION
+        is_regression = rule.rule_type == Type.BENCHMARK_REGRESSION
+        # The two kinds of threshold_config show in different fields.
+        stored = rule.threshold_config or {}
+        config = {**NEW_RULE, **({} if is_regression else stored)}
+        regression = {**REGRESSION_DEFAULTS, **(stored if is_regression else {})}
+        model_id = str(rule.target_model_id) if rule.target_model_id else ""
         form = {
             **{
                 name: "" if config.get(name) is None else str(config[name])
@@ -149,6 +172,9 @@ class AlertRuleForm(SerializerForm):
             "perf_target_model_id": model_id if is_perf else "",
             "target_model_name": rule.target_model_name or "",
             "target_slo_id": str(rule.target_slo_id or ""),
+            "target_template_id": str(rule.target_template_id or ""),
+            "regression_metric": str(regression["metric"]),
+            "threshold_percent": f"{float(regression['threshold_percent']):g}",
             "consecutive_failures": str(rule.consecutive_failures),
             "consecutive_recoveries": str(rule.consecutive_recoveries),
             "email_to": rule.email_to,

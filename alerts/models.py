@@ -28,14 +28,18 @@ THRESHOLD_DEFAULTS = {
 }
 
 
-def threshold_setting(config: dict | None, name: str):
+# The same for a benchmark_regression rule (benchmarks.saved.regressions reads them).
+REGRESSION_DEFAULTS = {"metric": "ttft", "threshold_percent": 10}
+
+
+def threshold_setting(config: dict | None, name: str, defaults: dict = THRESHOLD_DEFAULTS):
     """One key of a ``threshold_config``, or its default."""
     value = (config or {}).get(name)
-    return THRESHOLD_DEFAULTS.get(name) if value is None else value
+    return defaults.get(name) if value is None else value
 
 
 class AlertRule(models.Model):
-    """A condition evaluated after every monitoring pass, and where to send its alerts."""
+    """A condition evaluated after every monitoring pass (or benchmark run), and where to alert."""
 
     class RuleType(models.TextChoices):
         ANY_MODEL_DOWN = "any_model_down"
@@ -44,6 +48,8 @@ class AlertRule(models.Model):
         PERFORMANCE_DEGRADATION = "performance_degradation"
         SLO_BURN_RATE = "slo_burn_rate"  # monitoring.slos: multi-window burn-rate alerts
         MODEL_CHANGED = "model_changed"  # monitoring.drift: a model answers unlike its baseline
+        # benchmarks.saved: a saved benchmark's run is significantly worse than its baseline
+        BENCHMARK_REGRESSION = "benchmark_regression"
 
     class WebhookFormat(models.TextChoices):
         GENERIC = "generic", "Generic JSON (HMAC-signed)"
@@ -61,6 +67,14 @@ class AlertRule(models.Model):
     # slo_burn_rate: the SLO to watch (None: every SLO).
     target_slo = models.ForeignKey(
         "monitoring.Slo",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+    )
+    # benchmark_regression: the saved benchmark to watch (None: every one with a baseline).
+    target_template = models.ForeignKey(
+        "benchmarks.BenchmarkTemplate",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -120,8 +134,9 @@ class Incident(models.Model):
         LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
     )
     # A model id, "*" for cross-model rules, "account:<id>" when most of an account's models
-    # are down, "network" when every account is (see alerts.evaluation), or "slo:<id>".
-    subject = models.CharField(max_length=64)
+    # are down, "network" when every account is (see alerts.evaluation), "slo:<id>", or
+    # "bench:<template id>:<model id>" (alerts.regressions; 79 characters).
+    subject = models.CharField(max_length=100)
     # The wider incident this one is held under (an account's, or the network's): it is not
     # notified on its own while that one is open.
     parent = models.ForeignKey(
@@ -160,7 +175,7 @@ class RuleState(models.Model):
     """Consecutive failing/healthy evaluations of a rule for a subject (flap suppression)."""
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="states")
-    subject = models.CharField(max_length=64)
+    subject = models.CharField(max_length=100)  # as Incident.subject
     fail_streak = models.PositiveIntegerField(default=0)
     ok_streak = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from alerts import apprise_urls
 from alerts.models import (
+    REGRESSION_DEFAULTS,
     THRESHOLD_DEFAULTS,
     Alert,
     AlertRule,
@@ -17,6 +18,8 @@ from alerts.models import (
 )
 from arguslm.api import Paging, after_update, reject_null_characters
 from arguslm.llm import egress
+from benchmarks.models import BenchmarkTemplate
+from benchmarks.saved import METRICS as REGRESSION_METRICS
 from monitoring.models import Slo
 from providers.models import LLMModel
 
@@ -68,6 +71,23 @@ class ThresholdConfigSerializer(serializers.Serializer):
         return attrs
 
 
+class RegressionConfigSerializer(serializers.Serializer):
+    """``threshold_config`` of a benchmark_regression rule."""
+
+    metric = serializers.ChoiceField(
+        choices=list(REGRESSION_METRICS),
+        default=REGRESSION_DEFAULTS["metric"],
+        help_text="The median compared with the baseline run: ttft, latency, itl (ms; higher "
+        "is worse) or tps (decode speed; lower is worse).",
+    )
+    threshold_percent = serializers.FloatField(
+        min_value=0,
+        max_value=1000,
+        default=REGRESSION_DEFAULTS["threshold_percent"],
+        help_text="A significant change in the worse direction fires at this size or more.",
+    )
+
+
 def _addresses(value: str, field: str) -> str:
     """Comma-separated email addresses, each checked, joined as ", " within the column."""
     addresses = [a.strip() for a in (value or "").split(",") if a.strip()]
@@ -101,6 +121,14 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         allow_null=True,
         pk_field=serializers.UUIDField(),
         help_text="slo_burn_rate: the SLO to watch (null: every SLO).",
+    )
+    target_template_id = serializers.PrimaryKeyRelatedField(
+        source="target_template",
+        queryset=BenchmarkTemplate.objects.all(),
+        required=False,
+        allow_null=True,
+        pk_field=serializers.UUIDField(),
+        help_text="benchmark_regression: the saved benchmark to watch (null: every one).",
     )
     threshold_config = serializers.JSONField(
         required=False, allow_null=True, validators=[reject_null_characters]
@@ -156,6 +184,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "target_model_id",
             "target_model_name",
             "target_slo_id",
+            "target_template_id",
             "threshold_config",
             "consecutive_failures",
             "consecutive_recoveries",
@@ -250,6 +279,12 @@ class AlertRuleSerializer(serializers.ModelSerializer):
                     errors["threshold_config"] = {
                         "target_model_id": [f"Model {target} does not exist."]
                     }
+        if kind == AlertRule.RuleType.BENCHMARK_REGRESSION:
+            config = RegressionConfigSerializer(data=merged["threshold_config"] or {})
+            if not config.is_valid():
+                errors["threshold_config"] = config.errors
+            else:
+                attrs["threshold_config"] = config.validated_data
         if merged["escalate_after_minutes"] and not (merged["escalate_email_to"] or "").strip():
             errors["escalate_email_to"] = [
                 "Escalation needs at least one address (escalate_email_to)."

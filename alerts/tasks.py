@@ -1,6 +1,6 @@
 """django-q2 task entry points for alerts."""
 
-from alerts import evaluation, notifications, reminders
+from alerts import evaluation, notifications, regressions, reminders
 
 
 def evaluate_run(run_id: str) -> int:
@@ -14,3 +14,8 @@ def deliver_due() -> int:
 
 def remind_and_escalate() -> int:
     return len(reminders.remind_and_escalate())
+
+
+def evaluate_benchmark(run_id: str) -> int:
+    """Evaluate the benchmark_regression rules after a benchmark run (alerts.regressions)."""
+    return len(regressions.evaluate_benchmark(run_id))

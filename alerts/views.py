@@ -30,6 +30,7 @@ from alerts import apprise_urls, notifications, services
 from alerts.evaluation import ACCOUNT_PREFIX, NETWORK
 from alerts.forms import NEW_RULE, AlertRuleForm
 from alerts.models import (
+    REGRESSION_DEFAULTS,
     Alert,
     AlertRule,
     Incident,
@@ -45,6 +46,7 @@ from arguslm.pages import (
     uuid_or_none,
 )
 from arguslm.templatetags.arguslm_tags import ago
+from benchmarks.models import BenchmarkTemplate
 from monitoring.models import Slo
 from providers.models import LLMModel
 
@@ -102,6 +104,14 @@ RULE_TYPES = [
         "model name or system fingerprint at once; new answers, another answer length or "
         "refusals over its last 10 answers. Accept the new behaviour on the model's page.",
     },
+    {
+        "value": Type.BENCHMARK_REGRESSION,
+        "label": "Benchmark regression",
+        "help": "Fires when a run of a saved benchmark is slower than its baseline run: a "
+        "model's median changed significantly (the 95 % bootstrap interval leaves out 0) in "
+        "the worse direction, by at least the threshold. Judged after each completed run; "
+        "one incident per saved benchmark and model, resolved by a run back within it.",
+    },
 ]
 TYPE_LABELS = {t["value"]: t["label"] for t in RULE_TYPES}
 TYPE_SHORT = {
@@ -111,6 +121,7 @@ TYPE_SHORT = {
     Type.PERFORMANCE_DEGRADATION: "Performance",
     Type.SLO_BURN_RATE: "SLO burn",
     Type.MODEL_CHANGED: "Model changed",
+    Type.BENCHMARK_REGRESSION: "Benchmark regression",
 }
 METRICS = [
     ("ttft", "Time to first token (ms)"),
@@ -121,6 +132,13 @@ METRICS = [
 METRIC_SHORT = {"ttft": "TTFT", "latency": "Latency", "tps": "Decode speed", "error_rate": "Errors"}
 METRIC_UNITS = {"ttft": " ms", "latency": " ms", "tps": " tok/s", "error_rate": ""}
 COMPARISONS = [("absolute", "Fixed threshold"), ("baseline", "Own baseline")]
+REGRESSION_METRICS = [
+    ("ttft", "Time to first token (higher is worse)"),
+    ("latency", "Latency (higher is worse)"),
+    ("itl", "Inter-token latency (higher is worse)"),
+    ("tps", "Decode speed (lower is worse)"),
+]
+REGRESSION_SHORT = {"ttft": "TTFT", "latency": "Latency", "itl": "ITL", "tps": "Decode speed"}
 CHANNEL_LABELS = {
     "email": "Email",
     "webhook": "Webhook",
@@ -215,6 +233,8 @@ def _form_context(form: dict, errors: dict | None) -> dict:
         "errors": errors or {},
         "models": _model_choices(),
         "slos": Slo.objects.order_by("name"),
+        "templates": BenchmarkTemplate.objects.order_by("name"),
+        "regression_metrics": REGRESSION_METRICS,
         "rule_types": RULE_TYPES,
         "metrics": METRICS,
         "comparisons": COMPARISONS,
@@ -251,6 +271,18 @@ def _target_text(rule: AlertRule) -> str:
         return f"SLO “{rule.target_slo.name}”" if rule.target_slo else "Every SLO"
     if rule.rule_type == Type.MODEL_CHANGED:
         return rule.target_model.display_name if rule.target_model else "All monitored models"
+    if rule.rule_type == Type.BENCHMARK_REGRESSION:
+        config = rule.threshold_config or {}
+        metric = threshold_setting(config, "metric", REGRESSION_DEFAULTS)
+        percent = float(threshold_setting(config, "threshold_percent", REGRESSION_DEFAULTS))
+        scope = (
+            f"saved benchmark “{rule.target_template.name}”"
+            if rule.target_template
+            else "every saved benchmark"
+        )
+        sign = "−" if metric == "tps" else "+"
+        label = REGRESSION_SHORT.get(metric, metric)
+        return f"{label} p50 {sign}{percent:g} % or worse vs baseline ({scope})"
     return "—"
 
 
@@ -280,7 +312,9 @@ def _decorate_rule(rule: AlertRule) -> AlertRule:
 
 
 def _rules() -> list[AlertRule]:
-    rules = AlertRule.objects.select_related("target_model", "target_slo").order_by("-created_at")
+    rules = AlertRule.objects.select_related(
+        "target_model", "target_slo", "target_template"
+    ).order_by("-created_at")
     return [_decorate_rule(rule) for rule in rules]
 
 
@@ -413,7 +447,8 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
 
 def _rule(rule_id: uuid.UUID) -> AlertRule:
     return get_object_or_404(
-        AlertRule.objects.select_related("target_model", "target_slo"), pk=rule_id
+        AlertRule.objects.select_related("target_model", "target_slo", "target_template"),
+        pk=rule_id,
     )
 
 

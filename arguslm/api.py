@@ -101,6 +101,9 @@ def exception_handler(exc, context):
     if isinstance(exc, RecursionError) and "decoding a JSON" in str(exc):
         # json.loads on a body nested thousands deep; DRF's JSON parser only catches ValueError.
         exc = Unprocessable({"non_field_errors": ["Malformed JSON body: nested too deeply."]})
+    if isinstance(exc, errors.DomainError):
+        # Before the 422 branch: errors.Invalid becomes a ValidationError, answered like one.
+        exc = _from_domain(exc)
     if isinstance(exc, exceptions.ValidationError):
         location = getattr(exc, "location", "body")
         detail = _flatten(exc.detail, [location])
@@ -117,8 +120,6 @@ def exception_handler(exc, context):
         return Response({"detail": message}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    if isinstance(exc, errors.DomainError):
-        exc = _from_domain(exc)
     # A backing service that is down (or restarting) is a 503 the client may retry, not a 500.
     if isinstance(exc, OperationalError):
         log.warning("Database unavailable: %s", exc)

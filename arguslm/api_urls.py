@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from alerts.api import AlertRuleViewSet, AlertViewSet
 from benchmarks.api import BenchmarkViewSet
+from benchmarks.saved_api import BenchmarkTemplateViewSet
 from dashboard.api import IdentityViewSet, StatusPageViewSet
 from monitoring.api import MaintenanceWindowViewSet, MonitoringViewSet, SloViewSet
 from providers.api import ModelViewSet, ProviderViewSet
@@ -15,6 +16,7 @@ router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maint
 router.register("slos", SloViewSet, basename="slo")
 router.register("monitoring", MonitoringViewSet, basename="monitoring")
 router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
+router.register("benchmark-templates", BenchmarkTemplateViewSet, basename="benchmark-template")
 # alerts/rules before alerts, so "rules" is never read as an alert id.
 router.register("alerts/rules", AlertRuleViewSet, basename="alert-rule")
 router.register("alerts", AlertViewSet, basename="alert")

@@ -2,7 +2,7 @@
 
 - **viewer** reads everything (never a secret: nobody reads those).
 - **operator** also runs monitoring passes and benchmarks, acknowledges alerts, and edits
-  alert rules, maintenance windows and SLOs.
+  saved benchmarks, alert rules, maintenance windows and SLOs.
 - **admin** also manages provider accounts and their credentials, models, monitoring settings,
   public status pages and users.
 
@@ -26,6 +26,9 @@ OPERATOR_PERMISSIONS = (
     "benchmarks.add_benchmarkrun",  # start (and re-run)
     "benchmarks.change_benchmarkrun",  # cancel
     "benchmarks.delete_benchmarkrun",
+    "benchmarks.add_benchmarktemplate",  # save a benchmark, with or without a schedule
+    "benchmarks.change_benchmarktemplate",  # edit, pause, set the baseline run
+    "benchmarks.delete_benchmarktemplate",
     "alerts.change_alert",  # acknowledge
     "alerts.add_alertrule",
     "alerts.change_alertrule",  # edit, switch on/off, test, rotate the signing secret

@@ -29,6 +29,7 @@ from arguslm.llm.prompts import get_pack
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
 from benchmarks import live, load
 from benchmarks.models import BenchmarkResult, BenchmarkRun, BenchmarkStep
+from benchmarks.signals import run_finished
 from providers.models import LLMModel
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def execute(run_id) -> str:
         status=status, completed_at=timezone.now(), error=error
     )
     live.announce(run_id)
+    run_finished.send(sender=BenchmarkRun, run_id=run_id, status=status)
     return status
 
 

@@ -1,6 +1,6 @@
 """django-q2 task entry points for benchmarks."""
 
-from benchmarks import engine
+from benchmarks import engine, saved
 
 
 def execute(run_id: str) -> str:
@@ -9,3 +9,8 @@ def execute(run_id: str) -> str:
 
 def close_stale() -> int:
     return engine.close_stale_runs()
+
+
+def run_due_templates() -> int:
+    """Start the saved benchmarks whose cron time has come (benchmarks.saved.run_due)."""
+    return len(saved.run_due())

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from benchmarks import compare_views, views
+from benchmarks import compare_views, saved_views, views
 
 urlpatterns = [
     path("benchmarks", views.benchmarks_page, name="benchmarks"),
@@ -13,4 +13,19 @@ urlpatterns = [
     path("benchmarks/<uuid:run_id>/cancel", views.benchmark_cancel, name="benchmark-cancel"),
     path("benchmarks/<uuid:run_id>/rerun", views.benchmark_rerun, name="benchmark-rerun"),
     path("benchmarks/<uuid:run_id>/delete", views.benchmark_delete, name="benchmark-delete"),
+    # Saved benchmarks (benchmarks.saved_views).
+    path("benchmarks/templates", saved_views.template_save, name="benchmark-template-save"),
+    path(
+        "benchmarks/templates/<uuid:template_id>/run",
+        saved_views.template_run,
+        name="benchmark-template-run",
+    ),
+    path(
+        "benchmarks/templates/<uuid:template_id>/delete",
+        saved_views.template_delete,
+        name="benchmark-template-delete",
+    ),
+    path(
+        "benchmarks/<uuid:run_id>/baseline", saved_views.run_as_baseline, name="benchmark-baseline"
+    ),
 ]

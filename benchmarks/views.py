@@ -20,9 +20,9 @@ from django.views.decorators.http import require_GET, require_POST
 from arguslm.limits import rate_limited
 from arguslm.llm.prompts import BY_ID, PACKS
 from arguslm.pages import error_text, login_required_htmx, permission_required
-from benchmarks import engine, live, services
+from benchmarks import engine, live, saved, services
 from benchmarks.forms import DEFAULTS, BenchmarkStartForm
-from benchmarks.models import BenchmarkRun
+from benchmarks.models import BenchmarkRun, BenchmarkTemplate
 from benchmarks.serializers import BenchmarkCreateSerializer
 from providers.models import LLMModel
 
@@ -72,7 +72,11 @@ def _history(request: HttpRequest) -> dict:
     }
 
 
-def _render_benchmarks(request: HttpRequest, *, form=None, errors=None) -> HttpResponse:
+def _render_benchmarks(
+    request: HttpRequest, *, form=None, errors=None, save=None, lead="Not started"
+) -> HttpResponse:
+    """The page; ``save`` and ``lead`` show the "Save as template" part of the form as it was
+    sent (benchmarks.saved_views) and what the error at the top says was refused."""
     context = {"page": "benchmarks", **_history(request)}
     if request.htmx and request.htmx.target == "benchmarks-history":
         return render(request, "benchmarks/history.html", context)
@@ -83,6 +87,9 @@ def _render_benchmarks(request: HttpRequest, *, form=None, errors=None) -> HttpR
         form=form,
         selected={str(m) for m in form["model_ids"]},
         errors=errors or {},
+        error_lead=lead,
+        save=save or {"template_name": "", "cron": ""},
+        saved=saved.summaries(BenchmarkTemplate.objects.select_related("baseline_run")),
     )
     return render(request, "benchmarks/benchmarks.html", context)
 

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from alerts.models import AlertRule
 from arguslm import tokens
+from benchmarks.models import BenchmarkTemplate
 from providers.models import ProviderAccount
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,14 @@ def test_the_demo_account_and_rule_are_created_once(settings):
     assert account.base_url == "http://127.0.0.1:8100/v1"
     assert account.models.filter(enabled_for_monitoring=True).count() == 5
     assert AlertRule.objects.filter(rule_type="any_model_down").count() == 1
+    nightly = BenchmarkTemplate.objects.get()  # a saved benchmark, its baseline yet to choose
+    assert (nightly.name, nightly.cron, len(nightly.spec["model_ids"])) == (
+        "Demo nightly",
+        "0 3 * * *",
+        2,
+    )
+    assert nightly.next_run_at is not None and nightly.baseline_run is None
+    assert AlertRule.objects.filter(rule_type="benchmark_regression").count() == 1
 
 
 def test_no_demo_data_when_the_demo_is_off(settings):

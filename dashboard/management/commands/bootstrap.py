@@ -65,4 +65,32 @@ class Command(BaseCommand):
                 name="SLO burning fast",
                 defaults={"rule_type": AlertRule.RuleType.SLO_BURN_RATE},
             )
+            self._demo_nightly(account)
         self.stdout.write(f"Demo provider ready: {account.display_name} ({settings.LLMSIM_URL})")
+
+    def _demo_nightly(self, account) -> None:
+        """A saved benchmark of two simulated models at 03:00 UTC, and a rule that alerts when
+        one gets slower than its baseline (which has to be chosen: a run must exist first)."""
+        from alerts.models import AlertRule
+        from benchmarks import saved
+        from benchmarks.models import BenchmarkTemplate
+
+        if BenchmarkTemplate.objects.filter(name="Demo nightly").exists():
+            return
+        models = account.models.filter(model_id__in=("fast-small", "balanced-medium"))
+        spec, _ = saved.checked_spec(
+            {
+                "model_ids": [str(m.pk) for m in models.order_by("model_id")],
+                "prompt_pack": "shakespeare",
+                "num_runs": 10,
+                "concurrency": 2,
+            }
+        )
+        saved.save(name="Demo nightly", spec=spec, cron="0 3 * * *")
+        AlertRule.objects.get_or_create(
+            name="Nightly benchmark slower",
+            defaults={
+                "rule_type": AlertRule.RuleType.BENCHMARK_REGRESSION,
+                "threshold_config": {"metric": "ttft", "threshold_percent": 10},
+            },
+        )
