@@ -78,6 +78,9 @@ def test_creating_a_template_stores_its_checked_spec_and_its_next_run(api, model
         "num_runs": 8,
         "concurrency": 1,
         "warmup_runs": 1,
+        "profile": "fixed",
+        "load": None,
+        "slo": None,
     }
     assert data["next_run_at"].endswith("T03:00:00Z")
     assert (data["baseline_run_id"], data["last_run"], data["comparison"]) == (None, None, None)
