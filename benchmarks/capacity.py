@@ -139,8 +139,16 @@ def step_figures(step, results, *, rate: bool) -> StepFigures:
     """One step's figures from its stored window (BenchmarkStep) and its results."""
     ok = [r for r in results if not is_failed(r)]
     duration_s = step.duration_ms / 1000
-    per_s = (lambda n: n / duration_s) if duration_s > 0 else (lambda n: None)
     tokens = sum(r.output_tokens or 0 for r in ok)
+    if rate:
+        # Completions between the first and the last: n finishes span n − 1 gaps.
+        span_s = (step.finish_span_ms or 0) / 1000
+        scale = (len(results) - 1) / len(results) if len(results) > 1 else 0
+        window = span_s / scale if scale and span_s > 0 else 0
+    else:
+        # C streams busy from the first send to the last finish.
+        window = duration_s
+    per_s = (lambda n: n / window) if window > 0 else (lambda n: None)
     figures = StepFigures(
         index=step.index,
         level=step.level,

@@ -132,6 +132,9 @@ class BenchmarkStep(models.Model):
     started_at = models.DateTimeField()
     # From the step's first request sent to its last one finished (requests/s divide by it).
     duration_ms = models.FloatField(default=0)
+    # From the step's first request finished to its last: a rate sweep's throughput is the
+    # pace of its completions over this span (benchmarks.capacity).
+    finish_span_ms = models.FloatField(null=True, blank=True)
     sent = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -136,3 +136,6 @@ def test_a_rate_sweep_finds_the_matching_rate(llmsim):
     [found] = services.capacity_of(run, services.results_of(run))
     assert found.steps[-1].meets_slo is False
     assert found.sustainable in (10, 20)  # within one step of the matching rate
+    # Below capacity the endpoint completes requests as fast as they arrive.
+    for step in found.steps[:2]:
+        assert step.requests_per_s == pytest.approx(step.level, rel=0.1)

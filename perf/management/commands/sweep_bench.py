@@ -1,6 +1,6 @@
 """How exactly the sweep engine times requests at each load level (prints figures; not a test).
 
-    manage.py sweep_bench [--levels 1,2,4,8,16,32,64] [--step-requests 128]
+    manage.py sweep_bench [--levels 1,2,4,8,16,32,64] [--step-seconds 6]
                           [--rates 5,10,20,40,80] [--cap 8]
 
 Three sweeps against the simulator (its own process), the engine in another process, as in
@@ -37,7 +37,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--levels", default="1,2,4,8,16,32,64")
-        parser.add_argument("--step-requests", type=int, default=128)
+        parser.add_argument("--step-seconds", type=float, default=6)
         parser.add_argument("--rates", default="5,10,20,40,80")
         parser.add_argument("--rate-seconds", type=float, default=4)
         parser.add_argument("--cap", type=int, default=8)
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             f"({TTFT + (TOKENS - 1) * ITL} ms a request)."
         )
         run = self.run(
-            steady, "concurrency_sweep", {"levels": levels, "step_requests": opts["step_requests"]}
+            steady, "concurrency_sweep", {"levels": levels, "step_seconds": opts["step_seconds"]}
         )
         self.errors(run, "streams")
         load = {"levels": rates, "step_seconds": opts["rate_seconds"], "arrivals": "poisson"}
@@ -92,7 +92,7 @@ class Command(BaseCommand):
         for profile, load, truth in (
             (
                 "concurrency_sweep",
-                {"levels": levels, "step_requests": opts["step_requests"]},
+                {"levels": levels, "step_seconds": opts["step_seconds"]},
                 f"{cap} streams",
             ),
             (
