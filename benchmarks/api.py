@@ -125,7 +125,15 @@ class BenchmarkViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericV
         run = self.get_object()
         results = services.results_of(run)
         pooled, per_model = services.statistics_of(results)
-        return exports.export(run, results, pooled, per_model, query["format"], query["table"])
+        return exports.export(
+            run,
+            results,
+            pooled,
+            per_model,
+            query["format"],
+            query["table"],
+            capacity=services.capacity_of(run, results),
+        )
 
     @extend_schema(
         request=None,

@@ -26,13 +26,17 @@ RESULT_COLUMNS = [
     "error_type",
     "seq",
     "model_id",
+    "step",
+    "level",
+    "turn",
+    "queue_ms",
 ]
 STAT_COLUMNS = ["model_name", "model_id", "n", "errors"]
 STAT_METRICS = ["ttft_ms", "latency_ms", "tps", "tps_excluding_ttft"]
 STAT_FIELDS = ["p50", "p95", "p99", "mean", "min", "max"]
 
 
-def _result_row(r) -> dict:
+def _result_row(r, levels: list) -> dict:
     failed = is_failed(r)  # reported as 0, like the API (partial timings may be stored)
     return {
         "model_name": r.model.display_name,
@@ -53,11 +57,19 @@ def _result_row(r) -> dict:
         "error_type": r.error_type,
         "seq": r.seq,
         "model_id": str(r.model_id),
+        # Sweeps: the load step, its level (streams or requests/s); multi-turn: the turn.
+        "step": r.step,
+        "level": levels[r.step] if r.step is not None and r.step < len(levels) else None,
+        "turn": r.turn,
+        "queue_ms": r.queue_ms,
     }
 
 
-def export(run, results, pooled: dict, per_model: list[dict], fmt: str, table: str) -> HttpResponse:
+def export(
+    run, results, pooled: dict, per_model: list[dict], fmt: str, table: str, capacity=()
+) -> HttpResponse:
     name = f"benchmark_{run.id}"
+    levels = (run.load or {}).get("levels", [])
     if fmt == "json":
         body = {
             "run_id": str(run.id),
@@ -69,12 +81,16 @@ def export(run, results, pooled: dict, per_model: list[dict], fmt: str, table: s
                 "num_runs": run.num_runs,
                 "concurrency": run.concurrency,
                 "warmup_runs": run.warmup_runs,
+                "profile": run.profile,
+                "load": run.load,
+                "slo": run.slo,
             },
             "started_at": (run.started_at or run.created_at).isoformat(),
             "completed_at": run.completed_at.isoformat() if run.completed_at else None,
             "statistics": pooled,
             "model_statistics": per_model,
-            "results": [_result_row(r) for r in results],
+            "capacity": [c.as_dict() for c in capacity],
+            "results": [_result_row(r, levels) for r in results],
         }
         response = HttpResponse(json.dumps(body, indent=2), content_type="application/json")
         filename = f"{name}.json"
@@ -89,7 +105,10 @@ def export(run, results, pooled: dict, per_model: list[dict], fmt: str, table: s
             filename = f"{name}_statistics.csv"
         else:
             header = RESULT_COLUMNS
-            rows = [[row[c] for c in RESULT_COLUMNS] for row in map(_result_row, results)]
+            rows = [
+                [row[c] for c in RESULT_COLUMNS]
+                for row in (_result_row(r, levels) for r in results)
+            ]
             filename = f"{name}.csv"
         body = "".join(csv_lines([header, *rows]))
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")

@@ -7,54 +7,43 @@ bad input re-renders the page with the form as it was sent (benchmarks.views).
 
 import uuid
 
-from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from arguslm import errors
-from arguslm.forms import SerializerForm, text
+from arguslm.forms import text
 from arguslm.limits import rate_limited
 from arguslm.pages import error_text, login_required_htmx, permission_required
 from benchmarks import saved, services
-from benchmarks.forms import DEFAULTS
+from benchmarks.forms import RunSettingsForm, shown
 from benchmarks.models import BenchmarkRun, BenchmarkTemplate
 from benchmarks.saved_api import BenchmarkTemplateSerializer
-from benchmarks.views import SETTINGS, _render_benchmarks
+from benchmarks.views import _render_benchmarks
 
 
-class TemplateSaveForm(SerializerForm):
+class TemplateSaveForm(RunSettingsForm):
     """The start form's fields plus a template name and a cron: BenchmarkTemplateSerializer's
     rules, the spec's errors shown on the start form's fields."""
 
     serializer_class = BenchmarkTemplateSerializer
     error_fields = {"name": "template_name"}
 
-    prompt_pack = text()
-    num_runs = text()
-    max_tokens = text()
-    concurrency = text()
-    warmup_runs = text()
-    name = text()  # the runs' name (optional: the template's)
-    model_ids = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     template_name = text()
     cron = text()
 
     def payload(self) -> dict:
         form = self.cleaned_data
-        spec = {key: form[key] for key in SETTINGS}
-        spec["model_ids"] = form["model_ids"] or []
-        if form["name"]:
-            spec["name"] = form["name"]
-        return {"name": form["template_name"], "cron": form["cron"], "spec": spec}
+        return {"name": form["template_name"], "cron": form["cron"], "spec": self.run_spec()}
 
     def add_field_error(self, key: str, detail) -> None:
         if key == "spec" and isinstance(detail, dict):
             for sub, problems in detail.items():
-                if sub == "model_ids" and not self.cleaned_data["model_ids"]:
-                    problems = "Choose at least one model."
-                self.add_error(sub if sub in self.fields else None, error_text(problems))
+                if sub == "name":  # the runs' name, not the template's
+                    self.add_error("name", error_text(problems))
+                else:
+                    super().add_field_error(sub, problems)
             return
         if key == "name" and not self.cleaned_data["template_name"]:
             detail = "Name the saved benchmark."
@@ -68,8 +57,7 @@ def template_save(request: HttpRequest) -> HttpResponse:
     form = TemplateSaveForm(request.POST)
     if not form.is_valid():
         values = form.values()
-        start = {**DEFAULTS, **{k: values[k] for k in (*SETTINGS, "name")}}
-        start["model_ids"] = values["model_ids"] or []
+        start = shown(values)
         problems = form.messages()
         problems.setdefault("form", "fix the highlighted fields.")
         return _render_benchmarks(

@@ -20,14 +20,23 @@ from django.views.decorators.http import require_GET, require_POST
 from arguslm.limits import rate_limited
 from arguslm.llm.prompts import BY_ID, PACKS
 from arguslm.pages import error_text, login_required_htmx, permission_required
-from benchmarks import engine, live, saved, services
+from benchmarks import capacity, engine, live, saved, services
 from benchmarks.forms import DEFAULTS, BenchmarkStartForm
 from benchmarks.models import BenchmarkRun, BenchmarkTemplate
 from benchmarks.serializers import BenchmarkCreateSerializer
 from providers.models import LLMModel
 
 RUNS_PER_PAGE = 20
-SETTINGS = ("prompt_pack", "max_tokens", "num_runs", "concurrency", "warmup_runs")
+SETTINGS = (
+    "prompt_pack",
+    "max_tokens",
+    "num_runs",
+    "concurrency",
+    "warmup_runs",
+    "profile",
+    "load",
+    "slo",
+)
 
 
 def _pack_label(pack_id: str) -> str:
@@ -84,6 +93,8 @@ def _render_benchmarks(
     context.update(
         groups=_model_groups(),
         packs=[{"id": p.id, "label": _pack_label(p.id)} for p in PACKS],
+        slo_metrics=list(capacity.LABELS.items()),
+        slo_percentiles=capacity.PERCENTILES,
         form=form,
         selected={str(m) for m in form["model_ids"]},
         errors=errors or {},
@@ -148,6 +159,44 @@ def _chart_data(results, per_model: list[dict]) -> dict:
     }
 
 
+def _sweep_context(run: BenchmarkRun, capacities: list) -> dict | None:
+    """A sweep's settings, its verdicts and steps per model, and its charts' data."""
+    if run.profile == BenchmarkRun.Profile.FIXED:
+        return None
+    slo = capacity.parse_slo(run.slo)
+    metric, pct = (slo.metric, slo.percentile) if slo else ("ttft", 95)
+    rate = run.profile == BenchmarkRun.Profile.RATE_SWEEP
+    return {
+        "rate": rate,
+        "unit": "req/s" if rate else "streams",
+        "levels": ", ".join(f"{v:g}" for v in run.load["levels"]),
+        "step": (
+            f"{run.load['step_seconds']:g} s"
+            if run.load.get("step_seconds")
+            else f"{run.load['step_requests']} requests"
+        ),
+        "arrivals": run.load.get("arrivals"),
+        "slo": slo,
+        "capacities": capacities,
+        "chart": {
+            "unit": "requests/s" if rate else "concurrent streams",
+            "metric": f"{capacity.LABELS[metric]} p{pct}",
+            "slo_ms": slo.max_ms if slo else None,
+            "models": [
+                {
+                    "name": c.model_name,
+                    "levels": [s.level for s in c.steps],
+                    "value": [s.value(metric, pct) for s in c.steps],
+                    "p50": [s.value(metric, 50) for s in c.steps],
+                    "rps": [s.requests_per_s for s in c.steps],
+                    "sustainable": c.sustainable,
+                }
+                for c in capacities
+            ],
+        },
+    }
+
+
 def _run_models(run: BenchmarkRun) -> list[str]:
     names = {
         str(m.pk): m.display_name
@@ -166,9 +215,11 @@ def benchmark_detail(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     duration = None
     if run.started_at and run.completed_at:
         duration = (run.completed_at - run.started_at).total_seconds()
+    capacities = services.capacity_of(run, results)
     context = {
         "page": "benchmarks",
         "run": run,
+        "sweep": _sweep_context(run, capacities),
         "results": results,
         "last_seq": results[-1].seq if results else 0,
         "pooled": pooled,

@@ -396,4 +396,104 @@
   }
 
   initCharts();
+
+  // --- sweeps: latency and throughput against load --------------------------------------------
+
+  function sweepConfig(kind, data) {
+    var text = cssVar("--text");
+    var muted = cssVar("--muted");
+    var grid = cssVar("--border");
+    var palette = [1, 2, 3, 4, 5, 6].map(function (i) { return cssVar("--chart-" + i); });
+    var datasets = [];
+    var levels = [];
+    data.models.forEach(function (model, i) {
+      var color = palette[i % palette.length];
+      var points = function (values) {
+        return model.levels.map(function (level, j) { return { x: level, y: values[j] }; });
+      };
+      levels = levels.concat(model.levels);
+      var main = kind === "rps" ? model.rps : model.value;
+      datasets.push({
+        label: model.name,
+        data: points(main),
+        borderColor: color,
+        backgroundColor: color,
+        borderWidth: 2.5,
+        pointRadius: model.levels.map(function (level) { return level === model.sustainable ? 8 : 3.5; }),
+        pointBorderWidth: model.levels.map(function (level) { return level === model.sustainable ? 3 : 1; }),
+        pointBackgroundColor: model.levels.map(function (level) { return level === model.sustainable ? "transparent" : color; }),
+      });
+      if (kind === "latency") {
+        datasets.push({ label: model.name + " p50", data: points(model.p50), borderColor: withAlpha(color, 0.6), borderWidth: 1, pointRadius: 0 });
+      }
+    });
+    if (kind === "latency" && data.slo_ms) {
+      var span = [Math.min.apply(null, levels), Math.max.apply(null, levels)];
+      datasets.push({
+        label: "SLO " + data.slo_ms + " ms",
+        data: span.map(function (x) { return { x: x, y: data.slo_ms }; }),
+        borderColor: text,
+        borderDash: [6, 4],
+        borderWidth: 1.5,
+        pointRadius: 0,
+      });
+    }
+    var ratio = Math.max.apply(null, levels) / Math.max(Math.min.apply(null, levels), 1e-9);
+    return {
+      type: "line",
+      data: { datasets: datasets },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        parsing: false,
+        plugins: {
+          legend: { labels: { color: text, filter: function (item) { return !/ p50$/.test(item.text); } } },
+          tooltip: {
+            callbacks: {
+              label: function (item) {
+                var unit = kind === "rps" ? " req/s" : " ms";
+                return item.dataset.label + ": " + (item.parsed.y === null ? "–" : item.parsed.y.toFixed(1) + unit);
+              },
+            },
+          },
+        },
+        scales: {
+          x: {
+            type: ratio >= 8 ? "logarithmic" : "linear",
+            title: { display: true, text: data.unit, color: muted },
+            ticks: { color: muted, callback: function (value) { return levels.indexOf(value) >= 0 ? value : ""; } },
+            afterBuildTicks: function (axis) {
+              axis.ticks = levels.filter(function (v, i) { return levels.indexOf(v) === i; }).map(function (v) { return { value: v }; });
+            },
+            grid: { color: grid },
+            border: { color: grid },
+          },
+          y: {
+            beginAtZero: true,
+            title: { display: true, text: kind === "rps" ? "requests/s" : data.metric + " (ms)", color: muted },
+            ticks: { color: muted },
+            grid: { color: grid },
+            border: { color: grid },
+          },
+        },
+      },
+    };
+  }
+
+  function initSweepCharts() {
+    var source = document.getElementById("sweep-data");
+    if (!source || !window.ArgusCharts.available()) return;
+    var data = JSON.parse(source.textContent);
+    var canvases = document.querySelectorAll("canvas[data-sweep-chart]");
+    function draw() {
+      canvases.forEach(function (canvas) {
+        window.ArgusCharts.draw(canvas, sweepConfig(canvas.dataset.sweepChart, data));
+      });
+    }
+    draw();
+    window.ArgusCharts.onThemeChange(draw);
+  }
+
+  initSweepCharts();
 })();

@@ -177,3 +177,50 @@ def test_a_live_run_page_polls_for_new_results_and_reloads_when_the_run_ends(
     expect(page.locator("[data-testid=samples-table] tbody tr")).to_have_count(4)
     expect(page.get_by_test_id("stats-table").locator("tbody tr")).to_have_count(2)
     assert real_errors(page, base) == []
+
+
+def test_a_concurrency_sweep_started_from_the_form_finds_the_capacity_and_charts_it(
+    page, live_server, llmsim, shot, engine_threads
+):
+    account = make_account(display_name="vLLM staging", credentials={"base_url": f"{llmsim}/v1"})
+    # Serves 4 streams at full speed; each stream beyond adds 60 ms to the TTFT.
+    capped = make_model(account, model_id="sim/ttft=100/itl=10/n=11/cap=4/over=60")
+    roomy = make_model(account, model_id="sim/ttft=80/itl=8/n=11/cap=12/over=60")
+    base = live_server.url
+    log_in(page, base, role="operator")
+
+    page.goto(f"{base}/benchmarks")
+    page.get_by_label(capped.model_id).check()
+    page.get_by_label(roomy.model_id).check()
+    page.select_option("select[name=prompt_pack]", "health_check")
+    page.select_option("select[name=profile]", "concurrency_sweep")
+    page.fill("input[name=load_levels]", "1, 2, 4, 8, 16, 32")
+    page.fill("input[name=step_requests]", "8")
+    page.fill("input[name=slo_max_ms]", "140")
+    page.get_by_role("button", name="Start benchmark").click()
+    # Too few requests per step to keep 32 streams busy: explained on its field.
+    expect(page.locator("input[name=step_requests]")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text("cannot keep 32 streams busy")).to_be_visible()
+    page.fill("input[name=step_requests]", "32")
+    page.fill("input[name=name]", "Capacity of the staging pool")
+    page.get_by_role("button", name="Start benchmark").click()
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/benchmarks/[0-9a-f-]{{36}}$"))
+    run = BenchmarkRun.objects.get()
+    assert (run.profile, run.load["levels"]) == ("concurrency_sweep", [1, 2, 4, 8, 16, 32])
+
+    expect(page.get_by_test_id("run-status")).to_have_text("completed", timeout=60_000)
+    verdicts = page.get_by_test_id("capacity-verdict")
+    expect(verdicts).to_have_text(
+        [
+            "Max sustainable: 4 concurrent streams (TTFT p95 ≤ 140 ms and errors ≤ 1 %).",
+            re.compile(r"Max sustainable: (8|16) concurrent streams"),
+        ]
+    )
+    expect(page.get_by_test_id("steps-table").first.locator("tbody tr")).to_have_count(6)
+    page.wait_for_function(
+        "document.querySelectorAll('canvas[data-sweep-chart]').length === 2"
+        " && Array.from(document.querySelectorAll('canvas[data-sweep-chart]'))"
+        ".every(c => window.Chart && window.Chart.getChart(c))"
+    )
+    shoot_both_themes(page, shot, "sweep")
+    assert real_errors(page, base) == []
