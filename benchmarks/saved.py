@@ -10,6 +10,7 @@ regression (the ``benchmark_regression`` alert rule reads ``regressions``).
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,11 +22,11 @@ from django.utils import timezone
 
 from arguslm import errors
 from arguslm.pages import error_text
-from benchmarks import engine, services
-from benchmarks.compare import Difference, difference
+from benchmarks import compare, engine, services
+from benchmarks.compare import Difference
 from benchmarks.models import BenchmarkRun, BenchmarkTemplate
 from benchmarks.serializers import BenchmarkCreateSerializer
-from benchmarks.stats import is_failed
+from providers.models import LLMModel
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ METRICS = {
     "itl": "itl_mean_ms",
     "tps": "tps_excluding_ttft",
 }
-LOWER_IS_WORSE = {"tps"}
 LABELS = {"ttft": "TTFT", "latency": "Latency", "itl": "ITL", "tps": "Decode speed"}
 UNITS = {"ttft": "ms", "latency": "ms", "itl": "ms", "tps": "tok/s"}
 # What a template's last run shows against its baseline (API and page).
@@ -213,19 +213,8 @@ def set_baseline(template: BenchmarkTemplate, run: BenchmarkRun) -> BenchmarkTem
 
 
 # --- comparing with the baseline ----------------------------------------------------------------
-
-
-def _samples(run: BenchmarkRun, field: str) -> dict:
-    """{model: [value, …]} over the run's successful results."""
-    out: dict = {}
-    for result in run.results.select_related("model__provider_account"):
-        if is_failed(result):
-            continue
-        value = getattr(result, field)
-        entry = out.setdefault(result.model_id, (result.model, []))
-        if value is not None:
-            entry[1].append(value)
-    return out
+# One comparison for the page, the API and the alerts: benchmarks.compare.compare_runs (per
+# model, and per load level of two sweeps).
 
 
 def model_label(model) -> str:
@@ -245,8 +234,13 @@ class Regression:
     message: str
 
 
-def is_worse(metric: str, change: float) -> bool:
-    return change < 0 if metric in LOWER_IS_WORSE else change > 0
+def _baseline_of(run: BenchmarkRun) -> BenchmarkRun | None:
+    """The baseline a completed templated run is judged against (None: nothing to judge)."""
+    template = run.template
+    baseline = template.baseline_run if template is not None else None
+    if baseline is None or baseline.pk == run.pk or run.status != BenchmarkRun.Status.COMPLETED:
+        return None
+    return baseline
 
 
 def regressions(run: BenchmarkRun, *, metric: str, threshold_percent: float) -> list[Regression]:
@@ -254,33 +248,36 @@ def regressions(run: BenchmarkRun, *, metric: str, threshold_percent: float) -> 
 
     Empty unless ``run`` is a completed run of a template with a baseline (and not the
     baseline itself); a model with too few successful requests on either side has no
-    verdict (benchmarks.compare.MIN_SAMPLES)."""
-    template = run.template
-    baseline = template.baseline_run if template is not None else None
-    if baseline is None or baseline.pk == run.pk or run.status != BenchmarkRun.Status.COMPLETED:
+    verdict (benchmarks.compare.MIN_SAMPLES). In a sweep, a model regresses when any load
+    level does; the message names the worst level."""
+    baseline = _baseline_of(run)
+    if baseline is None:
         return []
-    field = METRICS[metric]
-    before, after = _samples(baseline, field), _samples(run, field)
-    unit, label = UNITS[metric], LABELS[metric]
+    field, label, unit = METRICS[metric], LABELS[metric], UNITS[metric]
+    rows: dict = {}
+    for row in compare.compare_runs(baseline, run, q=Q_MEDIAN).rows:
+        change = row.comparison.metric(field)
+        if change.difference is None:
+            continue
+        failing = change.worse and abs(change.difference.change) * 100 >= threshold_percent
+        # Per model: a failing level before any other, then the largest change for the worse.
+        rank = (failing, change.difference.change * (1 if change.metric.higher_is_worse else -1))
+        if row.model.id not in rows or rank > rows[row.model.id][0]:
+            rows[row.model.id] = (rank, row, change)
+    models = LLMModel.objects.select_related("provider_account").in_bulk(list(rows))
     out = []
-    for model_id, (model, values) in after.items():
-        if model_id not in before:
+    for model_id, ((failing, _), row, change) in rows.items():
+        model, diff = models.get(uuid.UUID(model_id)), change.difference
+        if model is None:
             continue
-        diff = difference(before[model_id][1], values, q=Q_MEDIAN)
-        if diff is None:
-            continue
-        failing = (
-            diff.significant
-            and is_worse(metric, diff.change)
-            and abs(diff.change) * 100 >= threshold_percent
-        )
+        at = f" at {row.level:g} {_unit(run)}" if row.level is not None else ""
         message = (
-            f"{model_label(model)}: {label} p50 {diff} vs baseline run “{baseline.name}” of "
+            f"{model_label(model)}: {label} p50 {diff}{at} vs baseline run “{baseline.name}” of "
             f"{baseline.created_at:%Y-%m-%d} ({diff.baseline:.0f} → {diff.value:.0f} {unit})"
         )
         if not diff.significant:
             message += ", not a significant change"
-        elif not is_worse(metric, diff.change):
+        elif not change.worse:
             message += ", an improvement"
         elif not failing:
             message += f", under the {threshold_percent:g} % threshold"
@@ -288,37 +285,28 @@ def regressions(run: BenchmarkRun, *, metric: str, threshold_percent: float) -> 
     return out
 
 
+def _unit(run: BenchmarkRun) -> str:
+    return "req/s" if run.profile == BenchmarkRun.Profile.RATE_SWEEP else "streams"
+
+
 def comparison(baseline: BenchmarkRun, run: BenchmarkRun) -> list[dict]:
-    """Per model of ``run`` also in ``baseline``: the change of each SHOWN metric's median
-    (``Difference.as_dict()``, or None with too few samples). Cached: a finished run's results
-    do not change."""
+    """Per model (and load level) of ``run`` also in ``baseline``: the change of each SHOWN
+    metric's median (``Difference.as_dict()`` with ``worse``, or None with too few samples).
+    Cached: a finished run's results do not change."""
     key = f"bench-compare:{baseline.pk}:{run.pk}"
     if (cached := cache.get(key)) is not None:
         return cached
-    before = {m: _samples(baseline, METRICS[m]) for m in SHOWN}
-    after = {m: _samples(run, METRICS[m]) for m in SHOWN}
     rows = []
-    for model_id, (model, _) in after[SHOWN[0]].items():
-        if model_id not in before[SHOWN[0]]:
-            continue
-        row = {"model_id": str(model_id), "model_name": model_label(model)}
+    for row in compare.compare_runs(baseline, run, q=Q_MEDIAN).rows:
+        out = {"model_id": row.model.id, "model_name": row.model.name, "level": row.level}
         for metric in SHOWN:
-            diff = difference(
-                before[metric].get(model_id, (None, []))[1],
-                after[metric].get(model_id, (None, []))[1],
-                q=Q_MEDIAN,
-            )
-            row[metric] = (
-                None if diff is None else {**diff.as_dict(), "worse": _worse(metric, diff)}
-            )
-        rows.append(row)
+            change = row.comparison.metric(METRICS[metric])
+            diff = change.difference
+            out[metric] = None if diff is None else {**diff.as_dict(), "worse": change.worse}
+        rows.append(out)
     if run.is_finished:
         cache.set(key, rows, COMPARISON_CACHE_S)
     return rows
-
-
-def _worse(metric: str, diff: Difference) -> bool:
-    return diff.significant and is_worse(metric, diff.change)
 
 
 def verdict_lines(rows: list[dict]) -> list[dict]:
@@ -331,7 +319,10 @@ def verdict_lines(rows: list[dict]) -> list[dict]:
             for m in SHOWN
             if row[m] is not None and row[m]["significant"]
         ]
-        lines.append({"model_name": row["model_name"], "changes": changes})
+        name = row["model_name"]
+        if row.get("level") is not None:
+            name = f"{name} at {row['level']:g}"
+        lines.append({"model_name": name, "changes": changes})
     return lines
 
 

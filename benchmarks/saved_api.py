@@ -36,6 +36,9 @@ class DifferenceSerializer(serializers.Serializer):
 class ModelComparisonSerializer(serializers.Serializer):
     model_id = serializers.UUIDField()
     model_name = serializers.CharField()
+    level = serializers.FloatField(
+        allow_null=True, help_text="Sweeps: the load level of this row; null: all requests."
+    )
     ttft = DifferenceSerializer(allow_null=True, help_text="TTFT p50; null: too few samples.")
     latency = DifferenceSerializer(allow_null=True)
     tps = DifferenceSerializer(allow_null=True, help_text="Decode speed p50 (lower is worse).")

@@ -191,7 +191,7 @@ def test_the_last_run_is_compared_with_the_baseline_per_model(api, model):
     data = api.get(BASE).json()[0]
     assert data["last_run"]["id"] == str(last.pk)
     [row] = data["comparison"]
-    assert (row["model_id"], row["model_name"]) == (str(model.pk), "A (Sim prod)")
+    assert (row["model_id"], row["model_name"], row["level"]) == (str(model.pk), "A", None)
     ttft = row["ttft"]
     assert ttft["change_percent"] == 18.0 and ttft["significant"] and ttft["worse"]
     assert ttft["text"].startswith("+18 % [")
