@@ -123,11 +123,16 @@
       pill.textContent = status;
     }
 
+    // total is 0 when it cannot be known (a concurrency sweep timed in seconds).
     function setProgress(completed, total, status, currentModel) {
-      bar.max = total;
-      bar.value = completed;
-      bar.textContent = Math.round((100 * completed) / (total || 1)) + "%";
-      text.textContent = completed + " / " + total;
+      if (total) {
+        bar.max = total;
+        bar.value = completed;
+      } else {
+        bar.removeAttribute("value");
+      }
+      bar.textContent = total ? Math.round((100 * completed) / total) + "%" : "";
+      text.textContent = total ? completed + " / " + total : String(completed);
       setStatus(status);
       if (status === "running") note(currentModel ? "Running… last result: " + currentModel : "Running…");
     }

@@ -121,3 +121,20 @@ def test_a_run_whose_worker_died_is_marked_failed_with_a_reason():
     fresh.refresh_from_db()
     assert run.status == "failed" and "stopped responding" in run.error
     assert fresh.status == "running"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_multi_turn_pack_sends_each_turn_with_the_answers_so_far(llmsim):
+    account = make_account(credentials={"base_url": f"{llmsim}/v1"})
+    model = make_model(account, model_id="sim/ttft=5/itl=1/n=8")
+    run = make_benchmark_run(model, status="pending", num_runs=2, prompt_pack="multi_turn")
+    assert run.total_requests == 6  # 2 conversations × 3 turns
+
+    assert engine.execute(run.id) == "completed"
+
+    results = services.results_of(run)
+    assert sorted(r.turn for r in results) == [1, 1, 2, 2, 3, 3]
+    assert all(r.error_type is None for r in results)
+    by_turn = {t: [r.input_tokens for r in results if r.turn == t] for t in (1, 2, 3)}
+    # Each turn carries the conversation so far: the prompt grows by an answer and a question.
+    assert min(by_turn[2]) > max(by_turn[1]) and min(by_turn[3]) > max(by_turn[2])

@@ -211,3 +211,26 @@ def test_a_run_is_judged_only_against_another_completed_run_of_its_template():
     assert saved.regressions(baseline, metric="ttft", threshold_percent=10) == []  # itself
     failed = make_benchmark_run(model, template=template, status="failed")
     assert saved.regressions(failed, metric="ttft", threshold_percent=10) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_saved_sweep_is_judged_per_load_level(llmsim, sync_tasks):
+    account = make_account(credentials={"base_url": f"{llmsim}/v1"})
+    model = make_model(account, model_id="sim/ttft=60/itl=2/n=5/cap=2/over=40")
+    regression_rule()
+    template = save_template(
+        model, profile="concurrency_sweep", load={"levels": [1, 2, 4], "step_requests": 8}
+    )
+    saved.set_baseline(template, run_now(template))
+    # The endpoint now slows beyond one stream: steps 1 and 2 as before, step 4 … slower still.
+    model.model_id = "sim/ttft=60/itl=2/n=5/cap=1/over=40"
+    model.save()
+    run = run_now(template)
+
+    [row] = [r for r in saved.regressions(run, metric="ttft", threshold_percent=10)]
+    assert row.failing
+    assert " at 4 streams vs baseline run " in row.message  # the worst level
+    alert = Alert.objects.get()
+    assert alert.message == row.message
+    levels = [r["level"] for r in saved.comparison(template.baseline_run, run)]
+    assert levels == [1, 2, 4]
