@@ -64,6 +64,28 @@ def _pct(ratio: float) -> str:
     return f"{value:+.0f}" if abs(value) >= 10 else f"{value:+.1f}"
 
 
+def _resampled_percentile(ordered: list[float], q: float, rng: random.Random) -> float:
+    """The q-th percentile of one resample (with replacement) of sorted values, drawn directly.
+
+    Percentiles interpolate between the order statistics k and k + 1 of the resample. Drawing
+    a value uniformly from n sorted values is taking index floor(U × n), which keeps order,
+    so those two order statistics are the values at the k-th and (k + 1)-th smallest of n
+    uniform draws: the k-th is Beta(k, n − k + 1), and the next one is the smallest of the
+    n − k draws above it. Two draws instead of n and a sort: the same distribution as
+    resampling, in constant time (2000 resamples of 500 requests: ~15 ms, not 0.3 s).
+    """
+    n = len(ordered)
+    position = (n - 1) * q / 100
+    k = math.floor(position) + 1  # the lower order statistic, counted from 1
+    fraction = position - (k - 1)
+    u = rng.betavariate(k, n - k + 1)
+    low = ordered[min(int(u * n), n - 1)]
+    if fraction == 0 or k >= n:
+        return low
+    above = u + (1 - u) * rng.betavariate(1, n - k)
+    return low + (ordered[min(int(above * n), n - 1)] - low) * fraction
+
+
 def difference(
     a: Sequence[float],
     b: Sequence[float],
@@ -85,8 +107,8 @@ def difference(
     rng = random.Random(seed)
     changes = []
     for _ in range(resamples):
-        ra = percentile(rng.choices(a, k=len(a)), q)
-        rb = percentile(rng.choices(b, k=len(b)), q)
+        ra = _resampled_percentile(a, q, rng)
+        rb = _resampled_percentile(b, q, rng)
         if ra:
             changes.append(rb / ra - 1)
     tail = (1 - confidence) / 2 * 100

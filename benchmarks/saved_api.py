@@ -14,23 +14,18 @@ from arguslm.limits import ThrottledActionsMixin
 from arguslm.schema import QUEUE_UNAVAILABLE
 from benchmarks import saved
 from benchmarks.models import BenchmarkRun, BenchmarkTemplate
-from benchmarks.serializers import BenchmarkCreateSerializer, BenchmarkStartSerializer
+from benchmarks.serializers import (
+    BenchmarkCreateSerializer,
+    BenchmarkDifferenceSerializer,
+    BenchmarkStartSerializer,
+)
 from monitoring.maintenance import cron_problem
 
 
-class DifferenceSerializer(serializers.Serializer):
+class DifferenceSerializer(BenchmarkDifferenceSerializer):
     """The change of a metric's median from the baseline run (benchmarks.compare)."""
 
-    baseline = serializers.FloatField()
-    value = serializers.FloatField()
-    change_percent = serializers.FloatField()
-    ci_low_percent = serializers.FloatField()
-    ci_high_percent = serializers.FloatField()
-    significant = serializers.BooleanField(help_text="The 95 % interval leaves out 0.")
     worse = serializers.BooleanField(help_text="Significant, and in the worse direction.")
-    n_baseline = serializers.IntegerField()
-    n = serializers.IntegerField()
-    text = serializers.CharField(help_text="e.g. +18 % [+12, +25]")
 
 
 class ModelComparisonSerializer(serializers.Serializer):

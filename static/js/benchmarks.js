@@ -90,6 +90,7 @@
   }
 
   function initLive(section) {
+    var FEED_ROWS = 200;
     var feed = section.querySelector("[data-feed]");
     var bar = section.querySelector("[data-progress-bar]");
     var text = section.querySelector("[data-progress-text]");
@@ -163,6 +164,8 @@
       }
       var next = Array.prototype.find.call(feed.rows, function (r) { return Number(r.dataset.seq) > data.seq; });
       feed.insertBefore(row, next || null);
+      // The feed shows the latest FEED_ROWS requests: a sweep may send thousands.
+      while (feed.rows.length > FEED_ROWS) feed.deleteRow(0);
       if (emptyNote) emptyNote.hidden = true;
     }
 

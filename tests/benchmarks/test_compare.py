@@ -534,3 +534,20 @@ def test_the_run_page_links_to_the_comparison_with_it_as_run_b(logged_in, models
     body = logged_in.get(f"/benchmarks/{run.id}").content.decode()
 
     assert f'href="/benchmarks/compare?b={run.id}"' in body
+
+
+@pytest.mark.parametrize(("n", "q"), [(5, 50), (8, 95), (30, 50), (200, 95), (200, 99)])
+def test_a_resampled_percentile_drawn_directly_follows_resampling(n, q):
+    """The constant-time draw has the distribution of the percentile of a real resample."""
+    import random
+
+    from arguslm.stats import percentile
+    from benchmarks.compare import _resampled_percentile
+
+    data = sorted(random.Random(n).lognormvariate(5, 0.3) for _ in range(n))
+    direct_rng, classic_rng = random.Random(1), random.Random(2)
+    direct = [_resampled_percentile(data, q, direct_rng) for _ in range(20_000)]
+    classic = [percentile(classic_rng.choices(data, k=n), q) for _ in range(20_000)]
+    spread = percentile(classic, 97.5) - percentile(classic, 2.5)
+    for p in (2.5, 25, 50, 75, 97.5):
+        assert percentile(direct, p) == pytest.approx(percentile(classic, p), abs=0.05 * spread)
