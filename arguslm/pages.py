@@ -77,3 +77,31 @@ def error_text(value) -> str:
     if isinstance(value, list):
         return " ".join(error_text(v) for v in value)
     return str(value)
+
+
+def paginate(request: HttpRequest, items, per_page: int, filters: dict) -> dict:
+    """One page of ``items`` and links that keep the page's filters in the URL.
+
+    ``filters`` holds the active filters (empty values are left out of the links; a list
+    value repeats its key: ``?tag=a&tag=b``). Returns ``page_obj``, ``prev_url``,
+    ``next_url``, ``page_url`` (a function of the page number), ``query`` (the filters alone,
+    for links that keep them) and ``filtered``."""
+    from django.core.paginator import Paginator
+
+    page = Paginator(items, per_page).get_page(request.GET.get("page"))
+    active = {k: v for k, v in filters.items() if v not in ("", None, [], ())}
+    query = urlencode(active, doseq=True)
+
+    def page_url(number: int) -> str:
+        extra = urlencode({"page": number}) if number > 1 else ""
+        joined = "&".join(part for part in (query, extra) if part)
+        return f"{request.path}?{joined}" if joined else request.path
+
+    return {
+        "page_obj": page,
+        "prev_url": page_url(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
+        "page_url": page_url,
+        "query": query,
+        "filtered": bool(active),
+    }

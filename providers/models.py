@@ -11,6 +11,20 @@ from arguslm.llm import catalog
 from providers import identity
 
 
+class Tag(models.Model):
+    """A label people put on models and accounts to find and group them: ``team:search``,
+    ``env:prod``, ``region:eu``, ``tier:gold``, or a plain ``critical``. A model carries its
+    own tags and its account's (providers.tags holds the rules and the filters)."""
+
+    name = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ProviderAccount(models.Model):
     """One account at one provider: its type, name and encrypted credentials."""
 
@@ -20,6 +34,7 @@ class ProviderAccount(models.Model):
     # JSON of the credential dict, encrypted at rest; never returned by the API or pages.
     credentials_encrypted = EncryptedTextField(default="{}")
     enabled = models.BooleanField(default=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="accounts")
     is_demo = models.BooleanField(
         default=False, help_text="Created by ArgusLM for the local simulator."
     )
@@ -147,6 +162,7 @@ class LLMModel(models.Model):
     answer_check = models.JSONField(null=True, blank=True)
     # Which model this is across providers (providers.identity); "" = suggested from the id.
     identity = models.CharField(max_length=100, blank=True, default="")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="models")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
