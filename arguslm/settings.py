@@ -95,6 +95,16 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 
 DATABASE_URL = env_str("DATABASE_URL", "")
+# Every SQLite database, the embedded default or one named by DATABASE_URL: WAL lets the web
+# server read while the worker writes; IMMEDIATE avoids "database is locked" on read-to-write
+# upgrades between the two processes; a writer waits up to 20 s for the lock.
+SQLITE_OPTIONS = {
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+    ),
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 if DATABASE_URL:
     import dj_database_url
 
@@ -102,23 +112,13 @@ if DATABASE_URL:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "arguslm.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server read while the worker writes; IMMEDIATE avoids
-                # "database is locked" on read-to-write upgrades between the two processes.
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
-                ),
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-            # Tests use a file, not shared-cache memory: worker threads (the benchmark engine,
-            # monitoring heartbeats) then wait on locks instead of failing with "table locked".
-            "TEST": {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")},
-        }
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "arguslm.sqlite3"}
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+    # Tests use a file, not shared-cache memory: worker threads (the benchmark engine,
+    # monitoring heartbeats) then wait on locks instead of failing with "table locked".
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, channel layer, background worker ------------------------------------------------

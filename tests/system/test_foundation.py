@@ -1,4 +1,5 @@
 import base64
+import os
 import subprocess
 import sys
 
@@ -69,6 +70,26 @@ def test_litellm_is_not_imported_when_django_starts():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_a_sqlite_database_url_gets_the_embedded_defaults_settings(tmp_path):
+    """WAL, a busy timeout and immediate transactions for any SQLite database: without them a
+    worker and a web server sharing the file fail with "database is locked"."""
+    code = (
+        "import django, os;"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'arguslm.settings');"
+        "django.setup();"
+        "from django.db import connection;"
+        "cursor = connection.cursor();"
+        "print(cursor.execute('PRAGMA journal_mode').fetchone()[0],"
+        " cursor.execute('PRAGMA busy_timeout').fetchone()[0],"
+        " connection.settings_dict['OPTIONS']['transaction_mode'])"
+    )
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split() == ["wal", "20000", "IMMEDIATE"]
 
 
 def test_env_bool_rejects_anything_but_true_or_false(monkeypatch):
