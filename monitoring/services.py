@@ -4,12 +4,14 @@ A pass is a ``MonitoringRun``. ``start_pass`` (in a worker) closes runs left beh
 workers, refuses to overlap a running pass (the new run is recorded as skipped), and splits
 the monitored models into shards that django-q2 hands to any worker process or machine.
 ``probe_shard`` probes one shard concurrently (bounded per provider account, paced per
-process) and writes its checks in one bulk insert; the shard that finishes last closes the run.
+process) and stores its checks as they complete, in batches at most STORE_EVERY_S apart; the
+shard that finishes last closes the run.
 """
 
 import asyncio
 import gc
 import logging
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -38,6 +40,8 @@ SHARD_SIZE = getattr(settings, "ARGUSLM_SHARD_SIZE", 250)
 # target holds there); more load is spread over more worker processes.
 PROBE_RATE_PER_MIN = settings.ARGUSLM_PROBE_RATE
 HEARTBEAT_EVERY_S = 10
+# Completed probes are stored this often: what a worker killed mid-shard can lose.
+STORE_EVERY_S = 1.0
 QUEUED_GIVE_UP = timedelta(hours=1)
 
 
@@ -152,28 +156,66 @@ def probe_shard(*, run_id, model_ids: list) -> int:
         for m in models
     )
     _freeze_gc_once()
-    results = asyncio.run(_probe_all(models, targets, config=config, pack=pack, run_id=run.id))
-    paused = maintenance.covered(models, timezone.now())
-    checks = [
-        _check(run.id, model, sample, created_at, config, model.pk in paused)
-        for model, sample, created_at in results
-    ]
+    store = _Store(run.id, config)
+    asyncio.run(_probe_all(models, targets, config=config, pack=pack, store=store))
     refresh_connection()
-    counts = {s: sum(1 for c in checks if c.status == s) for s in UptimeCheck.Status.values}
-    # One transaction: a worker killed mid-write leaves the shard either stored and counted
-    # or not there at all (never checks the run's figures and rollups do not include).
-    with transaction.atomic():
-        UptimeCheck.objects.bulk_create(checks, batch_size=500)
-        rollups.record(checks)
-        MonitoringRun.objects.filter(pk=run.id).update(
-            shards_done=F("shards_done") + 1,
-            up=F("up") + counts["up"],
-            degraded=F("degraded") + counts["degraded"],
-            down=F("down") + counts["down"],
-            heartbeat_at=timezone.now(),
-        )
+    store.flush(last=True)
     _finish(run.id, config=config)
-    return len(checks)
+    return store.stored
+
+
+class _Store:
+    """A shard's checks, stored as they complete: every STORE_EVERY_S, each batch with the
+    run's counters, rollups and heartbeat in one transaction. A worker killed mid-shard loses
+    at most the last STORE_EVERY_S of probes, and the run's figures always match the checks
+    it has; the last batch also counts the shard done."""
+
+    def __init__(self, run_id, config: MonitoringConfig):
+        self.run_id, self.config = run_id, config
+        self.pending: list = []
+        self.lock = threading.Lock()  # probes add on the loop, a thread writes
+        self.stored = 0
+        self.beat_at = time.monotonic()
+
+    def add(self, model: LLMModel, sample: Sample, created_at) -> None:
+        with self.lock:
+            self.pending.append((model, sample, created_at))
+
+    def flush(self, *, last: bool = False) -> None:
+        with self.lock:
+            batch, self.pending = self.pending, []
+        if not batch and not last:
+            if time.monotonic() - self.beat_at >= HEARTBEAT_EVERY_S:  # slow probes: still alive
+                MonitoringRun.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
+                refresh_connection()
+                self.beat_at = time.monotonic()
+            return
+        paused = maintenance.covered([m for m, _, _ in batch], timezone.now()) if batch else ()
+        checks = [
+            _check(self.run_id, model, sample, created_at, self.config, model.pk in paused)
+            for model, sample, created_at in batch
+        ]
+        counts = {s: sum(1 for c in checks if c.status == s) for s in UptimeCheck.Status.values}
+        done = {"shards_done": F("shards_done") + 1} if last else {}
+        with transaction.atomic():
+            UptimeCheck.objects.bulk_create(checks, batch_size=500)
+            rollups.record(checks)
+            MonitoringRun.objects.filter(pk=self.run_id).update(
+                up=F("up") + counts["up"],
+                degraded=F("degraded") + counts["degraded"],
+                down=F("down") + counts["down"],
+                heartbeat_at=timezone.now(),
+                **done,
+            )
+        refresh_connection()
+        self.stored += len(checks)
+        self.beat_at = time.monotonic()
+
+    async def every(self, seconds: float) -> None:
+        """Write what has completed every ``seconds``, off the loop that times the streams."""
+        while True:
+            await asyncio.sleep(seconds)
+            await asyncio.to_thread(self.flush)
 
 
 def _finish(run_id, *, config: MonitoringConfig) -> bool:
@@ -215,8 +257,9 @@ def _check(
     )
 
 
-async def _probe_all(models, targets: dict, *, config: MonitoringConfig, pack, run_id) -> list:
-    """Probe every model concurrently: paced per process, bounded per provider account."""
+async def _probe_all(models, targets: dict, *, config: MonitoringConfig, pack, store) -> None:
+    """Probe every model concurrently (paced per process, bounded per provider account),
+    handing each result to the store as it completes."""
     timeout = float(config.timeout_seconds)
     timeouts = Timeouts(
         connect=min(10.0, timeout), first_token=timeout, between_tokens=timeout, total=timeout
@@ -224,7 +267,7 @@ async def _probe_all(models, targets: dict, *, config: MonitoringConfig, pack, r
     limits: dict = {}
     loop = asyncio.get_running_loop()
     interval = 60 / PROBE_RATE_PER_MIN
-    beat = asyncio.create_task(_heartbeat(run_id))
+    writer = asyncio.create_task(store.every(STORE_EVERY_S))
     async with new_http_client(timeouts) as client:
         tasks = []
         start = loop.time()
@@ -245,15 +288,15 @@ async def _probe_all(models, targets: dict, *, config: MonitoringConfig, pack, r
                         timeouts=timeouts,
                         pack=pack,
                         config=config,
+                        store=store,
                     )
                 )
             )
-        results = await asyncio.gather(*tasks)
-    beat.cancel()
-    return results
+        await asyncio.gather(*tasks)
+    writer.cancel()
 
 
-async def _probe_one(model: LLMModel, target, limit, *, client, timeouts, pack, config):
+async def _probe_one(model: LLMModel, target, limit, *, client, timeouts, pack, config, store):
     """One probe; ``target`` is the prepared CallTarget, or the GatewayError building it raised."""
     waited = time.perf_counter()
     async with limit:
@@ -281,19 +324,7 @@ async def _probe_one(model: LLMModel, target, limit, *, client, timeouts, pack, 
                     error_type=ErrorType.UNKNOWN, error=f"Unexpected error: {type(exc).__name__}"
                 )
         sample.queue_ms = queue_ms
-    return model, sample, created_at
-
-
-async def _heartbeat(run_id) -> None:
-    """Keep the run's heartbeat fresh while a long shard is probing."""
-
-    def beat():
-        MonitoringRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
-        refresh_connection()
-
-    while True:
-        await asyncio.sleep(HEARTBEAT_EVERY_S)
-        await asyncio.to_thread(beat)
+    store.add(model, sample, created_at)
 
 
 def prune_checks(*, now=None, batch: int = 10_000) -> int:

@@ -34,8 +34,10 @@ def test_a_concurrency_sweep_stores_each_step_and_its_throughput(llmsim):
     assert [s.sent for s in found.steps] == [8, 8, 8]
     # A closed loop of C streams of 60 ms requests completes about C / 0.06 s per second.
     for step in found.steps:
-        assert step.requests_per_s == pytest.approx(step.level / 0.060, rel=0.35)
-        assert 40 <= step.value("ttft", 50) < 40 + 40
+        assert step.requests_per_s == pytest.approx(step.level / 0.060, rel=0.5)
+        assert 40 <= step.value("ttft", 50) < 40 + 100
+    rates = [step.requests_per_s for step in found.steps]
+    assert rates == sorted(rates)
     assert found.sustainable == 4
     assert found.verdict == "Every step met the SLO: at least 4 concurrent streams."
 
@@ -94,8 +96,10 @@ def test_the_capacity_is_the_last_of_the_leading_passing_steps(steps, expected):
     assert sustainable(figures) == expected
 
 
-# An endpoint that serves 4 streams at full speed; each stream beyond adds 60 ms of TTFT.
-CAPPED = "sim/ttft=100/itl=10/n=11/cap=4/over=60"
+# An endpoint that serves 4 streams at full speed; each stream beyond adds 200 ms of TTFT. The
+# SLO leaves 150 ms for a busy machine's timing error; a step past the cap misses it by far.
+CAPPED = "sim/ttft=100/itl=10/n=11/cap=4/over=200"
+SLO = {"metric": "ttft", "percentile": 95, "max_ms": 250}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -105,7 +109,7 @@ def test_a_concurrency_sweep_finds_the_endpoints_capacity(llmsim):
         model,
         profile="concurrency_sweep",
         load={"max": 16, "step_requests": 16},
-        slo={"metric": "ttft", "percentile": 95, "max_ms": 140},
+        slo=SLO,
     )
 
     assert engine.execute(run.id) == "completed"
@@ -116,7 +120,7 @@ def test_a_concurrency_sweep_finds_the_endpoints_capacity(llmsim):
     assert found.sustainable == 4
     assert (
         found.verdict
-        == "Max sustainable: 4 concurrent streams (TTFT p95 ≤ 140 ms and errors ≤ 1 %)."
+        == "Max sustainable: 4 concurrent streams (TTFT p95 ≤ 250 ms and errors ≤ 1 %)."
     )
 
 
@@ -128,7 +132,7 @@ def test_a_rate_sweep_finds_the_matching_rate(llmsim):
         model,
         profile="rate_sweep",
         load={"levels": [5, 10, 20, 40], "step_requests": 20},
-        slo={"metric": "ttft", "percentile": 95, "max_ms": 140},
+        slo=SLO,
     )
 
     assert engine.execute(run.id) == "completed"

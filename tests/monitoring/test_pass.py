@@ -26,6 +26,7 @@ def run_pass() -> MonitoringRun:
     return run
 
 
+@pytest.mark.django_db(transaction=True)  # checks are written from the shard's writer thread
 def test_a_pass_probes_every_monitored_model_and_classifies_each_check(llmsim, sync_tasks):
     config = MonitoringConfig.get()
     config.timeout_seconds = 1
@@ -65,6 +66,35 @@ def test_a_pass_probes_every_monitored_model_and_classifies_each_check(llmsim, s
     assert MonitoringConfig.get().last_run_at is not None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_checks_are_stored_as_probes_complete_not_at_the_end_of_the_shard(llmsim, sync_tasks):
+    """A worker killed mid-shard keeps what it finished: at most about a second of probes."""
+    import threading
+    import time
+
+    sim = make_account(credentials={"base_url": f"{llmsim}/v1"})
+    fast = make_model(sim, model_id="sim/ttft=10/itl=1/n=2")
+    make_model(sim, model_id="sim/ttft=4000/itl=1/n=2")
+    run = MonitoringRun.objects.create()
+    worker = threading.Thread(target=services.start_pass, kwargs={"run_id": run.id})
+    worker.start()
+    try:
+        seen = None
+        deadline = time.monotonic() + 3  # the fast probe ends at once, the slow one after 4 s
+        while seen is None and time.monotonic() < deadline:
+            stored = list(UptimeCheck.objects.filter(run=run).values_list("model_id", flat=True))
+            seen = stored or None
+            time.sleep(0.05)
+        assert seen == [fast.pk]
+        midway = MonitoringRun.objects.get(pk=run.pk)
+        assert (midway.status, midway.up, midway.shards_done) == ("running", 1, 0)
+    finally:
+        worker.join(timeout=30)
+    run.refresh_from_db()
+    assert (run.status, run.up, run.shards_done, run.checks.count()) == ("completed", 2, 1, 2)
+
+
+@pytest.mark.django_db(transaction=True)  # checks are written from the shard's writer thread
 def test_probes_run_concurrently_not_one_after_another(llmsim, sync_tasks):
     sim = make_account(credentials={"base_url": f"{llmsim}/v1"})
     for i in range(6):
