@@ -51,13 +51,28 @@ def clean_all(names) -> list[str]:
     return out
 
 
+def split(text: str) -> list[str]:
+    """The tags typed in a page's text input, comma or space separated (a tag holds neither),
+    as given: ``clean_all`` judges them."""
+    return [part for part in re.split(r"[\s,]+", text or "") if part]
+
+
 def set_tags(obj, names) -> list[str]:
-    """Replace the tags of a model or an account (creating new tags); returns them."""
+    """Replace the tags of a model or an account (creating new tags); returns them.
+
+    A change is audited: tags choose what filters, pages and Prometheus joins (and so alert
+    routes) see, and the M2M write sends no save signal that the audit log would catch.
+    """
+    from arguslm import audit
     from providers.models import Tag
 
     values = clean_all(names)
+    before = list(obj.tags.values_list("name", flat=True))
+    if sorted(before) == sorted(values):
+        return values
     tags = [Tag.objects.get_or_create(name=value)[0] for value in values]
     obj.tags.set(tags)
+    audit.record("updated", instance=obj, changes={"tags": {"old": before, "new": values}})
     return values
 
 
