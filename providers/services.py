@@ -15,6 +15,16 @@ from providers.models import LLMModel, ProviderAccount
 
 DEMO_NAME = "Local simulator"
 DEMO_MONITORED = ["fast-small", "balanced-medium", "slow-large", "reasoner", "flaky"]
+# Something for the tag filters and the Prometheus tag labels to show: the account's env and
+# region, teams and tiers on the monitored models.
+DEMO_ACCOUNT_TAGS = ["env:staging", "region:local"]
+DEMO_MODEL_TAGS = {
+    "fast-small": ["team:search", "tier:gold"],
+    "balanced-medium": ["team:search", "critical"],
+    "slow-large": ["team:research"],
+    "reasoner": ["team:research", "tier:gold"],
+    "flaky": ["team:platform"],
+}
 
 
 @dataclass
@@ -265,7 +275,8 @@ def delete_model(*, model: LLMModel) -> None:
 
 
 def ensure_demo_provider(*, base_url: str) -> ProviderAccount:
-    """Create the "Local simulator" account once, with its models and monitoring on."""
+    """Create the "Local simulator" account once, with its models (tagged) and monitoring
+    on."""
     existing = ProviderAccount.objects.filter(is_demo=True).first()
     if existing is not None:
         return existing
@@ -274,14 +285,17 @@ def ensure_demo_provider(*, base_url: str) -> ProviderAccount:
     )
     account.credentials = {"base_url": base_url.rstrip("/") + "/v1", "api_key": "not-needed"}
     account.save()
+    tag_rules.set_tags(account, DEMO_ACCOUNT_TAGS)
     for model_id in [*DEMO_MONITORED, "rate-limited", "down"]:
-        LLMModel.objects.create(
+        model = LLMModel.objects.create(
             provider_account=account,
             model_id=model_id,
             source=LLMModel.Source.MANUAL,
             enabled_for_monitoring=model_id in DEMO_MONITORED,
             model_metadata={"note": "Scripted model of the built-in LLM simulator."},
         )
+        if model_id in DEMO_MODEL_TAGS:
+            tag_rules.set_tags(model, DEMO_MODEL_TAGS[model_id])
     return account
 
 
