@@ -43,10 +43,10 @@ OPERATOR_PERMISSIONS = (
 )
 ADMIN_PERMISSIONS = (
     "providers.add_provideraccount",  # and testing unsaved credentials
-    "providers.change_provideraccount",  # credentials, test, refresh models
+    "providers.change_provideraccount",  # credentials, tags, test, refresh models
     "providers.delete_provideraccount",
     "providers.add_llmmodel",
-    "providers.change_llmmodel",  # names, monitoring and benchmark switches
+    "providers.change_llmmodel",  # names, tags, monitoring and benchmark switches
     "providers.delete_llmmodel",
     "monitoring.change_monitoringconfig",
     "auth.add_user",

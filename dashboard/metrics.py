@@ -18,6 +18,12 @@ Windows (hourly rollups are the finest rows kept, so a window cannot be cut fine
 - ``arguslm_slo_*`` are monitoring.slos' figures (the SLO page's and the API's): the SLO's own
   period for the SLI and budget, the 5m/30m/1h/6h windows for burn rates.
 
+Tags (providers.tags) are not labels of every series: a model's tags change, and a label
+that changes starts a new series. ``arguslm_model_tags`` is an info series instead, one per
+monitored model, valued 1, with the model labels, its ``model_id`` and one ``tag_<key>``
+label per tag; PromQL joins it where wanted:
+``arguslm_model_up * on(provider, account, model) group_left(tag_env) arguslm_model_tags``.
+
 Access needs an API token (Bearer, Token, or HTTP Basic carrying a token) unless
 ``ARGUSLM_METRICS_PUBLIC=true``. See deploy/README-metrics.md.
 """
@@ -42,7 +48,8 @@ from arguslm.views import WORKER_HEARTBEAT
 from benchmarks.models import BenchmarkRun
 from monitoring import sketch, slos
 from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, Slo
-from providers.models import LLMModel
+from providers import tags
+from providers.models import LLMModel, ProviderAccount
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +89,7 @@ class ArgusLMCollector:
         now = timezone.now()
         models = _monitored_models()
         yield from _latest_check_families(models)
+        yield _tags_family(models)
         yield from _window_families(models, now)
         yield from _slo_families(now)
         yield from _worker_families(now)
@@ -163,6 +171,36 @@ def _latest_check_families(models: list[dict]) -> Iterator[Metric]:
             if value is not None:
                 family.add_metric(labels, value * scale)
     yield from (up, checked, ttft, latency, tps)
+
+
+def _tags_family(models: list[dict]) -> Metric:
+    """``arguslm_model_tags``: 1 per monitored model, its tags as ``tag_<key>`` labels (two
+    queries: the models' own tags and their accounts')."""
+    own = defaultdict(list)
+    for model_id, name in LLMModel.tags.through.objects.filter(
+        **_monitored("llmmodel__")
+    ).values_list("llmmodel_id", "tag__name"):
+        own[model_id].append(name)
+    inherited = defaultdict(list)
+    for account_id, name in ProviderAccount.tags.through.objects.filter(
+        provideraccount__enabled=True
+    ).values_list("provideraccount_id", "tag__name"):
+        inherited[account_id].append(name)
+    family = GaugeMetricFamily(
+        "arguslm_model_tags",
+        "1 per monitored model; its tags as tag_<key> labels (the model's own over its "
+        'account\'s; a plain tag is "true"), to join onto the model series.',
+        labels=["model_id", *MODEL_LABELS],
+    )
+    for row in models:
+        labels = dict(
+            zip(["model_id", *MODEL_LABELS], [str(row["id"]), *row["labels"]], strict=True)
+        )
+        # Each model has its own set of label names: added as samples, which the family
+        # allows (GaugeMetricFamily.add_metric needs one fixed list of names).
+        labels |= tags.labels(own[row["id"]], inherited[row["provider_account_id"]])
+        family.add_sample("arguslm_model_tags", labels, 1.0)
+    return family
 
 
 def _window_families(models: list[dict], now: datetime) -> Iterator[Metric]:

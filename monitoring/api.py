@@ -46,6 +46,7 @@ from monitoring.serializers import (
     UptimeHistorySerializer,
     UptimeQuerySerializer,
 )
+from providers import tags
 from providers.models import LLMModel
 
 
@@ -59,7 +60,14 @@ def uptime_queryset(query: dict):
         checks = checks.filter(created_at__gte=query["since"])
     if query.get("enabled_only"):
         checks = checks.filter(model__enabled_for_monitoring=True)
+    if query.get("tag"):
+        checks = checks.filter(model_id__in=_tagged(query["tag"]))
     return checks
+
+
+def _tagged(names: list[str]):
+    """The ids of the models carrying every tag of ``names`` (a subquery)."""
+    return tags.filter_models(LLMModel.objects.all(), names).values("pk")
 
 
 def uptime_total(query: dict, checks) -> int:
@@ -73,6 +81,8 @@ def uptime_total(query: dict, checks) -> int:
         counts = counts.filter(status=query["status"])
     if query.get("enabled_only"):
         counts = counts.filter(model__enabled_for_monitoring=True)
+    if query.get("tag"):
+        counts = counts.filter(model_id__in=_tagged(query["tag"]))
     return counts.aggregate(total=Sum("count"))["total"] or 0
 
 

@@ -19,6 +19,7 @@ from monitoring.models import (
     UptimeCheck,
 )
 from providers.models import LLMModel, ProviderAccount
+from providers.serializers import TagFilterField
 
 
 class MonitoringConfigSerializer(serializers.ModelSerializer):
@@ -173,6 +174,7 @@ class UptimeQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=UptimeCheck.Status.choices, required=False)
     since = serializers.DateTimeField(required=False)
     enabled_only = serializers.BooleanField(required=False, default=False)
+    tag = TagFilterField(help_text="Only checks of models carrying this tag (own or account's).")
     limit, offset = UPTIME_PAGING.fields()
 
 

@@ -1,8 +1,50 @@
+from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count
 
 from arguslm.llm.types import GatewayError
-from providers import services
-from providers.models import LLMModel, ProviderAccount
+from providers import services, tags
+from providers.models import LLMModel, ProviderAccount, Tag
+
+
+class TagForm(forms.ModelForm):
+    """A tag typed in the admin follows the same rules as one set by the pages or the API."""
+
+    class Meta:
+        model = Tag
+        fields = ["name"]
+
+    def clean_name(self) -> str:
+        try:
+            return tags.clean(self.cleaned_data["name"])
+        except tags.TagError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    """Tags with how many models and accounts carry them; deleting one removes it from all."""
+
+    form = TagForm
+    list_display = ("name", "model_count", "account_count")
+    search_fields = ("name",)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_models=Count("models", distinct=True), n_accounts=Count("accounts", distinct=True)
+            )
+        )
+
+    @admin.display(description="Models", ordering="n_models")
+    def model_count(self, obj: Tag) -> int:
+        return obj.n_models
+
+    @admin.display(description="Accounts", ordering="n_accounts")
+    def account_count(self, obj: Tag) -> int:
+        return obj.n_accounts
 
 
 class LLMModelInline(admin.TabularInline):
@@ -25,18 +67,20 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     """Accounts with credentials masked: only which keys are set is shown."""
 
     list_display = ("display_name", "provider_type", "enabled", "credential_summary", "created_at")
-    list_filter = ("provider_type", "enabled")
     search_fields = ("display_name", "provider_type")
     fields = (
         "provider_type",
         "display_name",
         "enabled",
+        "tags",
         "is_demo",
         "credential_summary",
         "created_at",
         "updated_at",
     )
     readonly_fields = ("credential_summary", "created_at", "updated_at")
+    filter_horizontal = ("tags",)
+    list_filter = ("provider_type", "enabled", "tags")
     inlines = [LLMModelInline]
 
     def get_readonly_fields(self, request, obj=None):
@@ -86,7 +130,8 @@ class LLMModelAdmin(admin.ModelAdmin):
         "enabled_for_benchmark",
         "available",
     )
-    list_filter = ("enabled_for_monitoring", "enabled_for_benchmark", "available", "source")
+    list_filter = ("enabled_for_monitoring", "enabled_for_benchmark", "available", "source", "tags")
     search_fields = ("model_id", "custom_name")
     list_select_related = ("provider_account",)
     list_editable = ("enabled_for_monitoring", "enabled_for_benchmark")
+    filter_horizontal = ("tags",)

@@ -10,7 +10,7 @@ from arguslm.api import BadGateway, Unprocessable, UUIDLookupMixin, validate_que
 from arguslm.limits import ThrottledActionsMixin
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
-from providers import services
+from providers import services, tags
 from providers.models import LLMModel, ProviderAccount
 from providers.serializers import (
     MODELS_PAGING,
@@ -24,6 +24,7 @@ from providers.serializers import (
     ModelUpdateSerializer,
     ProviderCreateSerializer,
     ProviderListSerializer,
+    ProviderQuerySerializer,
     ProviderRefreshSerializer,
     ProviderSerializer,
     ProviderTestSerializer,
@@ -60,13 +61,16 @@ class ProviderViewSet(ThrottledActionsMixin, UUIDLookupMixin, viewsets.GenericVi
     not_found_message = "Provider account {id} not found"
 
     def get_queryset(self):
-        return ProviderAccount.objects.annotate(model_count=Count("models")).order_by(
-            "created_at", "id"
+        return (
+            ProviderAccount.objects.annotate(model_count=Count("models"))
+            .prefetch_related("tags")
+            .order_by("created_at", "id")
         )
 
-    @extend_schema(responses=ProviderListSerializer)
+    @extend_schema(parameters=[ProviderQuerySerializer], responses=ProviderListSerializer)
     def list(self, request):
-        accounts = list(self.get_queryset())
+        query = validate_query(ProviderQuerySerializer, request)
+        accounts = list(tags.filter_accounts(self.get_queryset(), query["tag"]))
         return Response(
             {"providers": ProviderSerializer(accounts, many=True).data, "total": len(accounts)}
         )
@@ -181,7 +185,12 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     not_found_message = "Model not found"
 
     def get_queryset(self):
-        return LLMModel.objects.select_related("provider_account").order_by("created_at", "id")
+        # A page of 500 models reads its tags and its accounts' tags in two queries.
+        return (
+            LLMModel.objects.select_related("provider_account")
+            .prefetch_related("tags", "provider_account__tags")
+            .order_by("created_at", "id")
+        )
 
     @extend_schema(parameters=[ModelQuerySerializer], responses=ModelListSerializer)
     def list(self, request):
@@ -196,6 +205,7 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         if query.get("search"):
             term = query["search"]
             models = models.filter(Q(model_id__icontains=term) | Q(custom_name__icontains=term))
+        models = tags.filter_models(models, query["tag"])
         return MODELS_PAGING.response(models, query, ModelSerializer)
 
     @extend_schema(

@@ -2,10 +2,12 @@
 
 A provider type's credential fields come from the catalog (``cred_<name>`` inputs); secrets
 (and the service-account JSON, which holds a private key) are taken as typed, never stripped.
+Tags are one text input, comma or space separated (``tags`` in the serializers' list form).
 """
 
 from arguslm.forms import SerializerForm, checkbox, text
 from arguslm.llm import catalog
+from providers import tags as tag_rules
 from providers.serializers import (
     ModelCreateSerializer,
     ModelUpdateSerializer,
@@ -42,6 +44,7 @@ class AccountAddForm(CredentialFields):
 
     provider_type = text()
     display_name = text()
+    tags = text()
 
     def __init__(self, data=None, *, default_name: str | None = None, **kwargs):
         spec = catalog.get_spec((data or {}).get("provider_type", ""))
@@ -59,6 +62,7 @@ class AccountAddForm(CredentialFields):
             "display_name": self.cleaned_data["display_name"] or self.default_name,
             "credentials": credentials,
             "enabled": True,
+            "tags": tag_rules.split(self.cleaned_data["tags"]),
         }
 
     def add_field_error(self, key: str, detail) -> None:
@@ -74,6 +78,7 @@ class AccountEditForm(CredentialFields):
     serializer_class = ProviderUpdateSerializer
 
     display_name = text(strip=False)
+    tags = text()
 
     def __init__(self, data=None, *, account, **kwargs):
         spec = catalog.get_spec(account.provider_type)
@@ -81,6 +86,8 @@ class AccountEditForm(CredentialFields):
 
     def payload(self) -> dict:
         data = {"display_name": self.cleaned_data["display_name"]}
+        if "tags" in self.data:  # a form without the input leaves the tags alone
+            data["tags"] = tag_rules.split(self.cleaned_data["tags"])
         if self.spec is None:
             return data
         patch: dict = {}
@@ -111,3 +118,15 @@ class ModelRenameForm(SerializerForm):
     serializer_class = ModelUpdateSerializer
 
     custom_name = text(strip=False)
+
+
+class ModelTagsForm(SerializerForm):
+    """The model page's tags input: the model's own tags (its account's are set on the
+    Providers page); empty removes them."""
+
+    serializer_class = ModelUpdateSerializer
+
+    tags = text()
+
+    def payload(self) -> dict:
+        return {"tags": tag_rules.split(self.cleaned_data["tags"])}

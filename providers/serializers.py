@@ -8,12 +8,52 @@ from rest_framework import serializers
 from arguslm.api import Paging, reject_null_characters
 from arguslm.llm import answers, catalog
 from providers import identity
+from providers import tags as tag_rules
 from providers.models import LLMModel, ProviderAccount, reenter_message
 
 # Real model ids: `gpt-4.1`, `llama3:8b`, `anthropic.claude-3-haiku-20240307-v1:0`,
 # `meta-llama/llama-3-8b-instruct`, `claude-3-5-haiku@20241022`. Only whitespace and
 # control characters are refused (they are never part of a provider's id).
 MODEL_ID_RE = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
+
+
+class TagsField(serializers.ListField):
+    """Tags as written (``["env:prod", "critical"]``): each cleaned by providers.tags, so a
+    bad one is a 422 naming this field with the reason."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text",
+            "Tags: names or key:value (env:prod, team:search, critical); lower-cased.",
+        )
+        super().__init__(child=serializers.CharField(trim_whitespace=False), **kwargs)
+
+    def to_internal_value(self, data) -> list[str]:
+        try:
+            return tag_rules.clean_all(super().to_internal_value(data))
+        except tag_rules.TagError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class TagFilterField(TagsField):
+    """``?tag=`` (repeatable): objects carrying every tag given; a blank value is no filter."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text",
+            "Only those carrying this tag (repeat for every one of several tags).",
+        )
+        super().__init__(required=False, default=list, **kwargs)
+
+    def to_internal_value(self, data) -> list[str]:
+        if isinstance(data, list):
+            data = [value for value in data if not (isinstance(value, str) and not value.strip())]
+        return super().to_internal_value(data)
+
+
+def tag_names(tags) -> list[str]:
+    """Names of a tags relation, from its prefetch when there is one (``.all()`` reads it)."""
+    return [tag.name for tag in tags.all()]
 
 
 class ProviderSerializer(serializers.ModelSerializer):
@@ -24,6 +64,9 @@ class ProviderSerializer(serializers.ModelSerializer):
     )
     model_count = serializers.SerializerMethodField()
     provider_label = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField(
+        help_text="The account's tags (its models carry them)."
+    )
 
     class Meta:
         model = ProviderAccount
@@ -37,11 +80,15 @@ class ProviderSerializer(serializers.ModelSerializer):
             "region",
             "credential_keys",
             "model_count",
+            "tags",
             "is_demo",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_tags(self, obj: ProviderAccount) -> list[str]:
+        return tag_names(obj.tags)
 
     def get_model_count(self, obj: ProviderAccount) -> int:
         count = getattr(obj, "model_count", None)
@@ -71,11 +118,16 @@ def _check_credentials(provider_type: str, credentials: dict) -> None:
         raise serializers.ValidationError(errors)
 
 
+class ProviderQuerySerializer(serializers.Serializer):
+    tag = TagFilterField()
+
+
 class ProviderCreateSerializer(serializers.Serializer):
     provider_type = serializers.CharField(max_length=50)
     display_name = serializers.CharField(max_length=255)
     credentials = serializers.DictField(required=False, default=dict)
     enabled = serializers.BooleanField(required=False, default=True)
+    tags = TagsField(required=False)
     discover_models = serializers.BooleanField(
         required=False,
         default=False,
@@ -110,6 +162,7 @@ class ProviderUpdateSerializer(serializers.Serializer):
         help_text="Merged into the stored credentials; a key set to null is removed.",
     )
     enabled = serializers.BooleanField(required=False)
+    tags = TagsField(required=False, help_text="Replaces the account's tags ([]: none).")
 
     def validate_display_name(self, value: str) -> str:
         if not value.strip():
@@ -166,6 +219,10 @@ class ModelSerializer(serializers.ModelSerializer):
         help_text="Which model this is across providers (Models across providers).",
     )
     identity_source = serializers.SerializerMethodField(help_text="set, or suggested (from the id)")
+    tags = serializers.SerializerMethodField(help_text="The model's own tags.")
+    account_tags = serializers.SerializerMethodField(
+        help_text="Its account's tags, which the model carries too (filters match both)."
+    )
 
     class Meta:
         model = LLMModel
@@ -185,10 +242,18 @@ class ModelSerializer(serializers.ModelSerializer):
             "answer_check",
             "identity",
             "identity_source",
+            "tags",
+            "account_tags",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_tags(self, obj: LLMModel) -> list[str]:
+        return tag_names(obj.tags)
+
+    def get_account_tags(self, obj: LLMModel) -> list[str]:
+        return tag_names(obj.provider_account.tags)
 
     def get_provider_name(self, obj: LLMModel) -> str:
         account = obj.provider_account
@@ -213,6 +278,7 @@ class ModelQuerySerializer(serializers.Serializer):
     enabled_for_monitoring = serializers.BooleanField(required=False, allow_null=True, default=None)
     enabled_for_benchmark = serializers.BooleanField(required=False, allow_null=True, default=None)
     search = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    tag = TagFilterField()
     limit, offset = MODELS_PAGING.fields()
 
 
@@ -234,6 +300,7 @@ class ModelCreateSerializer(serializers.Serializer):
     )
     enabled_for_monitoring = serializers.BooleanField(required=False, default=False)
     enabled_for_benchmark = serializers.BooleanField(required=False, default=True)
+    tags = TagsField(required=False, help_text="The model's own tags.")
 
     def validate_model_id(self, value: str) -> str:
         value = value.strip()
@@ -270,6 +337,9 @@ class ModelUpdateSerializer(serializers.Serializer):
         max_length=100,
         help_text='Which model this is across providers, e.g. llama-3.1-8b ("" or null: '
         "suggested from the model id).",
+    )
+    tags = TagsField(
+        required=False, help_text="Replaces the model's own tags ([]: none; the account's stay)."
     )
 
     def validate_custom_name(self, value):

@@ -10,10 +10,21 @@ from django.utils import timezone
 from arguslm import audit, errors
 from arguslm.llm import catalog, connection, discovery
 from arguslm.llm.types import GatewayError
+from providers import tags as tag_rules
 from providers.models import LLMModel, ProviderAccount
 
 DEMO_NAME = "Local simulator"
 DEMO_MONITORED = ["fast-small", "balanced-medium", "slow-large", "reasoner", "flaky"]
+# Something for the tag filters and the Prometheus tag labels to show: the account's env and
+# region, teams and tiers on the monitored models.
+DEMO_ACCOUNT_TAGS = ["env:staging", "region:local"]
+DEMO_MODEL_TAGS = {
+    "fast-small": ["team:search", "tier:gold"],
+    "balanced-medium": ["team:search", "critical"],
+    "slow-large": ["team:research"],
+    "reasoner": ["team:research", "tier:gold"],
+    "flaky": ["team:platform"],
+}
 
 
 @dataclass
@@ -49,8 +60,10 @@ def create_account(
     credentials: dict,
     enabled: bool = True,
     discover_models: bool = True,
+    tags: list[str] | None = None,
 ) -> Created:
-    """Store a new account (credentials encrypted), then discover its models once.
+    """Store a new account (credentials encrypted) with its tags, then discover its models
+    once.
 
     Validation is the serializers' (ProviderCreateSerializer), shared by the page and the API;
     a failed discovery keeps the account and says why (models can be added by hand).
@@ -59,7 +72,10 @@ def create_account(
         provider_type=provider_type, display_name=display_name, enabled=enabled
     )
     account.credentials = credentials
-    account.save()
+    with transaction.atomic():
+        account.save()
+        if tags:
+            tag_rules.set_tags(account, tags)
     created = Created(account)
     if discover_models:
         try:
@@ -75,16 +91,21 @@ def update_account(
     display_name: str | None = None,
     enabled: bool | None = None,
     credentials: dict | None = None,
+    tags: list[str] | None = None,
 ) -> ProviderAccount:
-    """Rename, enable or disable, and patch the credentials (``None`` leaves a part as it is; a
-    credential set to None or "" is removed). Validation is ProviderUpdateSerializer's."""
+    """Rename, enable or disable, patch the credentials and replace the tags (``None`` leaves a
+    part as it is; a credential set to None or "" is removed; ``[]`` removes every tag).
+    Validation is ProviderUpdateSerializer's."""
     if display_name is not None:
         account.display_name = display_name
     if enabled is not None:
         account.enabled = enabled
     if credentials is not None:
         account.merge_credentials(credentials)
-    account.save()
+    with transaction.atomic():
+        account.save()
+        if tags is not None:
+            tag_rules.set_tags(account, tags)
     return account
 
 
@@ -100,13 +121,15 @@ def add_model(
     metadata: dict | None = None,
     enabled_for_monitoring: bool = True,
     enabled_for_benchmark: bool = True,
+    tags: list[str] | None = None,
 ) -> LLMModel:
-    """Add a model by hand (``source=manual``); Conflict if the account already has that id."""
+    """Add a model by hand (``source=manual``), with its own tags; Conflict if the account
+    already has that id."""
     if LLMModel.objects.filter(provider_account_id=account_id, model_id=model_id).exists():
         raise errors.Conflict(duplicate_model_message(model_id))
     try:
         with transaction.atomic():  # its own savepoint: a duplicate keeps the caller's open
-            return LLMModel.objects.create(
+            model = LLMModel.objects.create(
                 provider_account_id=account_id,
                 model_id=model_id,
                 custom_name=custom_name,
@@ -115,6 +138,9 @@ def add_model(
                 enabled_for_monitoring=enabled_for_monitoring,
                 enabled_for_benchmark=enabled_for_benchmark,
             )
+            if tags:
+                tag_rules.set_tags(model, tags)
+            return model
     except IntegrityError:  # a concurrent request added the same id first
         raise errors.Conflict(duplicate_model_message(model_id)) from None
 
@@ -130,10 +156,12 @@ def update_model(
     enabled_for_benchmark: bool | None = None,
     answer_check=UNSET,
     identity: str | None = None,
+    tags: list[str] | None = None,
 ) -> LLMModel:
     """Rename (``None`` or "" clears the name), switch monitoring or benchmarks on or off, set
-    the answer check (``None``: the prompt pack's) or the identity (""; the suggested one);
-    what is not given stays as it is."""
+    the answer check (``None``: the prompt pack's), the identity (""; the suggested one) or
+    the model's own tags (``[]``: none; its account's stay); what is not given stays as it
+    is."""
     fields = []
     if custom_name is not UNSET:
         model.custom_name = custom_name or None
@@ -151,7 +179,10 @@ def update_model(
         if value is not None:
             setattr(model, flag, value)
             fields.append(flag)
-    model.save(update_fields=[*fields, "updated_at"])
+    with transaction.atomic():
+        model.save(update_fields=[*fields, "updated_at"])
+        if tags is not None:
+            tag_rules.set_tags(model, tags)
     return model
 
 
@@ -244,7 +275,8 @@ def delete_model(*, model: LLMModel) -> None:
 
 
 def ensure_demo_provider(*, base_url: str) -> ProviderAccount:
-    """Create the "Local simulator" account once, with its models and monitoring on."""
+    """Create the "Local simulator" account once, with its models (tagged) and monitoring
+    on."""
     existing = ProviderAccount.objects.filter(is_demo=True).first()
     if existing is not None:
         return existing
@@ -253,14 +285,17 @@ def ensure_demo_provider(*, base_url: str) -> ProviderAccount:
     )
     account.credentials = {"base_url": base_url.rstrip("/") + "/v1", "api_key": "not-needed"}
     account.save()
+    tag_rules.set_tags(account, DEMO_ACCOUNT_TAGS)
     for model_id in [*DEMO_MONITORED, "rate-limited", "down"]:
-        LLMModel.objects.create(
+        model = LLMModel.objects.create(
             provider_account=account,
             model_id=model_id,
             source=LLMModel.Source.MANUAL,
             enabled_for_monitoring=model_id in DEMO_MONITORED,
             model_metadata={"note": "Scripted model of the built-in LLM simulator."},
         )
+        if model_id in DEMO_MODEL_TAGS:
+            tag_rules.set_tags(model, DEMO_MODEL_TAGS[model_id])
     return account
 
 

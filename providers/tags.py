@@ -51,13 +51,28 @@ def clean_all(names) -> list[str]:
     return out
 
 
+def split(text: str) -> list[str]:
+    """The tags typed in a page's text input, comma or space separated (a tag holds neither),
+    as given: ``clean_all`` judges them."""
+    return [part for part in re.split(r"[\s,]+", text or "") if part]
+
+
 def set_tags(obj, names) -> list[str]:
-    """Replace the tags of a model or an account (creating new tags); returns them."""
+    """Replace the tags of a model or an account (creating new tags); returns them.
+
+    A change is audited: tags choose what filters, pages and Prometheus joins (and so alert
+    routes) see, and the M2M write sends no save signal that the audit log would catch.
+    """
+    from arguslm import audit
     from providers.models import Tag
 
     values = clean_all(names)
+    before = list(obj.tags.values_list("name", flat=True))
+    if sorted(before) == sorted(values):
+        return values
     tags = [Tag.objects.get_or_create(name=value)[0] for value in values]
     obj.tags.set(tags)
+    audit.record("updated", instance=obj, changes={"tags": {"old": before, "new": values}})
     return values
 
 
@@ -88,3 +103,39 @@ def key_value(name: str) -> tuple[str, str] | None:
     """("env", "prod") for "env:prod"; None for a plain tag."""
     key, sep, value = name.partition(":")
     return (key, value) if sep else None
+
+
+def label_name(key: str) -> str:
+    """The Prometheus label of a tag key: ``tag_`` + the key with ``.`` and ``-`` as ``_``.
+
+    Keys are ``[a-z0-9][a-z0-9_.-]*``, so the result always matches ``[a-zA-Z_][a-zA-Z0-9_]*``
+    (the prefix also covers a key starting with a digit) and never starts with ``__``, which
+    Prometheus reserves.
+    """
+    return "tag_" + re.sub(r"[^a-z0-9_]", "_", key)
+
+
+def labels(own, inherited) -> dict[str, str]:
+    """A model's tags as Prometheus labels: ``{"tag_env": "prod", "tag_critical": "true"}``.
+
+    ``own`` are the model's tag names, ``inherited`` its account's. A label takes the model's
+    own value when both sides give one (a model may be ``env:staging`` on a prod account). On
+    one side, a key tagged twice (``region:eu``, ``region:us``) gives its values sorted and
+    comma-joined, since a series has one value per label; a plain tag gives "true", unless a
+    key:value tag of the same side names that label.
+    """
+    out: dict[str, str] = {}
+    for names in (own, inherited):
+        values: dict[str, list[str]] = {}
+        plain: set[str] = set()
+        for name in sorted(names):
+            pair = key_value(name)
+            if pair is None:
+                plain.add(label_name(name))
+            else:
+                values.setdefault(label_name(pair[0]), []).append(pair[1])
+        side = {label: ",".join(found) for label, found in values.items()}
+        side |= {label: "true" for label in plain if label not in side}
+        for label in sorted(side):
+            out.setdefault(label, side[label])
+    return out

@@ -20,5 +20,6 @@ urlpatterns = [
     path("models/bulk", views.models_bulk, name="models-bulk"),
     path("models/<uuid:model_id>/toggle", views.model_toggle, name="model-toggle"),
     path("models/<uuid:model_id>/rename", views.model_rename, name="model-rename"),
+    path("models/<uuid:model_id>/tags", views.model_tags, name="model-tags"),
     path("models/<uuid:model_id>/delete", views.model_delete, name="model-delete"),
 ]

@@ -36,6 +36,7 @@ from providers.forms import (
     AccountEditForm,
     ModelAddForm,
     ModelRenameForm,
+    ModelTagsForm,
 )
 from providers.models import LLMModel, ProviderAccount
 
@@ -113,10 +114,14 @@ def _field_rows(
 
 
 def _accounts():
-    return ProviderAccount.objects.annotate(
-        model_total=Count("models"),
-        model_monitored=Count("models", filter=Q(models__enabled_for_monitoring=True)),
-    ).order_by("created_at", "id")
+    return (
+        ProviderAccount.objects.annotate(
+            model_total=Count("models"),
+            model_monitored=Count("models", filter=Q(models__enabled_for_monitoring=True)),
+        )
+        .prefetch_related("tags")
+        .order_by("created_at", "id")
+    )
 
 
 def _decorate(account: ProviderAccount, *, edit_data=None, edit_errors=None) -> ProviderAccount:
@@ -129,6 +134,8 @@ def _decorate(account: ProviderAccount, *, edit_data=None, edit_errors=None) -> 
     account.edit_fields = _field_rows(spec, account=account, data=edit_data, errors=edit_errors)
     account.edit_errors = edit_errors or {}
     account.edit_name = (edit_data or {}).get("display_name", account.display_name)
+    account.tag_names = [tag.name for tag in account.tags.all()]
+    account.edit_tags = (edit_data or {}).get("tags", ", ".join(account.tag_names))
     return account
 
 
@@ -326,6 +333,36 @@ def provider_delete(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse
         return render(request, "providers/deleted.html", {"text": text})
     messages.success(request, text)
     return redirect("providers")
+
+
+# --- a model's tags (the form on the model page) ------------------------------------------------
+
+
+@login_required_htmx
+@permission_required("providers.change_llmmodel")
+@require_POST
+def model_tags(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
+    """Set the model's own tags, then back to its page with a message.
+
+    The form lives on the model page (dashboard); bad input is shown on the field in a page
+    of its own with the form as sent, since this app does not render the dashboard's page.
+    """
+    model = _model(model_id)
+    form = ModelTagsForm(request.POST)
+    if not form.is_valid():
+        errors = form.messages()
+        context = {
+            "page": "dashboard",
+            "model": model,
+            "tags_value": request.POST.get("tags", ""),
+            "tags_error": errors.get("tags") or errors.get("form", ""),
+        }
+        return render(request, "providers/model_tags_page.html", context)
+    saved = form.validated_data["tags"]
+    services.update_model(model=model, tags=saved)
+    text = ", ".join(saved) if saved else "none of its own"
+    messages.success(request, f"Tags of “{model.display_name}”: {text}.")
+    return redirect(reverse("model-detail", args=[model.pk]) + "#tags")
 
 
 # --- models page --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 from alerts.models import AlertRule
 from arguslm import tokens
 from benchmarks.models import BenchmarkTemplate
+from providers import tags
 from providers.models import ProviderAccount
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,8 @@ def test_the_demo_account_and_rule_are_created_once(settings):
     assert account.display_name == "Local simulator"
     assert account.base_url == "http://127.0.0.1:8100/v1"
     assert account.models.filter(enabled_for_monitoring=True).count() == 5
+    assert list(account.tags.values_list("name", flat=True)) == ["env:staging", "region:local"]
+    assert tags.filter_models(account.models.all(), ["team:search"]).count() == 2
     assert AlertRule.objects.filter(rule_type="any_model_down").count() == 1
     nightly = BenchmarkTemplate.objects.get()  # a saved benchmark, its baseline yet to choose
     assert (nightly.name, nightly.cron, len(nightly.spec["model_ids"])) == (

@@ -16,6 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from arguslm.models import Heartbeat
 from monitoring import sketch
 from monitoring.models import MonitoringConfig
+from providers import tags
+from providers.models import LLMModel
 from tests.factories import (
     make_account,
     make_benchmark_run,
@@ -317,14 +319,83 @@ def test_accounts_sharing_a_name_get_distinct_series(api):
     assert accounts == {f"Prod ({str(first.id)[:8]})", f"Prod ({str(second.id)[:8]})"}
 
 
+# --- tags ---------------------------------------------------------------------------------------
+
+
+def tag_series(samples: dict) -> dict[str, dict]:
+    """{model: labels} of the arguslm_model_tags series (each valued 1)."""
+    found = {}
+    for (name, labels), sample_value in samples.items():
+        if name == "arguslm_model_tags":
+            assert sample_value == 1.0
+            found[dict(labels)["model"]] = dict(labels)
+    return found
+
+
+def test_tags_are_an_info_series_with_the_models_own_over_its_accounts(api, data):
+    acct2 = data["slow"].provider_account
+    tags.set_tags(acct2, ["env:prod", "team:infra", "critical", "cost-centre.id:42"])
+    tags.set_tags(data["slow"], ["env:staging", "region:us", "region:eu", "9lives"])
+    series = tag_series(scrape(api))
+    assert set(series) == {"fast", "slow", "fresh"}  # every monitored model, tagged or not
+    assert series["fast"] == {
+        "model_id": str(data["fast"].pk),
+        "provider": "custom_openai_compatible",
+        "account": "Acct 1",
+        "model": "fast",
+    }
+    assert series["slow"] == {
+        "model_id": str(data["slow"].pk),
+        **SLOW,
+        "tag_env": "staging",  # its own, over the account's env:prod
+        "tag_region": "eu,us",  # one key tagged twice: both values
+        "tag_9lives": "true",  # a plain tag; the prefix makes a leading digit a valid name
+        "tag_team": "infra",
+        "tag_critical": "true",
+        "tag_cost_centre_id": "42",  # . and - become _
+    }
+    assert series["fresh"] == {
+        "model_id": str(data["slow"].provider_account.models.get(model_id="fresh").pk),
+        **FRESH,
+        "tag_env": "prod",
+        "tag_team": "infra",
+        "tag_critical": "true",
+        "tag_cost_centre_id": "42",
+    }
+
+
+def test_the_tags_series_escapes_its_model_and_account_labels(api):
+    odd = 'say "hi"\\ to\nモデル'
+    account = make_account(display_name='Team "α"\\', provider_type="custom")
+    tags.set_tags(account, ["env:prod"])
+    make_model(account, model_id=odd)
+    text = api.get("/metrics").content.decode()
+    line = next(x for x in text.splitlines() if x.startswith("arguslm_model_tags{"))
+    assert 'account="Team \\"α\\"\\\\"' in line and 'model="say \\"hi\\"\\\\ to\\nモデル"' in line
+    assert 'tag_env="prod"' in line and line.endswith(" 1.0")
+    assert "# TYPE arguslm_model_tags gauge" in text
+    (labels,) = tag_series(scrape(api)).values()
+    assert labels["account"] == 'Team "α"\\' and labels["model"] == odd
+
+
+def test_an_unmonitored_model_and_a_disabled_account_have_no_tags_series(api, data):
+    idle = LLMModel.objects.get(model_id="idle")
+    tags.set_tags(idle, ["env:prod"])
+    off = make_account(display_name="Off", enabled=False)
+    tags.set_tags(make_model(off, model_id="off"), ["env:prod"])
+    assert {"idle", "off"}.isdisjoint(tag_series(scrape(api)))
+
+
 # --- cost ---------------------------------------------------------------------------------------
 
 
 def make_fleet(size: int) -> None:
     account = make_account(display_name=f"Fleet {size}")
+    tags.set_tags(account, ["env:prod"])
     checks = []
     for i in range(size):
         model = make_model(account, model_id=f"m{i}")
+        tags.set_tags(model, [f"team:t{i}", "critical"])
         checks += [check(model, 1, ttft=100, latency=200, tps=10), check(model, 26 * 60)]
     store_checks(checks)
 
@@ -341,7 +412,8 @@ def test_a_scrape_costs_the_same_queries_for_2_and_20_models(api, data):
     small = queries_for_a_scrape(api)
     make_fleet(20)
     assert queries_for_a_scrape(api) == small
-    assert small <= 11  # one of them lists the SLOs (each SLO adds three)
+    # One of them lists the SLOs (each SLO adds three); two read the models' and accounts' tags.
+    assert small <= 13
 
 
 # --- the sample Grafana dashboard ---------------------------------------------------------------
