@@ -79,6 +79,17 @@ def error_text(value) -> str:
     return str(value)
 
 
+def hidden_fields(filters: dict) -> list[tuple[str, str]]:
+    """The active filters as (name, value) pairs, for the hidden inputs of a form that acts on
+    the filtered selection (a list value repeats its name, as in ``paginate``'s links)."""
+    pairs = []
+    for name, value in filters.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if item not in ("", None):
+                pairs.append((name, str(item)))
+    return pairs
+
+
 def paginate(request: HttpRequest, items, per_page: int, filters: dict) -> dict:
     """One page of ``items`` and links that keep the page's filters in the URL.
 
