@@ -333,27 +333,43 @@ def provider_delete(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse
 # --- models page --------------------------------------------------------------------------------
 
 
-# The Models and Monitoring pages' bulk actions: (action, button, question, confirmation), "{n}"
-# being the number of matching models. Each applies to the page's filtered selection.
+# The Models and Monitoring pages' bulk actions: (button, question, confirmation); "{n}" is the
+# number of matching models. Each applies to the page's filtered selection.
 BULK_WORDS = {
-    BulkAction.MONITOR: ("Monitor all {n}", "Monitor all {n} matching models?", "Yes, monitor"),
+    BulkAction.MONITOR: ("Monitor", "Monitor all {n} matching models?", "Yes, monitor"),
     BulkAction.UNMONITOR: (
-        "Stop monitoring all {n}",
+        "Stop monitoring",
         "Stop monitoring all {n} matching models?",
         "Yes, stop monitoring",
     ),
     BulkAction.ENABLE_BENCHMARK: (
-        "Offer all {n} for benchmarks",
+        "Offer for benchmarks",
         "Offer all {n} matching models for benchmarks?",
         "Yes, offer them",
     ),
     BulkAction.DISABLE_BENCHMARK: (
-        "Withdraw all {n} from benchmarks",
+        "Withdraw from benchmarks",
         "Withdraw all {n} matching models from benchmarks?",
         "Yes, withdraw them",
     ),
-    BulkAction.ADD_TAG: ("Tag all {n}", "Add this tag to all {n} matching models?", "Add tag"),
+    BulkAction.ADD_TAG: ("Add a tag", "Add this tag to all {n} matching models?", "Add tag"),
 }
+# An action that cannot change anything under a filter is not offered (monitoring "off" models
+# can be monitored, not unmonitored).
+POINTLESS = {
+    ("monitored", "yes"): BulkAction.MONITOR,
+    ("monitored", "no"): BulkAction.UNMONITOR,
+    ("benchmark", "yes"): BulkAction.ENABLE_BENCHMARK,
+    ("benchmark", "no"): BulkAction.DISABLE_BENCHMARK,
+}
+
+
+def useful_actions(filters: dict) -> list[BulkAction]:
+    """The bulk actions that may change something among the models these filters match."""
+    pointless = {
+        POINTLESS.get((name, value)) for name, value in filters.items() if isinstance(value, str)
+    }
+    return [action for action in BULK_WORDS if action not in pointless]
 
 
 def bulk_actions(url: str, count: int, filters: dict, actions=tuple(BULK_WORDS)) -> dict:
@@ -396,7 +412,12 @@ def _models_context(request: HttpRequest) -> dict:
         "selection": chosen,
         "filters": filters,
         "problems": problems,
-        "bulk": bulk_actions(reverse("models-bulk"), count, filters),
+        "bulk": bulk_actions(
+            reverse("models-bulk"),
+            count,
+            filters,
+            useful_actions(filters),
+        ),
         **paging,
     }
 

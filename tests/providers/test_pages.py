@@ -434,8 +434,9 @@ def test_filters_and_paging_keep_each_other_in_every_link(logged_in):
     # The form shows the filters it applied, and the bulk forms carry them.
     assert 'name="tag" value="env:prod"' in body
     assert '<option value="no" selected>Off</option>' in body
-    assert body.count('<input type="hidden" name="tag" value="env:prod">') == 5
-    assert body.count('<input type="hidden" name="count" value="30">') == 5
+    # (stop monitoring and offering for benchmarks are not offered: nothing to change)
+    assert body.count('<input type="hidden" name="tag" value="env:prod">') == 3
+    assert body.count('<input type="hidden" name="count" value="30">') == 3
 
 
 @pytest.mark.parametrize(
@@ -564,12 +565,16 @@ def test_monitor_all_matching_applies_to_the_filtered_models_only(logged_in):
 def test_the_page_offers_each_bulk_action_with_the_count_in_its_confirmation(logged_in):
     account = make_account()
     for i in range(3):
-        make_model(account, model_id=f"m-{i}")
+        make_model(account, model_id=f"m-{i}", enabled_for_monitoring=False)
     body = logged_in.get(f"/models?account={account.pk}").content.decode()
-    assert "Monitor all 3…" in body and "Monitor all 3 matching models?" in body
+    assert "All 3 matching:" in body and "Monitor all 3 matching models?" in body
     assert "Stop monitoring all 3 matching models?" in body
     assert "Withdraw all 3 matching models from benchmarks?" in body
     assert "Add this tag to all 3 matching models?" in body
+    # Under "monitoring off", stopping monitoring could change nothing: not offered.
+    body = logged_in.get("/models?monitored=no&benchmark=yes").content.decode()
+    assert 'data-testid="bulk-monitor"' in body and 'data-testid="bulk-unmonitor"' not in body
+    assert 'data-testid="bulk-enable_benchmark"' not in body
 
 
 def test_tagging_all_matching_models_from_the_page(logged_in):

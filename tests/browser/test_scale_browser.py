@@ -1,0 +1,159 @@
+"""The Models, Monitoring, Alerts and Benchmarks pages at the scale people monitor: 1,000
+models over 10 accounts. Each test filters, goes to page 2, runs one bulk action through its
+confirmation, toggles the theme, tabs through the filter form, and checks the keyboard and
+screen-reader basics (tests/browser/a11y.py) in both themes, with no JavaScript error.
+
+The data is written with bulk_create: each test takes seconds, not minutes.
+"""
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from monitoring.models import ModelStatus, UptimeCheck
+from providers import tags
+from providers.models import LLMModel, ProviderAccount, Tag
+from tests.browser import a11y
+from tests.browser.conftest import SHOTS
+from tests.browser.helpers import log_in, set_theme, shoot_both_themes
+from tests.factories import MEASURED, make_account
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ACCOUNTS = 10
+PER_ACCOUNT = 100
+STATES = ["up", "up", "up", "degraded", "down"]
+
+
+@pytest.fixture
+def fleet():
+    """1,000 models over 10 accounts: accounts 0–4 tagged env:prod, 5–9 env:staging; every
+    7th model tagged team:search; every other one monitored; monitored ones have a latest
+    status (up, degraded or down) and a few checks each for the first account."""
+    accounts = []
+    for a in range(ACCOUNTS):
+        account = make_account(display_name=f"Account {a:02d}")
+        tags.set_tags(account, ["env:prod" if a < 5 else "env:staging"])
+        accounts.append(account)
+    LLMModel.objects.bulk_create(
+        LLMModel(
+            provider_account=account,
+            model_id=f"{'gpt' if i % 3 == 0 else 'llama'}-{a:02d}-{i:03d}",
+            enabled_for_monitoring=i % 2 == 0,
+            enabled_for_benchmark=True,
+        )
+        for a, account in enumerate(accounts)
+        for i in range(PER_ACCOUNT)
+    )
+    models = list(LLMModel.objects.order_by("model_id"))
+    search = Tag.objects.get_or_create(name="team:search")[0]
+    LLMModel.tags.through.objects.bulk_create(
+        LLMModel.tags.through(llmmodel_id=m.pk, tag_id=search.pk) for m in models[::7]
+    )
+    now = timezone.now()
+    monitored = [m for m in models if m.enabled_for_monitoring]
+    ModelStatus.objects.bulk_create(
+        ModelStatus(model=m, status=STATES[i % len(STATES)], checked_at=now, ttft_ms=42.0)
+        for i, m in enumerate(monitored)
+    )
+    first = [m for m in monitored if m.provider_account_id == accounts[0].pk]
+    UptimeCheck.objects.bulk_create(
+        UptimeCheck(
+            model=m,
+            status=STATES[(i + k) % len(STATES)],
+            created_at=now - timedelta(minutes=k),
+            **MEASURED,
+        )
+        for i, m in enumerate(first)
+        for k in range(3)
+    )
+    return accounts
+
+
+def viewport_shot(page, name: str) -> None:
+    """What is on screen (an open confirmation in context), not the whole page."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def walk_filter_form(page, form: str) -> None:
+    """Tab reaches every control of the filter form, in order, each with its focus shown."""
+    expected, reached = a11y.tab_order(page, form)
+    assert reached == expected
+
+
+def check_basics(page, shot, name: str, root: str = "main") -> None:
+    """The a11y basics in both themes (the toggle in the sidebar), with screenshots."""
+    for theme in ("dark", "light"):
+        set_theme(page, theme)
+        assert a11y.problems(page, root) == {}, theme
+    shoot_both_themes(page, shot, name)
+
+
+def toggle_theme(page) -> None:
+    before = page.evaluate("document.documentElement.dataset.theme")
+    page.get_by_role("button", name="Toggle theme").click()
+    after = page.evaluate("document.documentElement.dataset.theme")
+    assert {before, after} == {"dark", "light"}
+
+
+# --- Models -------------------------------------------------------------------------------------
+
+
+def test_the_models_page_at_a_thousand_models(page, live_server, fleet, shot):
+    base = live_server.url
+    log_in(page, base)
+    started = time.monotonic()
+    page.goto(f"{base}/models")
+    count = page.get_by_test_id("match-count")
+    expect(count).to_contain_text("1000 models")
+
+    # Filter: an account, monitoring off, a tag (htmx swaps the table and pushes the URL).
+    page.get_by_label("Provider account", exact=True).select_option(label="Account 03")
+    expect(count).to_contain_text("100 models match")
+    page.get_by_label("Monitoring", exact=True).select_option("no")
+    expect(count).to_contain_text("50 models match")
+    tag = page.get_by_role("combobox", name="Tags")
+    tag.fill("team:search")
+    tag.press("Enter")
+    expect(count).to_contain_text("models match")
+    account = ProviderAccount.objects.get(display_name="Account 03")
+    expected = LLMModel.objects.filter(
+        provider_account=account, enabled_for_monitoring=False, tags__name="team:search"
+    ).count()
+    expect(count).to_have_text(re.compile(rf"^{expected} models? match"))
+    assert f"account={account.pk}" in page.url and "tag=team%3Asearch" in page.url
+
+    # Back to a wider filter with more than one page; page 2 keeps the filters.
+    tag.fill("")
+    tag.press("Enter")
+    expect(count).to_contain_text("50 models match")
+    page.get_by_role("link", name="Next ›").click()
+    expect(page.get_by_test_id("page-range")).to_contain_text("26–50 of 50")
+    assert "page=2" in page.url and "monitored=no" in page.url
+
+    # Bulk action through its confirmation: monitor all 50 matching.
+    page.get_by_test_id("bulk-monitor").click()
+    confirm = page.get_by_test_id("bulk-confirm-monitor")
+    expect(page.get_by_text("Monitor all 50 matching models?")).to_be_visible()
+    viewport_shot(page, "scale-models-confirm")
+    confirm.click()
+    expect(page.locator(".messages")).to_contain_text(
+        "Started monitoring 50 of 50 matching models."
+    )
+    assert account.models.filter(enabled_for_monitoring=False).count() == 0
+    # Back with the same filters: nothing matches "monitoring off" any more.
+    expect(count).to_contain_text("0 models match")
+    assert "monitored=no" in page.url
+
+    page.goto(f"{base}/models?tag=env:prod&monitored=yes")
+    expect(count).to_contain_text("models match")
+    toggle_theme(page)
+    walk_filter_form(page, "form[role=search]")
+    check_basics(page, shot, "scale-models")
+    assert time.monotonic() - started < 60
+    assert page.errors == []
