@@ -19,7 +19,7 @@ class ModelFilterSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=MAX_SEARCH,
-        help_text="Models whose id or custom name contains this (case-insensitive).",
+        help_text="Models whose id, custom name or account name contains this (case-insensitive).",
     )
     provider_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="Models of this provider account."

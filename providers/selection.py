@@ -24,8 +24,13 @@ MAX_SEARCH = 255
 
 
 def search(q: str) -> Q:
-    """Models whose id or custom name contains ``q`` (case-insensitive)."""
-    return Q(model_id__icontains=q) | Q(custom_name__icontains=q)
+    """Models whose id, custom name or account's name contains ``q`` (case-insensitive): a
+    search for an account's name lists all its models."""
+    return (
+        Q(model_id__icontains=q)
+        | Q(custom_name__icontains=q)
+        | Q(provider_account__display_name__icontains=q)
+    )
 
 
 def yes_no(value: bool | None) -> str:

@@ -23,6 +23,7 @@ from arguslm.limits import rate_limited
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
 from arguslm.pages import (
+    count_holds,
     hidden_fields,
     login_required_htmx,
     paginate,
@@ -505,20 +506,6 @@ def models_bulk(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, result.message)
     return redirect(back)
-
-
-def count_holds(request: HttpRequest, count: int) -> bool:
-    """Whether the selection still has the number of models the confirmation named; if not,
-    say so (models were added or changed meanwhile) and let the person look again."""
-    shown = request.POST.get("count", "")
-    if shown.isdigit() and int(shown) != count:
-        messages.warning(
-            request,
-            f"Nothing changed: {count} models match now, not {shown} as confirmed. "
-            "Check the list and confirm again.",
-        )
-        return False
-    return True
 
 
 def _model(model_id: uuid.UUID) -> LLMModel:

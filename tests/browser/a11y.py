@@ -58,11 +58,17 @@ CONTRAST_JS = """
 (root) => {
   const probe = document.createElement('canvas').getContext('2d');
   function rgba(value) {
-    // The canvas normalises any CSS colour (color(srgb …), color-mix results) to #rrggbb or rgba().
+    // The canvas normalises most CSS colours to #rrggbb or rgba(); color-mix() results stay
+    // color(srgb r g b / a), channels 0–1.
     probe.fillStyle = '#000'; probe.fillStyle = value;
     const v = probe.fillStyle;
     if (v.startsWith('#')) {
       return [1, 3, 5].map(i => parseInt(v.slice(i, i + 2), 16)).concat(1);
+    }
+    const n = '([0-9.e-]+)';
+    const srgb = v.match(new RegExp(`color[(]srgb ${n} ${n} ${n}(?: / ${n})?[)]`));
+    if (srgb) {
+      return [1, 2, 3].map(i => Number(srgb[i]) * 255).concat(srgb[4] ? Number(srgb[4]) : 1);
     }
     const m = v.match(/rgba?\\(([^)]+)\\)/);
     const p = m[1].split(',').map(Number);

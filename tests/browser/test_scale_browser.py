@@ -157,3 +157,53 @@ def test_the_models_page_at_a_thousand_models(page, live_server, fleet, shot):
     check_basics(page, shot, "scale-models")
     assert time.monotonic() - started < 60
     assert page.errors == []
+
+
+# --- Monitoring ---------------------------------------------------------------------------------
+
+
+def test_the_monitoring_page_at_a_thousand_models(page, live_server, fleet, shot):
+    base = live_server.url
+    log_in(page, base)
+    page.goto(f"{base}/monitoring")
+    count = page.get_by_test_id("match-count")
+    expect(count).to_contain_text("1000 models in all")
+    expect(page.get_by_test_id("monitor-model")).to_have_count(50)
+
+    # Filter by the latest check's state and a tag: the models list and the checks follow.
+    page.get_by_label("Latest check", exact=True).select_option("down")
+    expect(count).to_contain_text("100 match the filters")
+    tag = page.get_by_role("combobox", name="Tags")
+    tag.fill("env:prod")
+    tag.press("Enter")
+    expect(count).to_contain_text("50 match the filters")
+    assert "state=down" in page.url and "tag=env%3Aprod" in page.url
+    expect(page.get_by_test_id("checks-follow-filter")).to_be_visible()
+    for row in page.get_by_test_id("check-row").all():
+        expect(row).to_contain_text("Account 00")  # the only account with checks
+
+    # Down models of any account: two pages; page 2 keeps the filters.
+    tag.fill("")
+    tag.press("Enter")
+    expect(count).to_contain_text("100 match the filters")
+    page.get_by_role("link", name="Next ›").click()
+    expect(page.locator("#monitoring-models [data-testid=page-range]")).to_contain_text(
+        "51–100 of 100"
+    )
+    assert "page=2" in page.url and "state=down" in page.url
+
+    # Stop monitoring all 100 down models through the confirmation.
+    page.get_by_test_id("bulk-unmonitor").click()
+    expect(page.get_by_text("Stop monitoring all 100 matching models?")).to_be_visible()
+    viewport_shot(page, "scale-monitoring-confirm")
+    page.get_by_test_id("bulk-confirm-unmonitor").click()
+    expect(page.locator(".messages")).to_contain_text(
+        "Stopped monitoring 100 of 100 matching models."
+    )
+    assert not LLMModel.objects.filter(status__status="down", enabled_for_monitoring=True).exists()
+    assert "state=down" in page.url
+
+    toggle_theme(page)
+    walk_filter_form(page, "form[aria-label='Filter models and checks']")
+    check_basics(page, shot, "scale-monitoring")
+    assert page.errors == []
