@@ -49,7 +49,7 @@ from monitoring.models import MaintenanceWindow, MonitoringConfig, MonitoringRun
 from providers import selection
 from providers.models import LLMModel, ProviderAccount
 from providers.services import BulkAction, bulk_update
-from providers.views import bulk_actions, tag_options
+from providers.views import bulk_actions
 
 CHECKS_PER_PAGE = 50
 # Deeper pages of checks mean a long OFFSET scan; the export is for reading history.
@@ -378,7 +378,7 @@ def _render_page(
         **_form_context(form or MonitoringSettingsForm.values_for(config), errors or {}),
         **_runs_context(uuid_or_none(request.GET.get("run"))),
         **_lists_context(request),
-        "tag_options": tag_options(),
+        "tag_options": selection.tag_options(),
         "accounts": ProviderAccount.objects.order_by("display_name", "created_at", "id"),
         **_cost_context(),
         **_maintenance_context(maintenance_form, maintenance_errors),

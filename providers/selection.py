@@ -21,6 +21,7 @@ YES_NO = {"yes": True, "no": False}
 # Tags may be repeated (?tag=a&tag=b) or typed into one field, separated by spaces or commas.
 TAG_SEPARATORS = re.compile(r"[\s,]+")
 MAX_SEARCH = 255
+TAG_OPTIONS = 200
 
 
 def search(q: str) -> Q:
@@ -151,3 +152,10 @@ def from_params(params: QueryDict) -> tuple[ModelFilter, dict[str, str]]:
         tags=read_tags(params.getlist("tag"), problems),
     )
     return selection, problems
+
+
+def tag_options() -> list[str]:
+    """Known tags, for the filters' suggestions (a datalist: any tag may still be typed)."""
+    from providers.models import Tag
+
+    return list(Tag.objects.order_by("name").values_list("name", flat=True)[:TAG_OPTIONS])

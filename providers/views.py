@@ -38,11 +38,11 @@ from providers.forms import (
     ModelAddForm,
     ModelRenameForm,
 )
-from providers.models import LLMModel, ProviderAccount, Tag
+from providers.models import LLMModel, ProviderAccount
+from providers.selection import tag_options
 from providers.services import BulkAction
 
 MODELS_PER_PAGE = 25
-TAG_OPTIONS = 200
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 SECRET_SET_PLACEHOLDER = "set — leave empty to keep"
 
@@ -391,11 +391,6 @@ def bulk_actions(url: str, count: int, filters: dict, actions=tuple(BULK_WORDS))
             for action in actions
         ],
     }
-
-
-def tag_options() -> list[str]:
-    """Known tags, for the filters' suggestions (a datalist: any tag may still be typed)."""
-    return list(Tag.objects.order_by("name").values_list("name", flat=True)[:TAG_OPTIONS])
 
 
 def _models_context(request: HttpRequest) -> dict:

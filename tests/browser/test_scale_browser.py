@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from alerts.models import Alert, AlertRule
 from monitoring.models import ModelStatus, UptimeCheck
 from providers import tags
 from providers.models import LLMModel, ProviderAccount, Tag
@@ -206,4 +207,53 @@ def test_the_monitoring_page_at_a_thousand_models(page, live_server, fleet, shot
     toggle_theme(page)
     walk_filter_form(page, "form[aria-label='Filter models and checks']")
     check_basics(page, shot, "scale-monitoring")
+    assert page.errors == []
+
+
+# --- Alerts -------------------------------------------------------------------------------------
+
+
+def test_the_alerts_page_at_a_thousand_models(page, live_server, fleet, shot):
+    rule = AlertRule.objects.create(name="Any model down", rule_type="any_model_down")
+    down = list(LLMModel.objects.filter(status__status="down").order_by("model_id")[:60])
+    Alert.objects.bulk_create(
+        Alert(rule=rule, model=m, message=f"Model {m.model_id} is down: HTTP 500") for m in down
+    )
+    base = live_server.url
+    log_in(page, base, role="operator")
+    page.goto(f"{base}/alerts#history")
+    unread = page.get_by_test_id("unread-count")
+    expect(unread).to_contain_text("60 unacknowledged alerts")
+
+    # Filter by a tag of the models' accounts, then search.
+    tag = page.get_by_role("combobox", name="Tags")
+    tag.fill("env:prod")
+    tag.press("Enter")
+    prod = sum(1 for m in down if m.provider_account.display_name < "Account 05")
+    expect(unread).to_contain_text(f"{prod} unacknowledged alerts match the filters")
+    assert "tag=env%3Aprod" in page.url
+    page.get_by_label("Search", exact=True).fill("gpt")
+    expect(page.get_by_test_id("alert-row").first).to_contain_text("gpt")
+    page.get_by_label("Search", exact=True).fill("")
+    expect(unread).to_contain_text(f"{prod} unacknowledged alerts match")
+
+    # Page 2 of the prod alerts keeps the tag.
+    page.get_by_role("link", name="Older ›").click()
+    expect(page.get_by_test_id("page-range")).to_contain_text(f"26–{min(prod, 50)} of {prod}")
+    assert "page=2" in page.url and "tag=env%3Aprod" in page.url
+
+    # Acknowledge all matching through the confirmation.
+    page.get_by_test_id("bulk-acknowledge").click()
+    expect(
+        page.get_by_text(f"Acknowledge all {prod} matching unacknowledged alerts?")
+    ).to_be_visible()
+    viewport_shot(page, "scale-alerts-confirm")
+    page.get_by_test_id("bulk-confirm-acknowledge").click()
+    expect(page.locator(".messages")).to_contain_text(f"Acknowledged {prod} alerts.")
+    assert Alert.objects.filter(acknowledged=False).count() == 60 - prod
+    assert "tag=env%3Aprod" in page.url
+
+    toggle_theme(page)
+    walk_filter_form(page, "form[aria-label='Filter the alert history']")
+    check_basics(page, shot, "scale-alerts")
     assert page.errors == []
