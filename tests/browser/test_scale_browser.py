@@ -15,6 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from alerts.models import Alert, AlertRule
+from benchmarks.models import BenchmarkRun
 from monitoring.models import ModelStatus, UptimeCheck
 from providers import tags
 from providers.models import LLMModel, ProviderAccount, Tag
@@ -256,4 +257,67 @@ def test_the_alerts_page_at_a_thousand_models(page, live_server, fleet, shot):
     toggle_theme(page)
     walk_filter_form(page, "form[aria-label='Filter the alert history']")
     check_basics(page, shot, "scale-alerts")
+    assert page.errors == []
+
+
+# --- Benchmarks ---------------------------------------------------------------------------------
+
+
+def test_the_benchmarks_page_at_a_thousand_models(page, live_server, fleet, shot):
+    models = [str(pk) for pk in LLMModel.objects.values_list("pk", flat=True)[:2]]
+    now = timezone.now()
+    BenchmarkRun.objects.bulk_create(
+        BenchmarkRun(
+            name=f"{'Nightly' if i % 2 else 'Ad hoc'} {i:02d}",
+            status=BenchmarkRun.Status.FAILED if i % 5 == 0 else BenchmarkRun.Status.COMPLETED,
+            model_ids=models,
+            prompt_pack="health_check",
+            completed_at=now,
+        )
+        for i in range(60)
+    )
+    base = live_server.url
+    log_in(page, base, role="operator")
+    response = page.goto(f"{base}/benchmarks")
+    # The start form offers all 1,000 models and the page stays light.
+    assert len(response.body()) < 400_000
+    expect(page.locator("input[name=model_ids]")).to_have_count(1000)
+
+    # The picker's search stays quick at 1,000 models.
+    search = page.locator("[data-model-search]")
+    started = time.monotonic()
+    search.fill("gpt-03-0")
+    expect(page.locator("[data-picker-item]:visible")).to_have_count(34)
+    assert time.monotonic() - started < 2
+    page.get_by_role("button", name="Select all of Account 03").click()
+    expect(page.locator("[data-selected-count]")).to_have_text("34 selected")
+    search.fill("")
+    expect(page.locator("[data-picker-item]:visible")).to_have_count(1000)
+
+    # History: filter by name and status, page 2 keeps them.
+    count = page.get_by_test_id("match-count")
+    expect(count).to_contain_text("60 runs")
+    page.get_by_label("Search", exact=True).fill("nightly")
+    expect(count).to_contain_text("30 runs match the filters")
+    page.get_by_label("Status", exact=True).select_option("completed")
+    expect(count).to_contain_text("24 runs match the filters")
+    assert "q=nightly" in page.url and "status=completed" in page.url
+    page.get_by_role("link", name="Older ›").click()
+    expect(page.locator("#benchmarks-history [data-testid=page-range]")).to_contain_text(
+        "21–24 of 24"
+    )
+    assert "page=2" in page.url and "status=completed" in page.url
+
+    # Delete all 24 matching runs through the confirmation.
+    page.get_by_test_id("bulk-delete").click()
+    expect(page.get_by_text("Delete all 24 matching finished runs")).to_be_visible()
+    viewport_shot(page, "scale-benchmarks-confirm")
+    page.get_by_test_id("bulk-confirm-delete").click()
+    expect(page.locator(".messages")).to_contain_text("Deleted 24 runs and their results.")
+    assert BenchmarkRun.objects.count() == 36
+    assert "q=nightly" in page.url and "status=completed" in page.url
+
+    toggle_theme(page)
+    walk_filter_form(page, "form[aria-label='Filter the benchmark history']")
+    check_basics(page, shot, "scale-benchmarks")
     assert page.errors == []
