@@ -233,3 +233,19 @@ def test_only_those_who_may_change_models_may_act_in_bulk(fleet, role, status):
 
 def test_anonymous_callers_get_401(anon, fleet):
     assert anon.post(URL, {"filter": {}, "action": "monitor"}, format="json").status_code == 401
+
+
+def test_the_admin_actions_go_through_the_same_service(admin_client, fleet):
+    chosen = LLMModel.objects.filter(model_id__in=["gpt-a", "llama"])
+    response = admin_client.post(
+        "/admin/providers/llmmodel/",
+        {
+            "action": "monitor",
+            "_selected_action": [str(pk) for pk in chosen.values_list("pk", flat=True)],
+        },
+        follow=True,
+    )
+    assert "Started monitoring 2 of 2 matching models." in response.content.decode()
+    assert monitored() == ["gpt-a", "gpt-b", "llama"]
+    event = AuditEvent.objects.get(action="bulk_updated")
+    assert event.changes["filter"] == {"admin_selection": 2}
