@@ -507,3 +507,27 @@ def test_the_settings_form_has_a_field_for_every_number_it_shows():
     from monitoring.forms import NUMBER_FIELDS, MonitoringSettingsForm
 
     assert set(NUMBER_FIELDS) <= set(MonitoringSettingsForm.base_fields)
+
+
+def test_the_page_costs_the_same_queries_at_twenty_or_four_hundred_models(logged_in):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from providers.models import LLMModel
+
+    account = make_account()
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert logged_in.get("/monitoring?state=never").status_code == 200
+        return len(captured)
+
+    LLMModel.objects.bulk_create(
+        LLMModel(provider_account=account, model_id=f"a-{i}") for i in range(20)
+    )
+    queries()  # the first view creates the settings row and caches the cost summary
+    few = queries()
+    LLMModel.objects.bulk_create(
+        LLMModel(provider_account=account, model_id=f"b-{i}") for i in range(380)
+    )
+    assert queries() == few

@@ -697,3 +697,28 @@ def test_adding_a_manual_model_with_bad_input_explains(logged_in, form, message)
     assert message in body
     assert 'value="Kept"' in body  # what was typed is not lost
     assert not LLMModel.objects.exists()
+
+
+def test_the_models_page_costs_the_same_queries_at_ten_or_three_hundred_models(logged_in):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    account = make_account()
+    tags.set_tags(account, ["env:prod"])
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            body = logged_in.get("/models?tag=env:prod").content
+        return len(captured), len(body)
+
+    LLMModel.objects.bulk_create(
+        LLMModel(provider_account=account, model_id=f"a-{i}") for i in range(10)
+    )
+    queries()  # warm: one-time queries (session, content types) do not count
+    few, few_size = queries()
+    LLMModel.objects.bulk_create(
+        LLMModel(provider_account=account, model_id=f"b-{i}") for i in range(290)
+    )
+    many, many_size = queries()
+    assert many == few
+    assert many_size < few_size * 3  # one page of 25 rows, not 300
