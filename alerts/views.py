@@ -223,6 +223,8 @@ def alerts_acknowledge_all(request: HttpRequest) -> HttpResponse:
     else:
         alerts = _matching(filters, acknowledged=False)
     if not count_holds(request, alerts.count(), "unacknowledged alerts"):
+        if request.htmx:  # the whole page, to show why nothing changed
+            return HttpResponse(status=204, headers={"HX-Redirect": back})
         return redirect(back)
     count = services.acknowledge(alerts=alerts, by=services.acknowledged_by(request.user))
     if request.htmx:
@@ -415,6 +417,8 @@ def _history(request: HttpRequest) -> dict:
         "unread": unread,
         "bulk": {
             "id": "alerts",
+            # Acknowledging answers htmx with alertsChanged: the history and the bell re-render.
+            "htmx": True,
             "url": reverse("alerts-acknowledge-all"),
             "count": unread,
             "fields": hidden_fields(filters),

@@ -841,3 +841,13 @@ def test_rule_actions_on_an_unknown_rule_are_404s(logged_in):
     for action in ("toggle", "test", "delete"):
         url = f"/alerts/rules/00000000-0000-0000-0000-000000000000/{action}"
         assert logged_in.post(url).status_code == 404
+
+
+def test_a_stale_count_sent_by_htmx_reloads_the_page_to_say_why(logged_in):
+    make_alert(make_rule(), message="x")
+    response = logged_in.post(
+        "/alerts/acknowledge-all", {"q": "x", "count": "4"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/alerts?q=x#history"
+    assert not Alert.objects.filter(acknowledged=True).exists()
