@@ -1,10 +1,44 @@
 """Alert workflows shared by the page, the API and the admin."""
 
+from datetime import datetime
+
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent, AlertRule, new_webhook_secret
+from providers import tags as tag_rules
+from providers.models import LLMModel
+
+
+def matching(
+    alerts: QuerySet,
+    *,
+    rule_id=None,
+    acknowledged: bool | None = None,
+    since: datetime | None = None,
+    q: str = "",
+    tags=(),
+) -> QuerySet:
+    """The alerts a filter selects: the alert history lists them, and "Acknowledge all N
+    matching" acknowledges them. ``q`` searches the message and the model's id and name;
+    ``tags`` keeps alerts of models carrying every tag (own or their account's)."""
+    if rule_id:
+        alerts = alerts.filter(rule_id=rule_id)
+    if acknowledged is not None:
+        alerts = alerts.filter(acknowledged=acknowledged)
+    if since is not None:
+        alerts = alerts.filter(created_at__gte=since)
+    if q:
+        alerts = alerts.filter(
+            Q(message__icontains=q)
+            | Q(model__model_id__icontains=q)
+            | Q(model__custom_name__icontains=q)
+        )
+    if tags:
+        tagged = tag_rules.filter_models(LLMModel.objects.all(), tags)
+        alerts = alerts.filter(model_id__in=tagged.values("pk"))
+    return alerts
 
 
 def acknowledge(*, alerts: QuerySet, by: str = "") -> int:

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -39,7 +38,10 @@ from alerts.models import (
 )
 from arguslm.limits import rate_limited
 from arguslm.pages import (
+    count_holds,
+    hidden_fields,
     login_required_htmx,
+    paginate,
     parse_bool,
     permission_required,
     redirect_back,
@@ -48,6 +50,7 @@ from arguslm.pages import (
 from arguslm.templatetags.arguslm_tags import ago
 from benchmarks.models import BenchmarkTemplate
 from monitoring.models import Slo
+from providers import selection
 from providers.models import LLMModel
 
 ALERTS_PER_PAGE = 25
@@ -207,13 +210,27 @@ def alert_acknowledge(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse
 @permission_required("alerts.change_alert")
 @require_POST
 def alerts_acknowledge_all(request: HttpRequest) -> HttpResponse:
-    count = services.acknowledge(
-        alerts=Alert.objects.all(), by=services.acknowledged_by(request.user)
-    )
+    """Acknowledge every unacknowledged alert the history's filters match (none posted: all
+    of them), if there are still as many as the confirmation named."""
+    filters, problems = _history_filters(request.POST)
+    query = urlencode(hidden_fields(filters))
+    back = reverse("alerts") + (f"?{query}" if query else "") + "#history"
+    if problems:
+        messages.error(request, "Nothing acknowledged: " + " ".join(problems.values()))
+        return redirect(back)
+    if filters["acknowledged"] == "yes":
+        alerts = Alert.objects.none()
+    else:
+        alerts = _matching(filters, acknowledged=False)
+    if not count_holds(request, alerts.count(), "unacknowledged alerts"):
+        if request.htmx:  # the whole page, to show why nothing changed
+            return HttpResponse(status=204, headers={"HX-Redirect": back})
+        return redirect(back)
+    count = services.acknowledge(alerts=alerts, by=services.acknowledged_by(request.user))
     if request.htmx:
         return _changed(ALERTS_CHANGED)
     messages.success(request, f"Acknowledged {count} alert{'' if count == 1 else 's'}.")
-    return redirect_back(request, "alerts")
+    return redirect(back)
 
 
 # --- the rule form ------------------------------------------------------------------------------
@@ -350,45 +367,71 @@ def _incidents() -> dict:
     return {"open_incidents": open_, "resolved_incidents": resolved}
 
 
-def _history_filters(request: HttpRequest) -> dict:
-    rule_id = uuid_or_none(request.GET.get("rule"))
-    acknowledged = request.GET.get("acknowledged", "")
-    since = request.GET.get("since", "")
+def _history_filters(params) -> tuple[dict, dict]:
+    """The alert history's filters as the page keeps them in its URL (junk values are left
+    out, a bad tag is named in ``problems``)."""
+    rule_id = uuid_or_none(params.get("rule"))
+    acknowledged = params.get("acknowledged", "")
+    since = params.get("since", "")
+    problems: dict = {}
+    tags = selection.read_tags(params.getlist("tag"), problems)
     return {
+        "q": params.get("q", "").replace("\x00", "").strip()[: selection.MAX_SEARCH],
         "rule": str(rule_id) if rule_id else "",
         "acknowledged": acknowledged if acknowledged in ("yes", "no") else "",
         "since": since if since in SINCE else "",
-    }
+        "tag": list(tags),
+    }, problems
+
+
+def _matching(filters: dict, *, acknowledged: bool | None = None):
+    """The alerts the history's filters select (``acknowledged`` overrides theirs)."""
+    if acknowledged is None and filters["acknowledged"]:
+        acknowledged = filters["acknowledged"] == "yes"
+    return services.matching(
+        Alert.objects.select_related("rule", "model").order_by("-created_at"),
+        rule_id=filters["rule"] or None,
+        acknowledged=acknowledged,
+        since=timezone.now() - SINCE[filters["since"]] if filters["since"] else None,
+        q=filters["q"],
+        tags=filters["tag"],
+    )
 
 
 def _history(request: HttpRequest) -> dict:
-    filters = _history_filters(request)
-    alerts = Alert.objects.select_related("rule", "model").order_by("-created_at")
-    if filters["rule"]:
-        alerts = alerts.filter(rule_id=filters["rule"])
-    if filters["acknowledged"]:
-        alerts = alerts.filter(acknowledged=filters["acknowledged"] == "yes")
-    if filters["since"]:
-        alerts = alerts.filter(created_at__gte=timezone.now() - SINCE[filters["since"]])
-    page = Paginator(alerts, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    filters, problems = _history_filters(request.GET)
+    paging = paginate(request, _matching(filters), ALERTS_PER_PAGE, filters)
     now = timezone.now()
-    for alert in page:
+    for alert in paging["page_obj"]:
         alert.ago = ago(alert.created_at, now, short=True)
-    active = {k: v for k, v in filters.items() if v}
-    base = reverse("alerts")
-
-    def page_url(number: int) -> str:
-        query = urlencode({**active, "page": number} if number > 1 else active)
-        return f"{base}?{query}" if query else base
-
+    # Acknowledging applies to the unacknowledged ones among the matching alerts.
+    if filters["acknowledged"] == "yes":
+        unread = 0  # the history shows acknowledged alerts only
+    else:
+        unread = _matching(filters, acknowledged=False).count()
     return {
+        **paging,
         "filters": filters,
-        "filtered": bool(active),
-        "page_obj": page,
-        "prev_url": page_url(page.previous_page_number()) if page.has_previous() else "",
-        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
-        "history_url": page_url(page.number),
-        "unread": Alert.objects.filter(acknowledged=False).count(),
+        "problems": problems,
+        "history_url": paging["page_url"](paging["page_obj"].number),
+        "unread": unread,
+        "bulk": {
+            "id": "alerts",
+            # Acknowledging answers htmx with alertsChanged: the history and the bell re-render.
+            "htmx": True,
+            "url": reverse("alerts-acknowledge-all"),
+            "count": unread,
+            "fields": hidden_fields(filters),
+            "actions": [
+                {
+                    "action": "acknowledge",
+                    "label": "Acknowledge",
+                    "question": f"Acknowledge all {unread} matching unacknowledged "
+                    f"alert{'' if unread == 1 else 's'}?",
+                    "confirm": "Yes, acknowledge",
+                }
+            ],
+        },
     }
 
 
@@ -421,6 +464,7 @@ def _render_page(request: HttpRequest, *, form=None, errors=None) -> HttpRespons
         ],
         **_incidents(),
         **_history(request),
+        "tag_options": selection.tag_options(),
         **_deliveries(),
         **_form_context(form or dict(NEW_RULE), errors),
     }

@@ -79,6 +79,34 @@ def error_text(value) -> str:
     return str(value)
 
 
+def count_holds(request: HttpRequest, count: int, noun: str = "models") -> bool:
+    """Whether a bulk action's selection still holds the number of items its confirmation
+    named (the form posts it as ``count``); if not, say so and change nothing: items were
+    added or changed meanwhile, and the person should look again."""
+    from django.contrib import messages
+
+    shown = request.POST.get("count", "")
+    if shown.isdigit() and int(shown) != count:
+        messages.warning(
+            request,
+            f"Nothing changed: {count} {noun} match now, not {shown} as confirmed. "
+            "Check the list and confirm again.",
+        )
+        return False
+    return True
+
+
+def hidden_fields(filters: dict) -> list[tuple[str, str]]:
+    """The active filters as (name, value) pairs, for the hidden inputs of a form that acts on
+    the filtered selection (a list value repeats its name, as in ``paginate``'s links)."""
+    pairs = []
+    for name, value in filters.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if item not in ("", None):
+                pairs.append((name, str(item)))
+    return pairs
+
+
 def paginate(request: HttpRequest, items, per_page: int, filters: dict) -> dict:
     """One page of ``items`` and links that keep the page's filters in the URL.
 

@@ -71,6 +71,32 @@ def runs_with_counts():
     return BenchmarkRun.objects.annotate(result_count=Count("results"))
 
 
+def matching_runs(runs, *, q: str = "", status: str = ""):
+    """The runs a history filter selects: name contains ``q``, in ``status``."""
+    if q:
+        runs = runs.filter(name__icontains=q)
+    if status:
+        runs = runs.filter(status=status)
+    return runs
+
+
+def delete_runs(*, runs) -> tuple[int, int]:
+    """Delete the finished runs among ``runs`` with their results: (deleted, kept). A saved
+    benchmark's baseline run is kept (its comparisons need it; delete it on its own page);
+    pending and running runs are never deleted (cancel them first)."""
+    from benchmarks.models import BenchmarkTemplate
+
+    finished = runs.filter(status__in=BenchmarkRun.TERMINAL)
+    baselines = BenchmarkTemplate.objects.filter(baseline_run__isnull=False).values(
+        "baseline_run_id"
+    )
+    kept = finished.filter(pk__in=baselines).count()
+    with transaction.atomic():
+        ids = list(finished.exclude(pk__in=baselines).values_list("pk", flat=True))
+        BenchmarkRun.objects.filter(pk__in=ids).delete()
+    return len(ids), kept
+
+
 def results_of(run: BenchmarkRun) -> list[BenchmarkResult]:
     return list(run.results.select_related("model__provider_account").order_by("seq"))
 

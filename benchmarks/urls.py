@@ -8,6 +8,11 @@ urlpatterns = [
     path("benchmarks", views.benchmarks_page, name="benchmarks"),
     path("benchmarks/start", views.benchmark_start, name="benchmark-start"),
     path("benchmarks/compare", compare_views.benchmark_compare, name="benchmark-compare"),
+    path(
+        "benchmarks/delete-matching",
+        views.benchmarks_delete_matching,
+        name="benchmarks-delete-matching",
+    ),
     path("benchmarks/<uuid:run_id>", views.benchmark_detail, name="benchmark-detail"),
     path("benchmarks/<uuid:run_id>/progress", views.benchmark_progress, name="benchmark-progress"),
     path("benchmarks/<uuid:run_id>/cancel", views.benchmark_cancel, name="benchmark-cancel"),

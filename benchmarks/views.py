@@ -11,20 +11,28 @@ import uuid
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm.limits import rate_limited
 from arguslm.llm.prompts import BY_ID, PACKS
-from arguslm.pages import error_text, login_required_htmx, permission_required
+from arguslm.pages import (
+    count_holds,
+    error_text,
+    hidden_fields,
+    login_required_htmx,
+    paginate,
+    permission_required,
+)
 from benchmarks import capacity, engine, live, saved, services
 from benchmarks.forms import DEFAULTS, BenchmarkStartForm
 from benchmarks.models import BenchmarkRun, BenchmarkTemplate
 from benchmarks.serializers import BenchmarkCreateSerializer
 from providers.models import LLMModel
+from providers.selection import MAX_SEARCH
 
 RUNS_PER_PAGE = 20
 SETTINGS = (
@@ -62,22 +70,49 @@ def _model_groups() -> list[dict]:
     return list(groups.values())
 
 
+def _history_filters(params) -> dict:
+    """The history's filters as kept in the URL: name search and status (junk is ignored)."""
+    status = params.get("status", "")
+    return {
+        "q": params.get("q", "").replace("\x00", "").strip()[:MAX_SEARCH],
+        "status": status if status in BenchmarkRun.Status.values else "",
+    }
+
+
 def _history(request: HttpRequest) -> dict:
-    runs = services.runs_with_counts().order_by("-created_at")
-    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    filters = _history_filters(request.GET)
+    runs = services.matching_runs(services.runs_with_counts().order_by("-created_at"), **filters)
+    paging = paginate(request, runs, RUNS_PER_PAGE, filters)
+    page = paging["page_obj"]
     for run in page:
         run.pack_name = BY_ID[run.prompt_pack].name if run.prompt_pack in BY_ID else run.prompt_pack
-
-    def page_url(number: int) -> str:
-        return "?" + urlencode({"page": number})
-
+    finished = services.matching_runs(
+        BenchmarkRun.objects.filter(status__in=BenchmarkRun.TERMINAL), **filters
+    ).count()
     return {
-        "page_obj": page,
-        "prev_url": page_url(page.previous_page_number()) if page.has_previous() else "",
-        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
+        **paging,
+        "history_filters": filters,
+        "statuses": BenchmarkRun.Status.choices,
         # The table re-renders itself every few seconds while one of its runs is live.
         "history_live": any(not run.is_finished for run in page),
-        "history_url": request.path + (page_url(page.number) if page.number > 1 else ""),
+        "history_url": paging["page_url"](page.number),
+        "bulk": {
+            "id": "runs",
+            "url": reverse("benchmarks-delete-matching"),
+            "count": finished,
+            "fields": hidden_fields(filters),
+            "actions": [
+                {
+                    "action": "delete",
+                    "label": "Delete",
+                    "question": f"Delete all {finished} matching finished "
+                    f"run{'' if finished == 1 else 's'} and their results? This cannot be "
+                    "undone.",
+                    "confirm": "Yes, delete them",
+                    "danger": True,
+                }
+            ],
+        },
     }
 
 
@@ -292,6 +327,26 @@ def benchmark_rerun(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
         return redirect("benchmark-detail", run_id=run.pk)
     messages.success(request, f"Started a re-run of “{run.name}”.")
     return redirect("benchmark-detail", run_id=new.pk)
+
+
+@login_required_htmx
+@permission_required("benchmarks.delete_benchmarkrun")
+@require_POST
+def benchmarks_delete_matching(request: HttpRequest) -> HttpResponse:
+    """Delete every finished run the history's filters match, if as many as confirmed."""
+    filters = _history_filters(request.POST)
+    query = urlencode(hidden_fields(filters))
+    back = reverse("benchmarks") + (f"?{query}" if query else "") + "#history"
+    runs = services.matching_runs(
+        BenchmarkRun.objects.filter(status__in=BenchmarkRun.TERMINAL), **filters
+    )
+    if count_holds(request, runs.count(), "finished runs"):
+        deleted, kept = services.delete_runs(runs=runs)
+        text = f"Deleted {deleted} run{'' if deleted == 1 else 's'} and their results."
+        if kept:
+            text += f" Kept {kept}: the baseline of a saved benchmark."
+        messages.success(request, text)
+    return redirect(back)
 
 
 @login_required_htmx

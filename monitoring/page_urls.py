@@ -23,9 +23,5 @@ urlpatterns = [
     path("slos/add", slo_pages.slo_add, name="slo-add"),
     path("slos/<uuid:slo_id>/delete", slo_pages.slo_delete, name="slo-delete"),
     path("monitoring/toggle/<uuid:model_id>", pages.monitoring_toggle, name="monitoring-toggle"),
-    path(
-        "monitoring/account/<uuid:account_id>/all",
-        pages.monitoring_account,
-        name="monitoring-account-all",
-    ),
+    path("monitoring/bulk", pages.monitoring_bulk, name="monitoring-bulk"),
 ]

@@ -26,7 +26,10 @@ from arguslm import errors
 from arguslm.limits import rate_limited
 from arguslm.llm.prompts import PACKS
 from arguslm.pages import (
+    count_holds,
+    hidden_fields,
     login_required_htmx,
+    paginate,
     parse_bool,
     permission_required,
     redirect_back,
@@ -43,16 +46,18 @@ from monitoring.forms import (
     MonitoringSettingsForm,
 )
 from monitoring.models import MaintenanceWindow, MonitoringConfig, MonitoringRun, UptimeCheck
+from providers import selection
 from providers.models import LLMModel, ProviderAccount
-from providers.services import set_flags_for_account
+from providers.services import BulkAction, bulk_update
+from providers.views import bulk_actions
 
 CHECKS_PER_PAGE = 50
+# Deeper pages of checks mean a long OFFSET scan; the export is for reading history.
+MAX_CHECKS_PAGE = 1000
+MODELS_PER_PAGE = 50
 FILTER_MODELS = 500
 RECENT_RUNS = 10
 COST_MODELS = 10  # the most expensive models listed in the cost card
-# A provider with thousands of models would make the page heavy: beyond this many per account
-# the list says how many more there are and the search narrows it down.
-MODELS_PER_ACCOUNT = 100
 LIVE = (MonitoringRun.Status.QUEUED, MonitoringRun.Status.RUNNING)
 # metrics.md: these are "down" but mean the configuration is wrong, not that the provider is.
 CONFIG_PROBLEMS = {"auth": "check the API key", "not_found": "check the model id"}
@@ -169,7 +174,15 @@ def _runs_response(request: HttpRequest, context: dict) -> HttpResponse:
     return response
 
 
-# --- monitored models ---------------------------------------------------------------------------
+# --- models and checks: one filter ---------------------------------------------------------------
+
+# The latest check's state of a model, as the state filter offers it ("never": not probed yet).
+STATES = [
+    ("up", "Up"),
+    ("degraded", "Degraded"),
+    ("down", "Down"),
+    ("never", "Never probed"),
+]
 
 
 def _accounts():
@@ -188,36 +201,76 @@ def _decorate_model(model: LLMModel) -> LLMModel:
     return model
 
 
-def _account_models(account: ProviderAccount, q: str) -> ProviderAccount:
-    models = account.models.select_related("status").order_by("model_id")
-    if q:
-        models = models.filter(Q(model_id__icontains=q) | Q(custom_name__icontains=q))
-    shown = [_decorate_model(m) for m in models[: MODELS_PER_ACCOUNT + 1]]
-    account.shown = shown[:MODELS_PER_ACCOUNT]
-    account.more = models.count() - MODELS_PER_ACCOUNT if len(shown) > MODELS_PER_ACCOUNT else 0
-    return account
+def _filters(params) -> tuple[selection.ModelFilter, str, dict]:
+    """The page's model filter (search, account, tags), the state of the latest check, and
+    what was left out of them. Both lists take them: the models, and the checks of those
+    models (which the checks' own status filter narrows further)."""
+    chosen, problems = selection.from_params(params)
+    # Monitoring shows both switches' models; a "monitored" filter is the Models page's.
+    chosen = selection.ModelFilter(q=chosen.q, account_id=chosen.account_id, tags=chosen.tags)
+    problems = {k: v for k, v in problems.items() if k in ("q", "account", "tag")}
+    state = params.get("state", "")
+    if state and state not in dict(STATES):
+        problems["state"] = "Use up, degraded, down or never."
+        state = ""
+    return chosen, state, problems
+
+
+def _with_state(models, state: str):
+    if state == "never":
+        return models.filter(status__isnull=True)
+    if state:
+        return models.filter(status__status=state)
+    return models
+
+
+def _query(request: HttpRequest, chosen: selection.ModelFilter, state: str) -> dict:
+    """Every filter of the page (both lists'), for links that keep them."""
+    status = request.GET.get("status", "")
+    model_id = uuid_or_none(request.GET.get("model"))
+    return {
+        **{k: v for k, v in chosen.params().items() if k in ("q", "account", "tag")},
+        "state": state,
+        "status": status if status in UptimeCheck.Status.values else "",
+        "model": str(model_id or ""),
+    }
 
 
 def _models_context(request: HttpRequest) -> dict:
-    q = request.GET.get("q", "").strip()
-    accounts = _accounts()
-    if q:
-        # A subquery, not a join: joining the models again would multiply the counts.
-        matching = LLMModel.objects.filter(
-            Q(model_id__icontains=q) | Q(custom_name__icontains=q)
-        ).values("provider_account_id")
-        accounts = accounts.filter(Q(display_name__icontains=q) | Q(pk__in=matching))
-    groups = []
-    for account in accounts:
-        # A search matching the account's name lists all its models.
-        name_match = q and q.lower() in account.display_name.lower()
-        groups.append(_account_models(account, "" if name_match else q))
-    models_url = reverse("monitoring") + ("?" + urlencode({"q": q}) if q else "")
+    """A page of models matching the filters, grouped under their accounts."""
+    chosen, state, problems = _filters(request.GET)
+    models = _with_state(
+        chosen.apply(LLMModel.objects.select_related("provider_account", "status")), state
+    ).order_by("provider_account__display_name", "provider_account_id", "model_id")
+    filters = _query(request, chosen, state)
+    paging = paginate(request, models, MODELS_PER_PAGE, filters)
+    shown = [_decorate_model(m) for m in paging["page_obj"]]
+    accounts = {a.pk: a for a in _accounts().filter(pk__in={m.provider_account_id for m in shown})}
+    groups: list[ProviderAccount] = []
+    for model in shown:
+        account = accounts[model.provider_account_id]
+        if not groups or groups[-1] is not account:
+            account.shown = []
+            groups.append(account)
+        account.shown.append(model)
+    count = paging["page_obj"].paginator.count
+    list_filters = {k: filters[k] for k in ("q", "account", "tag", "state")}
     return {
-        "q": q,
+        **paging,
+        "selection": chosen,
+        "state": state,
+        "states": STATES,
+        "filters": filters,
+        "problems": problems,
         "groups": groups,
-        "models_url": models_url,
+        "models_url": paging["page_url"](paging["page_obj"].number),
         "monitored_total": services.monitored_models().count(),
+        "bulk": bulk_actions(
+            reverse("monitoring-bulk"),
+            count,
+            list_filters,
+            [BulkAction.MONITOR, BulkAction.UNMONITOR],
+        ),
     }
 
 
@@ -225,19 +278,21 @@ def _models_context(request: HttpRequest) -> dict:
 
 
 def _checks_context(request: HttpRequest) -> dict:
-    """A page of checks, newest first. Pages are counted by fetching one row more rather than
-    COUNT(*): the checks table holds millions of rows and a count would dominate the page."""
-    status = request.GET.get("status", "")
-    status = status if status in UptimeCheck.Status.values else ""
-    model_id = uuid_or_none(request.GET.get("model"))
-    page = request.GET.get("page", "")
-    page = max(1, int(page)) if page.isdigit() else 1
+    """A page of checks of the filtered models, newest first. Pages are counted by fetching
+    one row more rather than COUNT(*): the checks table holds millions of rows and a count
+    would dominate the page."""
+    chosen, state, _ = _filters(request.GET)
+    filters = _query(request, chosen, state)
+    status, model_id = filters["status"], uuid_or_none(filters["model"])
+    page = request.GET.get("checks_page", "")
+    page = min(max(1, int(page)), MAX_CHECKS_PAGE) if page.isdigit() else 1
     offset = (page - 1) * CHECKS_PER_PAGE
-    checks = list(
-        uptime_queryset({"status": status, "model_id": model_id})[
-            offset : offset + CHECKS_PER_PAGE + 1
-        ]
-    )
+    checks = uptime_queryset({"status": status, "model_id": model_id})
+    filtered = chosen.active or bool(state)
+    if filtered:
+        matching = _with_state(chosen.apply(LLMModel.objects.all()), state)
+        checks = checks.filter(model_id__in=matching.values("pk"))
+    checks = list(checks[offset : offset + CHECKS_PER_PAGE + 1])
     has_next = len(checks) > CHECKS_PER_PAGE
     checks = checks[:CHECKS_PER_PAGE]
     for check in checks:
@@ -246,34 +301,43 @@ def _checks_context(request: HttpRequest) -> dict:
     page_url = reverse("monitoring")
 
     def url(status: str = status, **extra) -> str:
-        params = {k: v for k, v in (("status", status), ("model", model_id or "")) if v}
-        query = urlencode({**params, **extra})
+        query = urlencode(hidden_fields({**filters, "status": status, **extra}))
         return page_url + ("?" + query if query else "")
 
     export = reverse("monitoring-uptime-export")
     # The export filters by model and date, not by status: it always holds every status.
     export_filter = {"model_id": model_id} if model_id else {}
+    choices = LLMModel.objects.filter(Q(enabled_for_monitoring=True) | Q(pk=model_id))
+    if filtered:
+        choices = _with_state(chosen.apply(choices), state) | LLMModel.objects.filter(pk=model_id)
     return {
         "checks": checks,
         "status": status,
         "model_id": model_id,
+        "check_filters": hidden_fields({k: v for k, v in filters.items() if k != "model"}),
+        "models_filtered": filtered,
         "status_links": [
             {"value": s, "label": label, "url": url(status=s)}
             for s, label in (("", "All"), *((s, s.capitalize()) for s in UptimeCheck.Status.values))
         ],
         # Monitored models (and the chosen one): the select re-renders after every pass.
-        "filter_models": LLMModel.objects.filter(Q(enabled_for_monitoring=True) | Q(pk=model_id))
-        .select_related("provider_account")
-        .order_by("provider_account__display_name", "model_id")[:FILTER_MODELS],
+        "filter_models": choices.select_related("provider_account").order_by(
+            "provider_account__display_name", "model_id"
+        )[:FILTER_MODELS],
         "page_number": page,
         "first_index": offset + 1,
         "last_index": offset + len(checks),
-        "prev_url": url(page=page - 1) if page > 1 else "",
-        "next_url": url(page=page + 1) if has_next else "",
-        "checks_url": url(page=page) if page > 1 else url(),
+        "checks_prev_url": url(checks_page=page - 1 if page > 2 else "") if page > 1 else "",
+        "checks_next_url": url(checks_page=page + 1) if has_next else "",
+        "checks_url": url(checks_page=page) if page > 1 else url(),
         "export_json": f"{export}?{urlencode({'format': 'json', **export_filter})}",
         "export_csv": f"{export}?{urlencode({'format': 'csv', **export_filter})}",
     }
+
+
+def _lists_context(request: HttpRequest) -> dict:
+    """The models list and the checks table: what the filter form re-renders."""
+    return {**_models_context(request), **_checks_context(request)}
 
 
 # --- probe cost ---------------------------------------------------------------------------------
@@ -313,8 +377,9 @@ def _render_page(
         **_status_context(),
         **_form_context(form or MonitoringSettingsForm.values_for(config), errors or {}),
         **_runs_context(uuid_or_none(request.GET.get("run"))),
-        **_models_context(request),
-        **_checks_context(request),
+        **_lists_context(request),
+        "tag_options": selection.tag_options(),
+        "accounts": ProviderAccount.objects.order_by("display_name", "created_at", "id"),
         **_cost_context(),
         **_maintenance_context(maintenance_form, maintenance_errors),
     }
@@ -326,6 +391,7 @@ def _render_page(
 def monitoring_page(request: HttpRequest) -> HttpResponse:
     sections = {
         "monitoring-status": ("monitoring/status.html", _status_context),
+        "monitoring-lists": ("monitoring/lists.html", _lists_context),
         "monitoring-models": ("monitoring/models.html", _models_context),
         "monitoring-checks": ("monitoring/checks.html", _checks_context),
         "monitoring-cost": ("monitoring/cost.html", _cost_context),
@@ -412,19 +478,25 @@ def monitoring_toggle(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse
 @login_required_htmx
 @permission_required("providers.change_llmmodel")
 @require_POST
-def monitoring_account(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
-    """Monitor all or none of one account's models."""
-    account = get_object_or_404(ProviderAccount, pk=account_id)
-    enabled = parse_bool(request.POST.get("enabled"))
-    count = set_flags_for_account(account=account, enabled_for_monitoring=enabled)
-    if request.htmx:
-        q = request.POST.get("q", "").strip()
-        name_match = q and q.lower() in account.display_name.lower()
-        group = _account_models(_accounts().get(pk=account.pk), "" if name_match else q)
-        return render(request, "monitoring/account.html", {"account": group, "q": q})
-    verb = "Monitoring" if enabled else "Stopped monitoring"
-    messages.success(request, f"{verb} all {count} model(s) of “{account.display_name}”.")
-    return redirect_back(request, "monitoring")
+def monitoring_bulk(request: HttpRequest) -> HttpResponse:
+    """Monitor (or stop monitoring) every model the page's filters match, state included:
+    the form carries them, and the count its confirmation named."""
+    chosen, state, problems = _filters(request.POST)
+    query = urlencode(hidden_fields({**chosen.params(), "state": state}))
+    back = reverse("monitoring") + (f"?{query}" if query else "") + "#models"
+    if problems:
+        messages.error(request, "Nothing changed: " + " ".join(problems.values()))
+        return redirect(back)
+    models = _with_state(chosen.apply(LLMModel.objects.all()), state)
+    action = request.POST.get("action", "")
+    if action not in (BulkAction.MONITOR, BulkAction.UNMONITOR):
+        messages.error(request, "Nothing changed: choose to monitor or to stop monitoring.")
+        return redirect(back)
+    if count_holds(request, models.count()):
+        described = chosen.describe() | ({"state": state} if state else {})
+        result = bulk_update(models=models, action=action, filters=described)
+        messages.success(request, result.message)
+    return redirect(back)
 
 
 # --- maintenance windows ------------------------------------------------------------------------

@@ -135,3 +135,31 @@ class LLMModelAdmin(admin.ModelAdmin):
     list_select_related = ("provider_account",)
     list_editable = ("enabled_for_monitoring", "enabled_for_benchmark")
     filter_horizontal = ("tags",)
+    actions = ["monitor", "unmonitor", "enable_benchmark", "disable_benchmark"]
+
+    def _bulk(self, request, queryset, action: str) -> None:
+        """The selected models through the pages' and the API's one bulk service (audited
+        once, with the number selected)."""
+        count = queryset.count()
+        result = services.bulk_update(
+            models=queryset, action=action, filters={"admin_selection": count}
+        )
+        self.message_user(request, result.message, messages.SUCCESS)
+
+    @admin.action(description="Monitor the selected models", permissions=["change"])
+    def monitor(self, request, queryset):
+        self._bulk(request, queryset, services.BulkAction.MONITOR)
+
+    @admin.action(description="Stop monitoring the selected models", permissions=["change"])
+    def unmonitor(self, request, queryset):
+        self._bulk(request, queryset, services.BulkAction.UNMONITOR)
+
+    @admin.action(description="Offer the selected models for benchmarks", permissions=["change"])
+    def enable_benchmark(self, request, queryset):
+        self._bulk(request, queryset, services.BulkAction.ENABLE_BENCHMARK)
+
+    @admin.action(
+        description="Withdraw the selected models from benchmarks", permissions=["change"]
+    )
+    def disable_benchmark(self, request, queryset):
+        self._bulk(request, queryset, services.BulkAction.DISABLE_BENCHMARK)

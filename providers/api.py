@@ -1,7 +1,7 @@
 """REST API: /api/v1/providers and /api/v1/models."""
 
 from django.db.models import Count, Q
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -11,6 +11,11 @@ from arguslm.limits import ThrottledActionsMixin
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
 from providers import services, tags
+from providers.bulk import (
+    ModelBulkActionResultSerializer,
+    ModelBulkActionSerializer,
+    selection,
+)
 from providers.models import LLMModel, ProviderAccount
 from providers.serializers import (
     MODELS_PAGING,
@@ -178,6 +183,7 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
         "create": "providers.add_llmmodel",
         "partial_update": "providers.change_llmmodel",
         "bulk_update": "providers.change_llmmodel",
+        "bulk": "providers.change_llmmodel",
         "destroy": "providers.delete_llmmodel",
     }
 
@@ -252,3 +258,54 @@ class ModelViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
                 {"provider_account_id": [f"Provider account {account_id} does not exist."]}
             )
         return Response({"updated": services.set_flags_for_account(account=account, **data)})
+
+    @extend_schema(
+        request=ModelBulkActionSerializer,
+        responses={
+            200: ModelBulkActionResultSerializer,
+            422: OpenApiResponse(description="A bad filter field, action or tag, named in loc"),
+        },
+        examples=[
+            OpenApiExample(
+                "Monitor every production model of one account",
+                request_only=True,
+                value={
+                    "filter": {
+                        "provider_id": "3f2b6c1e-7a44-4c39-9f0e-2d2f5a0c1b11",
+                        "tag": ["env:prod"],
+                        "monitored": False,
+                    },
+                    "action": "monitor",
+                },
+            ),
+            OpenApiExample(
+                "Tag every model whose id contains gpt-4o",
+                request_only=True,
+                value={"filter": {"q": "gpt-4o"}, "action": "add_tag", "tag": "team:search"},
+            ),
+        ],
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """One action on every model the filter matches (the Models page's "Monitor all N
+        matching"): monitor, unmonitor, enable_benchmark, disable_benchmark, add_tag or
+        remove_tag. The filter takes the Models page's filters; ``{}`` matches every model.
+        The answer says how many models matched and how many changed; the audit log records
+        the action once, with its filter and counts."""
+        data = _valid(ModelBulkActionSerializer, request)
+        chosen = selection(data["filter"])
+        result = services.bulk_update(
+            models=chosen.apply(LLMModel.objects.all()),
+            action=data["action"],
+            tag=data.get("tag"),
+            filters=chosen.describe(),
+        )
+        return Response(
+            {
+                "action": result.action,
+                "matched": result.matched,
+                "changed": result.changed,
+                "skipped": result.skipped,
+                "message": result.message,
+            }
+        )

@@ -1,17 +1,19 @@
-"""Provider workflows that call out or span models: discovery merge, tests, deletion, demo."""
+"""Provider workflows that call out or span models: discovery merge, tests, deletion, demo,
+bulk actions on a filtered selection of models."""
 
 import asyncio
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import Count, ProtectedError, QuerySet
 from django.utils import timezone
 
 from arguslm import audit, errors
 from arguslm.llm import catalog, connection, discovery
 from arguslm.llm.types import GatewayError
 from providers import tags as tag_rules
-from providers.models import LLMModel, ProviderAccount
+from providers.models import LLMModel, ProviderAccount, Tag
 
 DEMO_NAME = "Local simulator"
 DEMO_MONITORED = ["fast-small", "balanced-medium", "slow-large", "reasoner", "flaky"]
@@ -313,3 +315,161 @@ def set_flags_for_account(*, account: ProviderAccount, **flags: bool) -> int:
         },
     )
     return count
+
+
+# --- bulk actions on a filtered selection -------------------------------------------------------
+
+
+class BulkAction(StrEnum):
+    MONITOR = "monitor"
+    UNMONITOR = "unmonitor"
+    ENABLE_BENCHMARK = "enable_benchmark"
+    DISABLE_BENCHMARK = "disable_benchmark"
+    ADD_TAG = "add_tag"
+    REMOVE_TAG = "remove_tag"
+
+
+# action → (switch, value) for the switch actions
+SWITCHES = {
+    BulkAction.MONITOR: ("enabled_for_monitoring", True),
+    BulkAction.UNMONITOR: ("enabled_for_monitoring", False),
+    BulkAction.ENABLE_BENCHMARK: ("enabled_for_benchmark", True),
+    BulkAction.DISABLE_BENCHMARK: ("enabled_for_benchmark", False),
+}
+# How the result reads: what was done to "{of}" (e.g. "180 of 214 matching models"), and what
+# the unchanged rest already were.
+DONE = {
+    BulkAction.MONITOR: ("Started monitoring {of}", "already monitored"),
+    BulkAction.UNMONITOR: ("Stopped monitoring {of}", "already not monitored"),
+    BulkAction.ENABLE_BENCHMARK: ("Offered {of} for benchmarks", "already offered"),
+    BulkAction.DISABLE_BENCHMARK: ("Withdrew {of} from benchmarks", "already not offered"),
+    BulkAction.ADD_TAG: ("Tagged {of} with {tag}", "already tagged"),
+    BulkAction.REMOVE_TAG: ("Removed {tag} from {of}", "without it"),
+}
+
+
+@dataclass
+class BulkResult:
+    """What a bulk action did: how many models matched, how many it changed (the others were
+    already so), and how many it could not change (a model already has the most tags)."""
+
+    action: str
+    matched: int
+    changed: int
+    skipped: int = 0
+    tag: str = ""
+
+    @property
+    def message(self) -> str:
+        done, rest = DONE[BulkAction(self.action)]
+        of = f"{self.changed} of {self.matched} matching model{'' if self.matched == 1 else 's'}"
+        text = done.format(of=of, tag=self.tag)
+        unchanged = self.matched - self.changed - self.skipped
+        if unchanged:
+            text += f" ({unchanged} {rest})"
+        if self.skipped:
+            text += (
+                f"; {self.skipped} not tagged: they have {tag_rules.MAX_PER_OBJECT} tags already"
+            )
+        return text + "."
+
+
+def bulk_update(
+    *, models: QuerySet, action: str, tag: str | None = None, filters: dict | None = None
+) -> BulkResult:
+    """Apply one action to every model of ``models`` (a filtered selection: the Models and
+    Monitoring pages' filters, the API's ``filter``): switch monitoring or benchmarks on or
+    off, add or remove a tag. A few statements whatever the number of models.
+
+    The pages, the API and the admin call this one function. ``QuerySet.update()`` sends no
+    signals, so instead of one audit entry per model the action is recorded once, with its
+    filter (``filters``, as the API names it) and its counts.
+    """
+    try:
+        action = BulkAction(action)
+    except ValueError:
+        choices = ", ".join(a.value for a in BulkAction)
+        raise errors.Invalid(f"Unknown action '{action}': use one of {choices}.") from None
+    name = ""
+    if action in (BulkAction.ADD_TAG, BulkAction.REMOVE_TAG):
+        if not tag:
+            raise errors.Invalid("Give the tag to add or remove.")
+        try:
+            name = tag_rules.clean(tag)
+        except tag_rules.TagError as exc:
+            raise errors.Invalid(str(exc)) from None
+    # Ids first: the filters' subqueries (tags, search) are read once, and the writes below
+    # touch the rows by primary key only.
+    with transaction.atomic():
+        ids = list(models.order_by().values_list("pk", flat=True))
+        if action in SWITCHES:
+            field, value = SWITCHES[action]
+            result = BulkResult(action, len(ids), _set_switch(ids, field, value))
+        elif action == BulkAction.ADD_TAG:
+            changed, skipped = _add_tag(ids, name)
+            result = BulkResult(action, len(ids), changed, skipped, tag=name)
+        else:
+            result = BulkResult(action, len(ids), _remove_tag(ids, name), tag=name)
+        audit.record(
+            "bulk_updated",
+            object_type="providers.llmmodel",
+            object_label=f"{len(ids)} matching models",
+            changes={
+                "action": action.value,
+                **({"tag": name} if name else {}),
+                "filter": filters or {},
+                "matched": result.matched,
+                "changed": result.changed,
+                **({"skipped": result.skipped} if result.skipped else {}),
+            },
+        )
+    return result
+
+
+# SQLite allows 32,766 parameters per statement (999 before 3.32): write in chunks of this.
+BULK_CHUNK = 500
+
+
+def _chunks(ids: list) -> list[list]:
+    return [ids[i : i + BULK_CHUNK] for i in range(0, len(ids), BULK_CHUNK)]
+
+
+def _set_switch(ids: list, field: str, value: bool) -> int:
+    now = timezone.now()  # QuerySet.update() skips auto_now
+    return sum(
+        LLMModel.objects.filter(pk__in=chunk)
+        .exclude(**{field: value})
+        .update(**{field: value, "updated_at": now})
+        for chunk in _chunks(ids)
+    )
+
+
+def _add_tag(ids: list, name: str) -> tuple[int, int]:
+    """(tagged, skipped): models that have the most tags already are left as they are."""
+    tag = Tag.objects.get_or_create(name=name)[0]
+    through = LLMModel.tags.through
+    tagged = skipped = 0
+    for chunk in _chunks(ids):
+        links = through.objects.filter(llmmodel_id__in=chunk)
+        has = set(links.filter(tag=tag).values_list("llmmodel_id", flat=True))
+        full = set(
+            links.values("llmmodel_id")
+            .annotate(n=Count("id"))
+            .filter(n__gte=tag_rules.MAX_PER_OBJECT)
+            .values_list("llmmodel_id", flat=True)
+        )
+        todo = [pk for pk in chunk if pk not in has and pk not in full]
+        skipped += len(full - has)
+        through.objects.bulk_create(
+            [through(llmmodel_id=pk, tag_id=tag.pk) for pk in todo], ignore_conflicts=True
+        )
+        tagged += len(todo)
+    return tagged, skipped
+
+
+def _remove_tag(ids: list, name: str) -> int:
+    through = LLMModel.tags.through
+    return sum(
+        through.objects.filter(tag__name=name, llmmodel_id__in=chunk).delete()[0]
+        for chunk in _chunks(ids)
+    )

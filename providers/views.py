@@ -11,7 +11,6 @@ import uuid
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,13 +23,15 @@ from arguslm.limits import rate_limited
 from arguslm.llm import catalog
 from arguslm.llm.types import GatewayError
 from arguslm.pages import (
+    count_holds,
+    hidden_fields,
     login_required_htmx,
+    paginate,
     parse_bool,
     permission_required,
     redirect_back,
-    uuid_or_none,
 )
-from providers import services
+from providers import selection, services
 from providers.forms import (
     AccountAddForm,
     AccountEditForm,
@@ -39,6 +40,8 @@ from providers.forms import (
     ModelTagsForm,
 )
 from providers.models import LLMModel, ProviderAccount
+from providers.selection import tag_options
+from providers.services import BulkAction
 
 MODELS_PER_PAGE = 25
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -368,30 +371,87 @@ def model_tags(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse:
 # --- models page --------------------------------------------------------------------------------
 
 
+# The Models and Monitoring pages' bulk actions: (button, question, confirmation); "{n}" is the
+# number of matching models. Each applies to the page's filtered selection.
+BULK_WORDS = {
+    BulkAction.MONITOR: ("Monitor", "Monitor all {n} matching models?", "Yes, monitor"),
+    BulkAction.UNMONITOR: (
+        "Stop monitoring",
+        "Stop monitoring all {n} matching models?",
+        "Yes, stop monitoring",
+    ),
+    BulkAction.ENABLE_BENCHMARK: (
+        "Offer for benchmarks",
+        "Offer all {n} matching models for benchmarks?",
+        "Yes, offer them",
+    ),
+    BulkAction.DISABLE_BENCHMARK: (
+        "Withdraw from benchmarks",
+        "Withdraw all {n} matching models from benchmarks?",
+        "Yes, withdraw them",
+    ),
+    BulkAction.ADD_TAG: ("Add a tag", "Add this tag to all {n} matching models?", "Add tag"),
+}
+# An action that cannot change anything under a filter is not offered (monitoring "off" models
+# can be monitored, not unmonitored).
+POINTLESS = {
+    ("monitored", "yes"): BulkAction.MONITOR,
+    ("monitored", "no"): BulkAction.UNMONITOR,
+    ("benchmark", "yes"): BulkAction.ENABLE_BENCHMARK,
+    ("benchmark", "no"): BulkAction.DISABLE_BENCHMARK,
+}
+
+
+def useful_actions(filters: dict) -> list[BulkAction]:
+    """The bulk actions that may change something among the models these filters match."""
+    pointless = {
+        POINTLESS.get((name, value)) for name, value in filters.items() if isinstance(value, str)
+    }
+    return [action for action in BULK_WORDS if action not in pointless]
+
+
+def bulk_actions(url: str, count: int, filters: dict, actions=tuple(BULK_WORDS)) -> dict:
+    """The bulk bar (templates/bulk_actions.html): each action's button and confirmation, and
+    the filters its form carries, so the POST selects what the page counted."""
+    return {
+        "url": url,
+        "count": count,
+        "fields": hidden_fields(filters),
+        "actions": [
+            {
+                "action": action.value,
+                "label": BULK_WORDS[action][0].format(n=count),
+                "question": BULK_WORDS[action][1].format(n=count),
+                "confirm": BULK_WORDS[action][2],
+                "needs_tag": action == BulkAction.ADD_TAG,
+            }
+            for action in actions
+        ],
+    }
+
+
 def _models_context(request: HttpRequest) -> dict:
-    q = request.GET.get("q", "").strip()
-    provider_id = uuid_or_none(request.GET.get("provider"))
-    models = LLMModel.objects.select_related("provider_account").order_by(
-        "provider_account__created_at", "provider_account_id", "model_id"
+    chosen, problems = selection.from_params(request.GET)
+    models = chosen.apply(
+        LLMModel.objects.select_related("provider_account")
+        .prefetch_related("tags", "provider_account__tags")
+        .order_by("provider_account__created_at", "provider_account_id", "model_id")
     )
-    if provider_id:
-        models = models.filter(provider_account_id=provider_id)
-    if q:
-        models = models.filter(Q(model_id__icontains=q) | Q(custom_name__icontains=q))
-    page = Paginator(models, MODELS_PER_PAGE).get_page(request.GET.get("page"))
-    filters = {k: v for k, v in (("q", q), ("provider", provider_id or "")) if v}
-
-    def page_url(number: int) -> str:
-        return "?" + urlencode({**filters, "page": number})
-
+    filters = chosen.params()
+    paging = paginate(request, models, MODELS_PER_PAGE, filters)
+    count = paging["page_obj"].paginator.count
     return {
         "page": "models",
-        "q": q,
-        "provider_id": provider_id,
-        "page_obj": page,
-        "prev_url": page_url(page.previous_page_number()) if page.has_previous() else "",
-        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
-        "filtered": bool(filters),
+        "selection": chosen,
+        "filters": filters,
+        "problems": problems,
+        "bulk": bulk_actions(
+            reverse("models-bulk"),
+            count,
+            filters,
+            useful_actions(filters),
+        ),
+        **paging,
     }
 
 
@@ -401,14 +461,16 @@ def _render_models(request: HttpRequest, *, add_data=None, add_errors=None) -> H
         return render(request, "providers/models_table.html", context)
     accounts = list(ProviderAccount.objects.order_by("created_at", "id"))
     add_data = add_data or {}
+    account_id = context["selection"].account_id
     context.update(
         accounts=accounts,
+        tag_options=tag_options(),
         add_data=add_data,
         add_errors=add_errors or {},
         # A fresh form defaults to: benchmark on, monitoring off (the model's defaults).
         add_benchmark=parse_bool(add_data.get("enabled_for_benchmark")) if add_data else True,
         add_monitoring=parse_bool(add_data.get("enabled_for_monitoring")),
-        add_provider=add_data.get("provider_account_id") or str(context["provider_id"] or ""),
+        add_provider=add_data.get("provider_account_id") or str(account_id or ""),
     )
     return render(request, "providers/models.html", context)
 
@@ -452,17 +514,30 @@ def model_add(request: HttpRequest) -> HttpResponse:
 @permission_required("providers.change_llmmodel")
 @require_POST
 def models_bulk(request: HttpRequest) -> HttpResponse:
-    """Monitoring on/off for every model of one provider account."""
-    account_id = uuid_or_none(request.POST.get("provider_account_id"))
-    account = ProviderAccount.objects.filter(pk=account_id).first() if account_id else None
-    if account is None:
-        messages.error(request, "Choose a provider account for the bulk change.")
-        return redirect_back(request, "models")
-    enabled = parse_bool(request.POST.get("enabled"))
-    count = services.set_flags_for_account(account=account, enabled_for_monitoring=enabled)
-    verb = "Monitoring" if enabled else "Stopped monitoring"
-    messages.success(request, f"{verb} all {count} model(s) of “{account.display_name}”.")
-    return redirect_back(request, "models")
+    """One action on every model the page's filters match (the form carries them, and the
+    count it showed), then back to the page with those filters and what changed."""
+    chosen, problems = selection.from_params(request.POST)
+    query = urlencode(hidden_fields(chosen.params()))
+    back = f"{reverse('models')}?{query}" if query else reverse("models")
+    if problems:
+        messages.error(request, "Nothing changed: " + " ".join(problems.values()))
+        return redirect(back)
+    models = chosen.apply(LLMModel.objects.all())
+    if not count_holds(request, models.count()):
+        return redirect(back)
+    try:
+        result = services.bulk_update(
+            models=models,
+            action=request.POST.get("action", ""),
+            # "tag" is the filter's: the tag to add is "new_tag".
+            tag=request.POST.get("new_tag", "").strip() or None,
+            filters=chosen.describe(),
+        )
+    except errors.Invalid as exc:
+        messages.error(request, f"Nothing changed: {exc.message}")
+    else:
+        messages.success(request, result.message)
+    return redirect(back)
 
 
 def _model(model_id: uuid.UUID) -> LLMModel:

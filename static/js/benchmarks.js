@@ -17,7 +17,8 @@
       var button = group.querySelector("[data-select-group]");
       var boxes = visibleBoxes(group);
       var all = boxes.length > 0 && boxes.every(function (box) { return box.checked; });
-      if (button) button.textContent = all ? "Clear" : "Select all";
+      // The first text node only: a hidden span after it names the account for screen readers.
+      if (button) button.firstChild.nodeValue = all ? "Clear" : "Select all";
     });
   }
 
@@ -27,18 +28,36 @@
     }).map(function (item) { return item.querySelector("input[type=checkbox]"); });
   }
 
+  // The picker's search text per model (its name, id and account), read from the page once:
+  // with 1,000 models a keystroke then only compares strings and sets ``hidden``.
+  function pickerIndex(form) {
+    if (!form._pickerIndex) {
+      form._pickerIndex = Array.prototype.map.call(form.querySelectorAll("[data-picker-group]"), function (group) {
+        var head = group.querySelector(".picker-account");
+        var account = head ? head.textContent : "";
+        return {
+          group: group,
+          items: Array.prototype.map.call(group.querySelectorAll("[data-picker-item]"), function (item) {
+            return { item: item, text: (item.textContent + " " + account).toLowerCase() };
+          }),
+        };
+      });
+    }
+    return form._pickerIndex;
+  }
+
   function filterModels(search) {
     var form = search.closest("form");
     var term = search.value.trim().toLowerCase();
     var shown = 0;
-    form.querySelectorAll("[data-picker-group]").forEach(function (group) {
+    pickerIndex(form).forEach(function (entry) {
       var visible = 0;
-      group.querySelectorAll("[data-picker-item]").forEach(function (item) {
-        var show = !term || item.getAttribute("data-search").indexOf(term) !== -1;
-        item.hidden = !show;
+      entry.items.forEach(function (one) {
+        var show = !term || one.text.indexOf(term) !== -1;
+        if (one.item.hidden === show) one.item.hidden = !show;
         if (show) visible += 1;
       });
-      group.hidden = visible === 0;
+      entry.group.hidden = visible === 0;
       shown += visible;
     });
     var empty = form.querySelector("[data-picker-empty]");

@@ -13,6 +13,7 @@ from alerts.models import (
     DeliveryAttempt,
     Notification,
 )
+from providers import tags
 from tests.factories import make_account, make_alert, make_incident, make_model, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -225,6 +226,73 @@ def test_acknowledge_all(logged_in):
     make_alert(rule, message="new one")
     response = logged_in.post("/alerts/acknowledge-all", follow=True)
     assert "Acknowledged 1 alert." in response.content.decode()
+
+
+def test_acknowledge_all_matching_acknowledges_only_the_filtered_alerts(logged_in):
+    rule = make_rule()
+    prod = make_model(make_account(display_name="Prod"), model_id="gpt-prod")
+    tags.set_tags(prod.provider_account, ["env:prod"])
+    lab = make_model(make_account(display_name="Lab"), model_id="gpt-lab")
+    for n in range(3):
+        make_alert(rule, model=prod, message=f"prod down {n}")
+    make_alert(rule, model=lab, message="lab down")
+    body = logged_in.get("/alerts?tag=env:prod").content.decode()
+    assert "3 unacknowledged alerts match the filters" in body
+    assert "Acknowledge all 3 matching unacknowledged alerts?" in body
+    response = logged_in.post(
+        "/alerts/acknowledge-all", {"tag": "env:prod", "count": "3"}, follow=True
+    )
+    assert "Acknowledged 3 alerts." in response.content.decode()
+    assert response.redirect_chain[-1][0] == "/alerts?tag=env%3Aprod#history"
+    assert list(Alert.objects.filter(acknowledged=False).values_list("message", flat=True)) == [
+        "lab down"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"q": "lab", "count": "5"}, "1 unacknowledged alerts match now, not 5 as confirmed"),
+        ({"tag": "Bad!"}, "Nothing acknowledged"),
+    ],
+)
+def test_acknowledge_all_matching_with_a_stale_count_or_bad_filter_changes_nothing(
+    logged_in, fields, says
+):
+    make_alert(make_rule(), model=make_model(make_account(), model_id="lab"), message="x")
+    response = logged_in.post("/alerts/acknowledge-all", fields, follow=True)
+    assert says in response.content.decode()
+    assert not Alert.objects.filter(acknowledged=True).exists()
+
+
+def test_the_history_searches_messages_and_models_and_filters_by_tag(logged_in):
+    rule = make_rule()
+    tagged = make_model(make_account(), model_id="claude-x", custom_name="Claude")
+    tags.set_tags(tagged, ["team:search"])
+    make_alert(rule, model=tagged, message="first down")
+    make_alert(rule, message="gpt timeout")
+
+    def shown(query: str) -> set[str]:
+        text = logged_in.get(
+            f"/alerts?{query}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="alert-history"
+        ).content.decode()
+        return {m for m in ("first down", "gpt timeout") if m in text}
+
+    assert shown("q=TIMEOUT") == {"gpt timeout"}
+    assert shown("q=claude") == {"first down"}  # the model's name
+    assert shown("tag=team:search") == {"first down"}
+    assert shown("tag=team:other") == set()
+    assert shown("q=%00&tag=Bad!&rule=x&since=1y") == {"first down", "gpt timeout"}
+
+
+def test_the_history_keeps_its_filters_in_page_links(logged_in):
+    rule = make_rule()
+    Alert.objects.bulk_create(Alert(rule=rule, message=f"down {n}") for n in range(30))
+    html = logged_in.get(f"/alerts?q=down&rule={rule.pk}&acknowledged=no").content.decode()
+    assert f'href="/alerts?q=down&amp;rule={rule.pk}&amp;acknowledged=no&amp;page=2#history"' in (
+        html
+    )
+    assert f'<input type="hidden" name="rule" value="{rule.pk}">' in html
 
 
 def test_acknowledging_needs_a_post(logged_in):
@@ -773,3 +841,13 @@ def test_rule_actions_on_an_unknown_rule_are_404s(logged_in):
     for action in ("toggle", "test", "delete"):
         url = f"/alerts/rules/00000000-0000-0000-0000-000000000000/{action}"
         assert logged_in.post(url).status_code == 404
+
+
+def test_a_stale_count_sent_by_htmx_reloads_the_page_to_say_why(logged_in):
+    make_alert(make_rule(), message="x")
+    response = logged_in.post(
+        "/alerts/acknowledge-all", {"q": "x", "count": "4"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/alerts?q=x#history"
+    assert not Alert.objects.filter(acknowledged=True).exists()

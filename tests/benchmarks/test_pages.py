@@ -154,7 +154,7 @@ def test_the_history_shows_twenty_runs_per_page(logged_in, models):
         make_benchmark_run(*models, name=f"Run {i:02d}")
     first = logged_in.get("/benchmarks").content.decode()
     assert first.count('class="run-row"') == 20
-    assert "1–20 of 23" in first and 'href="?page=2#benchmarks-history"' in first
+    assert "1–20 of 23" in first and 'href="/benchmarks?page=2#history"' in first
     second = logged_in.get("/benchmarks?page=2").content.decode()
     assert second.count('class="run-row"') == 3
     assert "Run 00" in second and "Run 22" not in second
@@ -166,9 +166,50 @@ def test_htmx_refreshes_only_the_history_table(logged_in, models):
         "/benchmarks", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="benchmarks-history"
     )
     body = response.content.decode()
-    assert body.lstrip().startswith('<section class="card table-card" id="benchmarks-history"')
+    assert body.lstrip().startswith('<div id="benchmarks-history"')
     assert "New benchmark" not in body
     assert "HX-Target" in response["Vary"]
+
+
+def test_the_history_filters_by_name_and_status_and_keeps_them_in_page_links(logged_in, models):
+    for i in range(25):
+        make_benchmark_run(*models, name=f"Nightly {i:02d}")
+    make_benchmark_run(*models, name="Nightly failed", status=BenchmarkRun.Status.FAILED)
+    make_benchmark_run(*models, name="Ad hoc")
+    body = logged_in.get("/benchmarks?q=nightly&status=completed").content.decode()
+    assert 'data-testid="match-count">25 runs match the filters' in body
+    assert "Nightly failed" not in body and "Ad hoc" not in body
+    assert 'href="/benchmarks?q=nightly&amp;status=completed&amp;page=2#history"' in body
+    assert "Nightly failed" in logged_in.get("/benchmarks?status=failed").content.decode()
+    # Junk filter values are ignored, never a 500.
+    assert logged_in.get("/benchmarks?status=exploded&q=%00&page=x").status_code == 200
+
+
+def test_deleting_all_matching_finished_runs_keeps_live_runs_and_baselines(logged_in, models):
+    from benchmarks.models import BenchmarkTemplate
+
+    old = [make_benchmark_run(*models, name=f"Old {i}") for i in range(3)]
+    live = make_benchmark_run(*models, name="Old live", status=BenchmarkRun.Status.RUNNING)
+    kept = make_benchmark_run(*models, name="Other")
+    make_benchmark_result(models[0], run=old[0], seq=1)
+    BenchmarkTemplate.objects.create(
+        name="Nightly", spec={"model_ids": [str(models[0].pk)]}, baseline_run=old[2]
+    )
+    body = logged_in.get("/benchmarks?q=old").content.decode()
+    assert "Delete all 3 matching finished runs and their results?" in body
+    response = logged_in.post(
+        "/benchmarks/delete-matching", {"q": "old", "count": "3"}, follow=True
+    )
+    html = response.content.decode()
+    assert "Deleted 2 runs and their results. Kept 1: the baseline of a saved benchmark." in html
+    assert response.redirect_chain[-1][0] == "/benchmarks?q=old#history"
+    left = set(BenchmarkRun.objects.values_list("name", flat=True))
+    assert left == {"Old 2", "Old live", "Other"}
+    assert live.pk and kept.pk
+    # A stale count changes nothing.
+    response = logged_in.post("/benchmarks/delete-matching", {"count": "9"}, follow=True)
+    assert "2 finished runs match now, not 9 as confirmed" in response.content.decode()
+    assert BenchmarkRun.objects.count() == 3
 
 
 # --- starting a run -----------------------------------------------------------------------------

@@ -187,7 +187,9 @@ def test_the_alerts_page_with_history_in_both_themes(page, live_server, shot):
 
     # Acknowledging in the history updates the table and the bell, without a reload.
     page.evaluate("window.__sameDocument = true")
-    page.locator("#alert-history").get_by_role("button", name="Acknowledge all").click()
+    page.get_by_test_id("bulk-acknowledge").click()
+    expect(page.get_by_text("Acknowledge all 3 matching unacknowledged alerts?")).to_be_visible()
+    page.get_by_test_id("bulk-confirm-acknowledge").click()
     expect(page.get_by_test_id("unread-count")).to_have_text("No unacknowledged alerts")
     expect(page.get_by_test_id("bell-badge")).to_have_count(0)
     assert page.evaluate("window.__sameDocument") is True

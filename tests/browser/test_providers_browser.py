@@ -71,7 +71,7 @@ def test_adding_the_simulator_and_monitoring_two_models(page, live_server, llmsi
         row.get_by_test_id("monitor-toggle").click()
         # The row is re-rendered by the server with the new state.
         expect(row.get_by_test_id("monitor-toggle")).to_have_attribute("aria-checked", "true")
-    expect(page.get_by_test_id("page-range")).to_contain_text("of")
+    expect(page.get_by_test_id("match-count")).to_contain_text("models")
     shoot_both_themes(page, shot, "models")
 
     monitored = LLMModel.objects.filter(enabled_for_monitoring=True)

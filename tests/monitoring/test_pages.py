@@ -11,6 +11,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from monitoring.models import ModelStatus, MonitoringConfig, MonitoringRun
+from providers import tags
+from providers.models import LLMModel
 from tests.factories import make_account, make_check, make_model, make_monitoring_run
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +78,7 @@ def test_actions_redirect_anonymous_visitors_and_change_nothing(client, model, q
         ("/monitoring/settings", settings_form(interval_choice="1")),
         ("/monitoring/run-now", {}),
         (f"/monitoring/toggle/{model.pk}", {"enabled": "1"}),
-        (f"/monitoring/account/{model.provider_account_id}/all", {"enabled": "1"}),
+        ("/monitoring/bulk", {"action": "monitor"}),
     ]
     for url, data in posts:
         response = client.post(url, data)
@@ -306,19 +308,80 @@ def test_the_switch_with_htmx_returns_the_model_and_the_accounts_new_count(logge
     assert 'hx-swap-oob="true" data-testid="account-count">0 of 2 monitored<' in html
 
 
-def test_monitor_all_and_none_switch_every_model_of_one_account(logged_in, model):
+def test_monitor_all_matching_follows_the_filters_state_included(logged_in, model):
     account = model.provider_account
+    ModelStatus.objects.create(model=model, status="down", checked_at=timezone.now())
     make_model(account, model_id="b", enabled_for_monitoring=False)
     other = make_model(make_account(display_name="Other"), model_id="c")
-    logged_in.post(f"/monitoring/account/{account.pk}/all", {"enabled": "1"})
-    assert account.models.filter(enabled_for_monitoring=True).count() == 2
-    response = logged_in.post(f"/monitoring/account/{account.pk}/all", {"enabled": "0"}, **HTMX)
+    ModelStatus.objects.create(model=other, status="down", checked_at=timezone.now())
+    # Stop monitoring every model of the account whose latest check is down: one.
+    response = logged_in.post(
+        "/monitoring/bulk",
+        {"action": "unmonitor", "account": str(account.pk), "state": "down", "count": "1"},
+        follow=True,
+    )
+    assert "Stopped monitoring 1 of 1 matching model." in response.content.decode()
+    assert response.redirect_chain[-1][0] == f"/monitoring?account={account.pk}&state=down#models"
     assert not account.models.filter(enabled_for_monitoring=True).exists()
     other.refresh_from_db()
     assert other.enabled_for_monitoring
-    html = response.content.decode()
-    assert html.startswith(f'<div class="mon-account" id="monitor-account-{account.pk}"')
-    assert "0 of 2 monitored" in html
+    # Never probed, all accounts: "b" (and not the two that were probed).
+    logged_in.post("/monitoring/bulk", {"action": "monitor", "state": "never"})
+    assert sorted(
+        LLMModel.objects.filter(enabled_for_monitoring=True).values_list("model_id", flat=True)
+    ) == ["b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"action": "add_tag"}, "choose to monitor or to stop monitoring"),
+        ({"action": "monitor", "state": "sleepy"}, "Use up, degraded, down or never"),
+        ({"action": "monitor", "count": "5"}, "2 models match now, not 5 as confirmed"),
+    ],
+)
+def test_a_bad_bulk_request_changes_nothing(logged_in, model, fields, says):
+    model.enabled_for_monitoring = False
+    model.save()
+    make_model(model.provider_account, model_id="b", enabled_for_monitoring=False)
+    response = logged_in.post("/monitoring/bulk", fields, follow=True)
+    assert says in response.content.decode()
+    assert not LLMModel.objects.filter(enabled_for_monitoring=True).exists()
+
+
+def test_the_models_list_filters_by_state_account_and_tag_and_pages_by_fifty(logged_in):
+    prod, lab = make_account(display_name="Prod"), make_account(display_name="Lab")
+    tags.set_tags(prod, ["env:prod"])
+    for i in range(60):
+        made = make_model(prod, model_id=f"p-{i:02d}")
+        if i % 3 == 0:
+            ModelStatus.objects.create(model=made, status="down", checked_at=timezone.now())
+    make_model(lab, model_id="lab-1")
+
+    def shown(query: str) -> list[str]:
+        html = logged_in.get(f"/monitoring?{query}").content.decode()
+        return re.findall(r'data-testid="monitor-model"', html)
+
+    assert len(shown("")) == 50
+    assert len(shown("page=2")) == 11
+    assert len(shown("state=down")) == 20
+    assert len(shown("state=never&tag=env:prod")) == 40 and len(shown("tag=env:prod")) == 50
+    assert len(shown(f"account={lab.pk}")) == 1
+    html = logged_in.get("/monitoring?tag=env:prod&state=never").content.decode()
+    assert 'data-testid="match-count">40 match the filters' in html
+    # Page links keep every filter; the bulk forms carry them, and the count.
+    paged = logged_in.get("/monitoring?q=p-&tag=env:prod&status=down").content.decode()
+    assert 'href="/monitoring?q=p-&amp;tag=env%3Aprod&amp;status=down&amp;page=2#models"' in paged
+    assert '<input type="hidden" name="state" value="never">' in html
+    assert '<input type="hidden" name="count" value="40">' in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["state=bogus", "account=nope&tag=Bad!", "q=%00", "page=0&checks_page=-3", "checks_page=9e9"],
+)
+def test_bad_filter_values_never_fail(logged_in, model, query):
+    assert logged_in.get(f"/monitoring?{query}").status_code == 200
 
 
 def test_models_are_grouped_by_account_with_their_latest_status(logged_in, model):
@@ -372,17 +435,33 @@ def test_the_checks_table_filters_by_status_and_model(logged_in, model):
     assert "Exports hold every status" in response.content.decode()
 
 
+def test_the_checks_table_follows_the_model_filters_and_keeps_them_in_its_links(logged_in, model):
+    other = make_model(make_account(display_name="Lab"), model_id="lab-model")
+    tags.set_tags(other, ["env:lab"])
+    make_check(model, status="up", ago=timedelta(minutes=2))
+    make_check(other, status="down", ago=timedelta(minutes=1))
+    response = logged_in.get("/monitoring?tag=env:lab")
+    assert rows(response) == ["down"]
+    html = response.content.decode()
+    assert 'data-testid="checks-follow-filter"' in html
+    # The status pills and the model select keep the model filters.
+    assert 'href="/monitoring?tag=env%3Alab&amp;status=up#monitoring-checks"' in html
+    assert '<input type="hidden" name="tag" value="env:lab">' in html
+    assert rows(logged_in.get("/monitoring?q=simulator")) == ["up"]  # the account's name
+    assert rows(logged_in.get(f"/monitoring?account={other.provider_account_id}")) == ["down"]
+
+
 def test_the_checks_table_pages_by_fifty(logged_in, model):
     for i in range(120):
         make_check(model, ago=timedelta(minutes=i))
     first = logged_in.get("/monitoring")
     assert len(rows(first)) == 50
-    assert 'href="/monitoring?page=2#monitoring-checks"' in first.content.decode()
-    third = logged_in.get("/monitoring?page=3").content.decode()
+    assert 'href="/monitoring?checks_page=2#monitoring-checks"' in first.content.decode()
+    third = logged_in.get("/monitoring?checks_page=3").content.decode()
     assert third.count('data-testid="check-row"') == 20
     assert 'data-testid="checks-range">101–120<' in third
     assert 'rel="next"' not in third
-    assert "No more checks" in logged_in.get("/monitoring?page=9").content.decode()
+    assert "No more checks" in logged_in.get("/monitoring?checks_page=9").content.decode()
 
 
 def test_check_rows_label_configuration_problems_and_estimated_tokens(logged_in, model):
@@ -428,3 +507,27 @@ def test_the_settings_form_has_a_field_for_every_number_it_shows():
     from monitoring.forms import NUMBER_FIELDS, MonitoringSettingsForm
 
     assert set(NUMBER_FIELDS) <= set(MonitoringSettingsForm.base_fields)
+
+
+def test_the_page_costs_the_same_queries_at_twenty_or_four_hundred_models(logged_in):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from providers.models import LLMModel
+
+    account = make_account()
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert logged_in.get("/monitoring?state=never").status_code == 200
+        return len(captured)
+
+    LLMModel.objects.bulk_create(
+        LLMModel(provider_account=account, model_id=f"a-{i}") for i in range(20)
+    )
+    queries()  # the first view creates the settings row and caches the cost summary
+    few = queries()
+    LLMModel.objects.bulk_create(
+        LLMModel(provider_account=account, model_id=f"b-{i}") for i in range(380)
+    )
+    assert queries() == few

@@ -95,6 +95,7 @@ ENDPOINTS = [
     ("get", "/api/v1/models"),
     ("post", "/api/v1/models"),
     ("post", "/api/v1/models/bulk-update"),
+    ("post", "/api/v1/models/bulk"),
     ("get", "/api/v1/models/{m}"),
     ("patch", "/api/v1/models/{m}"),
     ("delete", "/api/v1/models/{m}"),

@@ -3,6 +3,8 @@ and bad input. Connection tests and discovery talk to the LLM simulator over rea
 
 import pytest
 
+from arguslm.models import AuditEvent
+from providers import tags
 from providers.models import LLMModel, ProviderAccount
 from tests.factories import DEAD_URL, SECRET, make_account, make_model
 
@@ -376,7 +378,7 @@ def test_the_models_page_lists_models_with_their_switches(logged_in):
     body = response.content.decode()
     assert "Llama" in body and "llama3:8b" in body
     assert "no longer listed" in body and "discovered" in body
-    assert "1–2 of 2" in body
+    assert 'data-testid="match-count"><strong>2</strong> models<' in body
     assert body.count('aria-checked="true"') == 3  # monitoring of one, benchmark of both
 
 
@@ -408,13 +410,59 @@ def test_the_models_page_paginates_by_25(logged_in):
     first = logged_in.get("/models").content.decode()
     # quoted, so a random UUID in the page ("model-25b3…") cannot match
     assert "1–25 of 30" in first and '"model-24"' in first and '"model-25"' not in first
-    assert 'href="?page=2"' in first
+    assert 'href="/models?page=2"' in first
     second = logged_in.get("/models?page=2").content.decode()
     assert "26–30 of 30" in second and "model-29" in second
-    assert 'href="?page=1"' in second
+    assert 'href="/models"' in second and 'rel="prev"' in second
     filtered = logged_in.get(f"/models?provider={account.pk}&q=model").content.decode()
     # The filters survive paging: the next-page link keeps both of them.
-    assert f'href="?q=model&amp;provider={account.pk}&amp;page=2"' in filtered
+    assert f'href="/models?q=model&amp;account={account.pk}&amp;page=2"' in filtered
+
+
+def test_filters_and_paging_keep_each_other_in_every_link(logged_in):
+    account = make_account()
+    tags.set_tags(account, ["env:prod"])
+    for i in range(60):
+        make_model(account, model_id=f"model-{i:02d}", enabled_for_monitoring=i % 2 == 0)
+    query = f"q=model&account={account.pk}&monitored=no&benchmark=yes&tag=env:prod"
+    body = logged_in.get(f"/models?{query}").content.decode()
+    assert 'data-testid="match-count"><strong>30</strong> models match these filters' in body
+    kept = f"q=model&amp;account={account.pk}&amp;monitored=no&amp;benchmark=yes&amp;tag=env%3Aprod"
+    assert f'href="/models?{kept}&amp;page=2"' in body
+    second = logged_in.get(f"/models?{query}&page=2").content.decode()
+    assert f'href="/models?{kept}"' in second and "26–30 of 30" in second
+    # The form shows the filters it applied, and the bulk forms carry them.
+    assert 'name="tag" value="env:prod"' in body
+    assert '<option value="no" selected>Off</option>' in body
+    # (stop monitoring and offering for benchmarks are not offered: nothing to change)
+    assert body.count('<input type="hidden" name="tag" value="env:prod">') == 3
+    assert body.count('<input type="hidden" name="count" value="30">') == 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "provider=nope&page=abc",
+        "account=00000000-0000-0000-0000-000000000000&page=-1",
+        "monitored=maybe&benchmark=2",
+        "tag=Bad%20Tag!&tag=" + "x" * 300,
+        "q=%00" + "y" * 400,
+        "page=99999999999999999999",
+        "tag=" + "+".join(f"t{i}" for i in range(40)),
+    ],
+)
+def test_bad_filter_values_are_left_out_and_named_never_a_500(logged_in, query):
+    make_model(make_account(), model_id="kept")
+    response = logged_in.get(f"/models?{query}")
+    assert response.status_code == 200
+    assert "kept" in response.content.decode() or "No models match" in response.content.decode()
+
+
+def test_a_bad_tag_in_the_filter_is_named_above_the_list(logged_in):
+    make_model(make_account(), model_id="kept")
+    body = logged_in.get("/models?tag=Bad!").content.decode()
+    assert 'data-testid="filter-problems"' in body and "&#x27;bad!&#x27; is not a tag" in body
+    assert "kept" in body
 
 
 def test_an_htmx_search_returns_only_the_table(logged_in):
@@ -492,28 +540,86 @@ def test_deleting_a_model(logged_in):
     assert not LLMModel.objects.exists()
 
 
-def test_bulk_monitoring_for_one_provider(logged_in):
+def bulk(client, action: str, **fields):
+    return client.post("/models/bulk", {"action": action, **fields}, follow=True)
+
+
+def test_monitor_all_matching_applies_to_the_filtered_models_only(logged_in):
     account, other = make_account(display_name="My vLLM"), make_account(display_name="Other")
-    make_model(account, model_id="a", enabled_for_monitoring=False)
-    make_model(account, model_id="b", enabled_for_monitoring=False)
-    make_model(other, model_id="x", enabled_for_monitoring=False)
-    response = logged_in.post(
-        "/models/bulk", {"provider_account_id": str(account.pk), "enabled": "1"}, follow=True
-    )
-    assert "Monitoring all 2 model(s) of “My vLLM”." in response.content.decode()
-    assert account.models.filter(enabled_for_monitoring=True).count() == 2
-    assert not other.models.get().enabled_for_monitoring
-    logged_in.post("/models/bulk", {"provider_account_id": str(account.pk), "enabled": "0"})
-    assert not account.models.filter(enabled_for_monitoring=True).exists()
+    make_model(account, model_id="gpt-a", enabled_for_monitoring=False)
+    make_model(account, model_id="gpt-b", enabled_for_monitoring=False)
+    make_model(account, model_id="llama", enabled_for_monitoring=False)
+    make_model(other, model_id="gpt-x", enabled_for_monitoring=False)
+    response = bulk(logged_in, "monitor", account=str(account.pk), q="gpt", count="2")
+    html = response.content.decode()
+    assert "Started monitoring 2 of 2 matching models." in html
+    # Back on the page with the same filters.
+    assert response.redirect_chain[-1][0] == f"/models?q=gpt&account={account.pk}"
+    on = LLMModel.objects.filter(enabled_for_monitoring=True).values_list("model_id", flat=True)
+    assert sorted(on) == ["gpt-a", "gpt-b"]
+    event = AuditEvent.objects.get(action="bulk_updated")
+    assert event.actor_label == "alice"
+    assert event.changes["filter"] == {"q": "gpt", "provider_id": str(account.pk)}
 
 
-@pytest.mark.parametrize("value", ["", "not-a-uuid", "00000000-0000-0000-0000-000000000000"])
-def test_bulk_monitoring_without_a_valid_provider_explains(logged_in, value):
+def test_the_page_offers_each_bulk_action_with_the_count_in_its_confirmation(logged_in):
+    account = make_account()
+    for i in range(3):
+        make_model(account, model_id=f"m-{i}", enabled_for_monitoring=False)
+    body = logged_in.get(f"/models?account={account.pk}").content.decode()
+    assert "All 3 matching:" in body and "Monitor all 3 matching models?" in body
+    assert "Stop monitoring all 3 matching models?" in body
+    assert "Withdraw all 3 matching models from benchmarks?" in body
+    assert "Add this tag to all 3 matching models?" in body
+    # Under "monitoring off", stopping monitoring could change nothing: not offered.
+    body = logged_in.get("/models?monitored=no&benchmark=yes").content.decode()
+    assert 'data-testid="bulk-monitor"' in body and 'data-testid="bulk-unmonitor"' not in body
+    assert 'data-testid="bulk-enable_benchmark"' not in body
+
+
+def test_tagging_all_matching_models_from_the_page(logged_in):
+    account = make_account()
+    make_model(account, model_id="a")
+    make_model(account, model_id="b")
+    html = bulk(logged_in, "add_tag", new_tag="Team:Search", count="2").content.decode()
+    assert "Tagged 2 of 2 matching models with team:search." in html
+    assert tags.filter_models(LLMModel.objects.all(), ["team:search"]).count() == 2
+    body = logged_in.get("/models?tag=team:search").content.decode()
+    assert 'class="tag-chip" href="/models?tag=team%3Asearch"' in body
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"action": "explode"}, "Unknown action"),
+        ({"action": "add_tag", "new_tag": ""}, "Give the tag"),
+        ({"action": "add_tag", "new_tag": "Not a tag!"}, "is not a tag"),
+        ({"action": "monitor", "tag": "bad!"}, "Nothing changed"),  # a bad filter tag
+        ({"action": "monitor", "account": "nope"}, "Not a provider account id"),
+        ({"action": "monitor", "monitored": "maybe"}, "Use yes or no"),
+        ({"action": "monitor", "count": "7"}, "1 models match now, not 7 as confirmed"),
+    ],
+)
+def test_a_bulk_action_with_bad_input_changes_nothing_and_explains(logged_in, fields, says):
     make_model(make_account(), enabled_for_monitoring=False)
-    response = logged_in.post(
-        "/models/bulk", {"provider_account_id": value, "enabled": "1"}, follow=True
-    )
-    assert "Choose a provider account" in response.content.decode()
+    response = logged_in.post("/models/bulk", fields, follow=True)
+    assert response.status_code == 200
+    assert says in response.content.decode()
+    assert not LLMModel.objects.filter(enabled_for_monitoring=True).exists()
+    assert not LLMModel.tags.through.objects.exists()
+
+
+def test_a_viewer_sees_no_bulk_actions_and_may_not_post_them(client):
+    from django.contrib.auth import get_user_model
+
+    from arguslm import roles
+
+    viewer = get_user_model().objects.create_user("vera", password="pw-long-enough-1")
+    roles.assign(viewer, roles.VIEWER)
+    client.force_login(viewer)
+    make_model(make_account(), enabled_for_monitoring=False)
+    assert 'data-testid="bulk-actions"' not in client.get("/models").content.decode()
+    assert client.post("/models/bulk", {"action": "monitor"}).status_code == 403
     assert not LLMModel.objects.filter(enabled_for_monitoring=True).exists()
 
 
@@ -591,3 +697,28 @@ def test_adding_a_manual_model_with_bad_input_explains(logged_in, form, message)
     assert message in body
     assert 'value="Kept"' in body  # what was typed is not lost
     assert not LLMModel.objects.exists()
+
+
+def test_the_models_page_costs_the_same_queries_at_ten_or_three_hundred_models(logged_in):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    account = make_account()
+    tags.set_tags(account, ["env:prod"])
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            body = logged_in.get("/models?tag=env:prod").content
+        return len(captured), len(body)
+
+    LLMModel.objects.bulk_create(
+        LLMModel(provider_account=account, model_id=f"a-{i}") for i in range(10)
+    )
+    queries()  # warm: one-time queries (session, content types) do not count
+    few, few_size = queries()
+    LLMModel.objects.bulk_create(
+        LLMModel(provider_account=account, model_id=f"b-{i}") for i in range(290)
+    )
+    many, many_size = queries()
+    assert many == few
+    assert many_size < few_size * 3  # one page of 25 rows, not 300

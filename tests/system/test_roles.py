@@ -56,6 +56,7 @@ OPERATOR_PAGES = {
     "benchmark-cancel",
     "benchmark-rerun",
     "benchmark-delete",
+    "benchmarks-delete-matching",
     "benchmark-template-save",
     "benchmark-template-run",
     "benchmark-template-delete",
