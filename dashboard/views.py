@@ -115,12 +115,24 @@ def range_choices() -> list[str]:
 # --- dashboard ----------------------------------------------------------------------------------
 
 
+def _figure(value: float | None, decimals: int) -> str:
+    """A figure as the page shows it ("1,234", "56.7"), "—" when not measured. Formatted here,
+    not with a filter per cell: a page of rows is thousands of filter calls."""
+    return "—" if value is None else f"{value:,.{decimals}f}"
+
+
 def _decorate_row(row: dict, now: datetime) -> None:
     status = row["status"]
     row["ago"] = ago(status.checked_at if status else None, now)
+    row["checked_title"] = f"{status.checked_at:%Y-%m-%d %H:%M:%S} UTC" if status else ""
     row["availability_text"] = availability(row["availability"])
     row["spark"] = sparkline(row["sparkline"], since=now - timedelta(hours=24), until=now)
+    if row["spark"]:
+        row["spark"]["range"] = f"{row['spark']['low']:.0f}–{row['spark']['high']:.0f}"
     row["hint"] = CONFIG_ERRORS.get(status.error_type) if status else None
+    row["ttft_text"] = _figure(status.ttft_ms if status else None, 0)
+    row["latency_text"] = _figure(status.latency_ms if status else None, 0)
+    row["tps_text"] = _figure(status.tps_excluding_ttft if status else None, 1)
 
 
 def _page_link(query: str, number: int) -> str:

@@ -296,3 +296,25 @@ def test_accounts_with_problems_come_first_and_the_list_is_capped(client, monkey
     assert "Show all 8 accounts" in section
     html = get(client, accounts="all")
     assert html.split('id="accounts"')[1].split("</section>")[0].count('<th scope="row"') == 8
+
+
+def test_the_accounts_window_slides_with_the_hour_and_reads_the_live_hours_every_time(client):
+    account = make_account(display_name="Prod")
+    model = make_model(account, model_id="a")
+    store_checks(
+        [
+            uptime_check(model, ago=timedelta(hours=23)),  # 03-09 13:30, the oldest hour
+            uptime_check(model, ago=timedelta(hours=2)),  # settled: from the cache next time
+        ]
+    )
+
+    def checks(now) -> int:
+        return fleet.account_summaries(now=now, accounts=[account])[0]["checks"]
+
+    assert checks(NOW) == 2
+    store_checks([uptime_check(model, status="down", ago=timedelta(minutes=2))])  # this hour
+    assert checks(NOW) == 3
+    summary = fleet.account_summaries(now=NOW, accounts=[account])[0]
+    assert summary["availability"] == pytest.approx(2 / 3)
+    # An hour later the oldest hour has left the window; the hour that was live has settled.
+    assert checks(NOW + timedelta(hours=1)) == 2
