@@ -163,33 +163,27 @@ def live_context(request: HttpRequest, now: datetime) -> dict:
     accounts = list(
         ProviderAccount.objects.defer("credentials_encrypted").order_by(Lower("display_name"), "id")
     )
-    filters, notes = DashboardFilterForm(request.GET, accounts=accounts).filters()
-    paging = paginate(request, fleet.filtered_models(filters), fleet.PER_PAGE, filters.as_query())
-    page = paging["page_obj"]
-    page_models = list(page.object_list)
-    rows = fleet.page_rows(page_models, now)
-    for row in rows:
-        _decorate_row(row, now)
-
     summaries = fleet.account_summaries(now=now, accounts=accounts)
     health = {state: sum(s["states"][state] for s in summaries) for state in fleet.STATES}
     monitored = sum(s["monitored"] for s in summaries)
-    show_all = request.GET.get("accounts") == "all"
-    shown, hidden_accounts = fleet.shown_accounts(summaries, show_all=show_all)
-    for summary in shown:
-        summary["availability_text"] = availability(summary["availability"])
-        summary["cells"] = [{"state": s, "n": summary["states"][s]} for s in fleet.STATES]
-
-    problems = fleet.problem_models()
-    for model in problems:
-        model.checked_ago = ago(model.status.checked_at, now)
-        model.hint = CONFIG_ERRORS.get(model.status.error_type)
-    incidents, incidents_total = fleet.open_incidents()
-    for incident in incidents:
-        incident.opened_ago = ago(incident.opened_at, now)
     reports = fleet.slo_reports(now=now)
-    burning = fleet.burning_slos(reports)
+    return {
+        **_status_context(now, monitored),
+        "now": now,
+        "metrics": queries.METRICS,
+        "has_providers": bool(accounts),
+        "monitored": monitored,
+        "health": health,
+        "health_bar": _health_bar(health, monitored),
+        "slo_card": fleet.slo_card(reports),
+        **_attention_context(now, health, reports),
+        **_accounts_context(request, summaries),
+        **_models_context(request, accounts, now),
+    }
 
+
+def _status_context(now: datetime, monitored: int) -> dict:
+    """The last pass, the schedule, alerts, and recent activity."""
     data = queries.status(now=now)
     alerts_url = _reverse_or_none("alerts")
     for item in data["activity"]:
@@ -204,22 +198,25 @@ def live_context(request: HttpRequest, now: datetime) -> dict:
     data["last_run_ago"] = ago(data["last_run_at"], now)
     data["stale_for"] = ago(data["config"].last_run_at, now)
     data["stale"] = data["stale"] and bool(monitored)
+    return data
 
-    query = paging["query"]
-    page_query = "&".join(p for p in (query, f"page={page.number}" if page.number > 1 else "") if p)
+
+def _attention_context(now: datetime, health: dict, reports: list) -> dict:
+    """What needs attention: models down or degraded, SLOs burning, open incidents; the first
+    PROBLEMS_SHOWN of each and how many more."""
+    problems = fleet.problem_models()
+    for model in problems:
+        model.checked_ago = ago(model.status.checked_at, now)
+        model.hint = CONFIG_ERRORS.get(model.status.error_type)
+    incidents, incidents_total = fleet.open_incidents()
+    for incident in incidents:
+        incident.opened_ago = ago(incident.opened_at, now)
+    burning = fleet.burning_slos(reports)
+    problems_total = health["down"] + health["degraded"]
     return {
-        **data,
-        "now": now,
-        "metrics": queries.METRICS,
-        "has_providers": bool(accounts),
-        "monitored": monitored,
-        "health": health,
-        "health_bar": _health_bar(health, monitored),
-        "slo_card": fleet.slo_card(reports),
-        # what needs attention
         "problems": problems,
-        "problems_total": health["down"] + health["degraded"],
-        "problems_more": health["down"] + health["degraded"] - len(problems),
+        "problems_total": problems_total,
+        "problems_more": problems_total - len(problems),
         "incidents": incidents,
         "incidents_total": incidents_total,
         "incidents_more": incidents_total - len(incidents),
@@ -227,13 +224,35 @@ def live_context(request: HttpRequest, now: datetime) -> dict:
         "burning_total": len(burning),
         "burning_more": max(len(burning) - fleet.PROBLEMS_SHOWN, 0),
         "attention": bool(problems or incidents or burning),
-        # accounts
+    }
+
+
+def _accounts_context(request: HttpRequest, summaries: list[dict]) -> dict:
+    show_all = request.GET.get("accounts") == "all"
+    shown, hidden = fleet.shown_accounts(summaries, show_all=show_all)
+    for summary in shown:
+        summary["availability_text"] = availability(summary["availability"])
+        summary["cells"] = [{"state": s, "n": summary["states"][s]} for s in fleet.STATES]
+    return {
         "accounts": shown,
-        "accounts_hidden": hidden_accounts,
+        "accounts_hidden": hidden,
         "accounts_total": len(summaries),
         "show_all_accounts": show_all,
         "accounts_capped": len(summaries) > fleet.ACCOUNTS_SHOWN,
-        # models
+    }
+
+
+def _models_context(request: HttpRequest, accounts: list, now: datetime) -> dict:
+    """One page of the models the URL's filters select, with its paging links."""
+    filters, notes = DashboardFilterForm(request.GET, accounts=accounts).filters()
+    paging = paginate(request, fleet.filtered_models(filters), fleet.PER_PAGE, filters.as_query())
+    page = paging["page_obj"]
+    page_models = list(page.object_list)
+    rows = fleet.page_rows(page_models, now)
+    for row in rows:
+        _decorate_row(row, now)
+    query = paging["query"]
+    return {
         "filters": filters,
         "filter_notes": notes,
         "filter_accounts": accounts,
@@ -244,8 +263,7 @@ def live_context(request: HttpRequest, now: datetime) -> dict:
         "page_count_total": page.paginator.count,
         "prev_url": _page_link(query, page.previous_page_number()) if page.has_previous() else "",
         "next_url": _page_link(query, page.next_page_number()) if page.has_next() else "",
-        "filter_query": query,
-        "live_url": reverse("dashboard-live") + (f"?{page_query}" if page_query else ""),
+        "live_url": reverse("dashboard-live") + _page_link(query, page.number).rstrip("?"),
         "page_model_ids": [str(row["model"].id) for row in rows],
         "model_query": urlencode([("model", str(row["model"].id)) for row in rows]),
         "across_providers": _across(page_models, now),
