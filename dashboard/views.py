@@ -142,6 +142,13 @@ def _page_link(query: str, number: int) -> str:
     return f"?{joined}" if joined else "?"
 
 
+def _live_url(query: str, number: int, *, all_accounts: bool) -> str:
+    """What the 30-second refresh asks for: the same filters, page and account list."""
+    parts = (query, f"page={number}" if number > 1 else "", "accounts=all" if all_accounts else "")
+    joined = "&".join(part for part in parts if part)
+    return reverse("dashboard-live") + (f"?{joined}" if joined else "")
+
+
 def _health_bar(health: dict, total: int) -> list[dict]:
     """Stacked SVG rects (x, width in %): SVG attributes, not inline styles (strict CSP)."""
     bar, x = [], 0.0
@@ -263,7 +270,9 @@ def _models_context(request: HttpRequest, accounts: list, now: datetime) -> dict
         "page_count_total": page.paginator.count,
         "prev_url": _page_link(query, page.previous_page_number()) if page.has_previous() else "",
         "next_url": _page_link(query, page.next_page_number()) if page.has_next() else "",
-        "live_url": reverse("dashboard-live") + _page_link(query, page.number).rstrip("?"),
+        "live_url": _live_url(
+            query, page.number, all_accounts=request.GET.get("accounts") == "all"
+        ),
         "page_model_ids": [str(row["model"].id) for row in rows],
         "model_query": urlencode([("model", str(row["model"].id)) for row in rows]),
         "across_providers": _across(page_models, now),

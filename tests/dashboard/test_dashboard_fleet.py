@@ -318,3 +318,14 @@ def test_the_accounts_window_slides_with_the_hour_and_reads_the_live_hours_every
     assert summary["availability"] == pytest.approx(2 / 3)
     # An hour later the oldest hour has left the window; the hour that was live has settled.
     assert checks(NOW + timedelta(hours=1)) == 2
+
+
+def test_the_live_refresh_keeps_every_account_listed_once_asked(client, monkeypatch):
+    monkeypatch.setattr(fleet, "ACCOUNTS_SHOWN", 3)
+    seed_fleet(40, accounts=8, history=0)
+    html = get(client, accounts="all", state="down")
+    live = unescape(re.search(r'id="dashboard-live"[^>]* hx-get="([^"]+)"', html).group(1))
+    assert live == "/dashboard/live?state=down&accounts=all"
+    assert get(client, live).count('<th scope="row"') == 8
+    html = get(client)
+    assert 'hx-get="/dashboard/live"' in html
