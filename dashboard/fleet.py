@@ -2,11 +2,11 @@
 one page of models found by search and filters.
 
 A page view costs the same number of queries whatever the number of models, and reads rows
-for one page of models at most, with one exception kept small: the account summaries merge
-the hourly rollups of the last 24 h, and only the hours still being written (the current one,
-and the previous one for a few minutes) are read on every view. A settled hour's merged
-figures per account are computed once and cached (monitoring.slos does the same with settled
-days), so a view reads about one rollup row per model, not 24.
+for one page of models at most, with one exception kept small: the account summaries cover
+every model's hourly rollups of the last 24 h. The hours still being written are summed by
+the database on every view; each settled hour's figures per account (counts and the merged
+TTFT summary) are computed once and cached (monitoring.slos does the same with settled
+days), so a view never parses a thousand summaries.
 """
 
 from collections import defaultdict
@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 
 from alerts.evaluation import SLO_PREFIX
 from alerts.models import AlertRule, Incident
+from dashboard import queries
 from monitoring import sketch, slos
 from monitoring.models import CheckRollup, Slo
 from providers import tags as tag_rules
@@ -125,11 +126,7 @@ def page_rows(models: list[LLMModel], now: datetime, *, tags: bool = True) -> li
     """One row per model of a page: its latest status, 24 h availability and hourly latency
     p50s (one query for the page, whatever its size), and its tags (``tags``: prefetched)."""
     hourly = (
-        CheckRollup.objects.filter(
-            resolution=CheckRollup.Resolution.HOUR,
-            bucket__gte=now - WINDOW,
-            model_id__in=[m.id for m in models],
-        )
+        queries.rollup_rows([m.id for m in models], CheckRollup.Resolution.HOUR, now - WINDOW)
         .values_list("model_id", "bucket", "n", "up", "degraded", "latency_p50")
         .order_by("bucket")
     )
@@ -174,7 +171,8 @@ def _status(model: LLMModel):
 
 def account_summaries(*, now: datetime, accounts: list[ProviderAccount]) -> list[dict]:
     """Per account: its monitored models by state and, over the last 24 h, availability and
-    TTFT p50/p95 of all its checks (merged summaries, never averages of percentiles)."""
+    TTFT p50/p95 of all its checks (TTFT up to the last settled hour; merged summaries, never
+    averages of percentiles)."""
     counts = {
         row["provider_account_id"]: row
         for row in LLMModel.objects.monitored()
@@ -219,6 +217,7 @@ def _window_key(settled: list[datetime]) -> str:
 
 
 def _merge(into: dict, per_account: dict) -> dict:
+    """Add {account id: (checks, ok, TTFT summary or None)} into ``into``."""
     for account_id, (n, ok, ttft) in per_account.items():
         entry = into.setdefault(account_id, [0, 0, sketch.empty()])
         entry[0] += n
@@ -229,11 +228,14 @@ def _merge(into: dict, per_account: dict) -> dict:
 
 def _account_window(now: datetime) -> dict:
     """{account id: (checks, up or degraded, TTFT summary)} over the hourly rollups of the
-    last 24 h (buckets from ``now − 24 h`` on, as the model rows count them).
+    last 24 h (buckets from ``now − 24 h`` on, as the model rows count them). Counts include
+    the hours still being written; the TTFT summary covers the settled hours only, so that a
+    view never parses a thousand summaries of the hour in progress.
 
     The settled hours' merged figures are one cache entry, rebuilt once an hour from one
-    entry per hour (each hour read from the database once); the hours still being written,
-    and settled hours missing from the cache, are read in one query."""
+    entry per hour (each hour read from the database once). One query a view: the hours in
+    progress summed by the database, or, when the cache lacks settled hours, those and the
+    hours in progress read together."""
     since = now - WINDOW
     first = since.replace(minute=0, second=0, microsecond=0)
     if first < since:
@@ -244,35 +246,43 @@ def _account_window(now: datetime) -> dict:
         buckets.append(bucket)
         bucket += timedelta(hours=1)
     settled = [b for b in buckets if b + timedelta(hours=1) + SETTLE <= now]
-    window = cache.get(_window_key(settled)) if settled else None
-    hours: dict = {}
-    if window is None:
-        cached = cache.get_many([_hour_key(b) for b in settled])
-        hours = {b: cached[_hour_key(b)] for b in settled if _hour_key(b) in cached}
-    missing = [b for b in buckets if b not in hours and (window is None or b not in settled)]
-    read: dict = {b: {} for b in missing}
-    rows = CheckRollup.objects.filter(
-        resolution=CheckRollup.Resolution.HOUR, bucket__in=missing
-    ).values_list("bucket", "model__provider_account_id", "n", "up", "degraded", "ttft")
+    live = [b for b in buckets if b not in settled]
+    hourly = CheckRollup.objects.filter(resolution=CheckRollup.Resolution.HOUR)
+    window = cache.get(_window_key(settled)) if settled else {}
+    total: dict = {}
+    if window is not None:
+        _merge(total, window)
+        for row in (
+            hourly.filter(bucket__in=live)
+            .values("model__provider_account_id")
+            .annotate(n=Sum("n"), ok=Sum(F("up") + F("degraded")))
+            .order_by()
+        ):
+            _merge(total, {str(row["model__provider_account_id"]): (row["n"], row["ok"], None)})
+        return {key: tuple(value) for key, value in total.items()}
+
+    cached = cache.get_many([_hour_key(b) for b in settled])
+    hours = {b: cached[_hour_key(b)] for b in settled if _hour_key(b) in cached}
+    missing = [b for b in settled if b not in hours]
+    read: dict = {b: {} for b in missing + live}
+    rows = hourly.filter(bucket__in=missing + live).values_list(
+        "bucket", "model__provider_account_id", "n", "up", "degraded", "ttft"
+    )
     for bucket, account_id, n, up, degraded, ttft in rows:
         entry = read[bucket].setdefault(str(account_id), [0, 0, sketch.empty()])
         entry[0] += n
         entry[1] += up + degraded
-        sketch.merge(entry[2], ttft)
-    if window is None:
-        fresh = {b: read[b] for b in missing if b in settled}
-        cache.set_many({_hour_key(b): v for b, v in fresh.items()}, timeout=HOUR_CACHE_SECONDS)
-        hours.update(fresh)
-        window = {}
-        for per_account in hours.values():
-            _merge(window, per_account)
-        if settled:
-            cache.set(_window_key(settled), window, timeout=HOUR_CACHE_SECONDS)
-    total: dict = {}
+        if bucket not in live:
+            sketch.merge(entry[2], ttft)
+    cache.set_many({_hour_key(b): read[b] for b in missing}, timeout=HOUR_CACHE_SECONDS)
+    hours.update({b: read[b] for b in missing})
+    window = {}
+    for per_account in hours.values():
+        _merge(window, per_account)
+    cache.set(_window_key(settled), window, timeout=HOUR_CACHE_SECONDS)
     _merge(total, window)
-    for bucket in missing:
-        if bucket not in settled:
-            _merge(total, read[bucket])
+    for bucket in live:
+        _merge(total, {key: (n, ok, None) for key, (n, ok, _) in read[bucket].items()})
     return {key: tuple(value) for key, value in total.items()}
 
 
