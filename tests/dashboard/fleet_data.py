@@ -4,7 +4,8 @@
 ``i`` has the latest status of ``state_of(i)``; the first ``history`` models also have 24 h of
 hourly checks (rollups: availability, sparklines, the accounts' TTFT). The first two
 model ids of each account are served by every account ("across providers"). Accounts carry
-``env:prod`` or ``env:staging`` (alternating); every 5th model carries ``team:search``.
+``env:prod`` or ``env:staging`` (alternating); every 5th model carries ``team:search``. A pass
+completed 3 minutes ago, and one model has an open "model changed" incident.
 """
 
 import math
@@ -13,7 +14,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from alerts.models import AlertRule
-from monitoring.models import ModelStatus
+from monitoring.models import ModelStatus, MonitoringConfig, MonitoringRun
 from providers.models import LLMModel, Tag
 from tests.factories import make_account, make_incident, make_rule, store_checks, uptime_check
 
@@ -94,6 +95,18 @@ def seed_fleet(count: int, *, accounts: int = 10, history: int = 60, now=None) -
             for i, model in enumerate(models)
             if i >= history and state_of(i) != "unknown"
         ]
+    )
+    states = [state_of(i) for i in range(count)]
+    MonitoringRun.objects.create(
+        status=MonitoringRun.Status.COMPLETED,
+        up=states.count("up"),
+        degraded=states.count("degraded"),
+        down=states.count("down"),
+        started_at=now - timedelta(minutes=4),
+        finished_at=now - timedelta(minutes=3),
+    )
+    MonitoringConfig.objects.filter(pk=MonitoringConfig.get().pk).update(
+        last_run_at=now - timedelta(minutes=4)
     )
     changed = make_incident(
         make_rule(name="Answers changed", rule_type=AlertRule.RuleType.MODEL_CHANGED),
