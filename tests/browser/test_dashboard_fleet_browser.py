@@ -7,6 +7,7 @@ filtered-*.png``) go to $ARGUSLM_SCREENSHOT_DIR (default /tmp/arguslm-shots).
 
 import os
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,13 @@ def test_a_thousand_models_filter_page_and_switch_theme(page, live_server, shot,
     shoot_both_themes(page, shot, "dashboard-fleet")
     assert_readable(page, "light")
     assert_readable(page, "dark")
+
+    # Headings in order (h1, then h2 sections, h3 inside them: none skipped).
+    levels = page.evaluate(
+        "Array.from(document.querySelectorAll('main h1, main h2, main h3, main h4'))"
+        ".map(h => Number(h.tagName[1]))"
+    )
+    assert levels[0] == 1 and all(b <= a + 1 for a, b in pairwise(levels))
 
     # Keyboard: the search box is reachable and shows where the focus is.
     page.locator("#dash-q").focus()
