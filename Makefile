@@ -75,9 +75,9 @@ test: install sdk-venv
 	ARGUSLM_DATA_DIR=$$(mktemp -d) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Dashboard screenshots (light and dark) for the README, from the browser test's real data.
+# Dashboard screenshots (light and dark) for the README, from the browser test at 1,000 models.
 screenshots: install browser
-	ARGUSLM_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/browser/test_dashboard_browser.py
+	ARGUSLM_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/browser/test_dashboard_fleet_browser.py
 
 clean:
 	rm -rf .venv .sdk-venv .llm-venv node_modules staticfiles

@@ -1,15 +1,18 @@
-"""Dashboard and model pages: htmx-polled cards, chart JSON, and the first-run simulator button.
+"""Dashboard and model pages: what needs attention, accounts and a page of models (htmx-polled),
+chart JSON, and the first-run simulator button.
 
-The data comes from ``dashboard.queries`` (a constant number of queries whatever the number
-of models); this module only shapes it for the templates: relative times, formatted
-availability, the server-rendered sparklines and the status-history grid.
+The data comes from ``dashboard.fleet`` and ``dashboard.queries`` (a constant number of queries
+whatever the number of models); this module only shapes it for the templates: relative
+times, formatted availability, the server-rendered sparklines and the status-history grid.
 """
 
 import uuid
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -17,9 +20,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from arguslm import errors as domain_errors
-from arguslm.pages import login_required_htmx, permission_required
+from arguslm.pages import login_required_htmx, paginate, permission_required
 from arguslm.templatetags.arguslm_tags import ago, availability
-from dashboard import across, queries
+from dashboard import across, fleet, queries
+from dashboard.forms import DashboardFilterForm
 from monitoring import drift
 from providers.models import LLMModel, ProviderAccount
 from providers.serializers import ModelUpdateSerializer
@@ -111,19 +115,83 @@ def range_choices() -> list[str]:
 # --- dashboard ----------------------------------------------------------------------------------
 
 
-def _decorate_card(card: dict, now: datetime) -> None:
-    status = card["status"]
-    card["ago"] = ago(status.checked_at if status else None, now)
-    card["availability_text"] = availability(card["availability"])
-    card["spark"] = sparkline(card["sparkline"], since=now - timedelta(hours=24), until=now)
-    card["hint"] = CONFIG_ERRORS.get(status.error_type) if status else None
+def _figure(value: float | None, decimals: int) -> str:
+    """A figure as the page shows it ("1,234", "56.7"), "—" when not measured. Formatted here,
+    not with a filter per cell: a page of rows is thousands of filter calls."""
+    return "—" if value is None else f"{value:,.{decimals}f}"
 
 
-def live_context(now: datetime) -> dict:
-    """Everything the 30-second refresh re-renders: status cards, model cards, activity."""
-    data = queries.overview(now=now)
-    for card in data["cards"]:
-        _decorate_card(card, now)
+def _decorate_row(row: dict, now: datetime) -> None:
+    status = row["status"]
+    row["ago"] = ago(status.checked_at if status else None, now)
+    row["checked_title"] = f"{status.checked_at:%Y-%m-%d %H:%M:%S} UTC" if status else ""
+    row["availability_text"] = availability(row["availability"])
+    row["spark"] = sparkline(row["sparkline"], since=now - timedelta(hours=24), until=now)
+    if row["spark"]:
+        row["spark"]["range"] = f"{row['spark']['low']:.0f}–{row['spark']['high']:.0f}"
+    row["hint"] = CONFIG_ERRORS.get(status.error_type) if status else None
+    row["ttft_text"] = _figure(status.ttft_ms if status else None, 0)
+    row["latency_text"] = _figure(status.latency_ms if status else None, 0)
+    row["tps_text"] = _figure(status.tps_excluding_ttft if status else None, 1)
+
+
+def _page_link(query: str, number: int) -> str:
+    """A link to page ``number`` with the filters: relative ("?…"), so that it points at the
+    dashboard also when the live refresh (another path) renders it."""
+    joined = "&".join(part for part in (query, f"page={number}" if number > 1 else "") if part)
+    return f"?{joined}" if joined else "?"
+
+
+def _live_url(query: str, number: int, *, all_accounts: bool) -> str:
+    """What the 30-second refresh asks for: the same filters, page and account list."""
+    parts = (query, f"page={number}" if number > 1 else "", "accounts=all" if all_accounts else "")
+    joined = "&".join(part for part in parts if part)
+    return reverse("dashboard-live") + (f"?{joined}" if joined else "")
+
+
+def _health_bar(health: dict, total: int) -> list[dict]:
+    """Stacked SVG rects (x, width in %): SVG attributes, not inline styles (strict CSP)."""
+    bar, x = [], 0.0
+    for state in fleet.STATES:
+        if health[state]:
+            width = 100 * health[state] / max(total, 1)
+            bar.append({"state": state, "x": round(x, 2), "width": round(width, 2)})
+            x += width
+    return bar
+
+
+def live_context(request: HttpRequest, now: datetime) -> dict:
+    """Everything the page and its 30-second refresh render for the filters and page in the
+    URL: what needs attention, the status cards, the accounts, one page of models.
+
+    A fixed number of queries: the accounts (hundreds at most) once, counts by state
+    aggregated in the database, the models filtered and paged there, rollups for the page's
+    models only (dashboard.fleet)."""
+    accounts = list(
+        ProviderAccount.objects.defer("credentials_encrypted").order_by(Lower("display_name"), "id")
+    )
+    summaries = fleet.account_summaries(now=now, accounts=accounts)
+    health = {state: sum(s["states"][state] for s in summaries) for state in fleet.STATES}
+    monitored = sum(s["monitored"] for s in summaries)
+    reports = fleet.slo_reports(now=now)
+    return {
+        **_status_context(now, monitored),
+        "now": now,
+        "metrics": queries.METRICS,
+        "has_providers": bool(accounts),
+        "monitored": monitored,
+        "health": health,
+        "health_bar": _health_bar(health, monitored),
+        "slo_card": fleet.slo_card(reports),
+        **_attention_context(now, health, reports),
+        **_accounts_context(request, summaries),
+        **_models_context(request, accounts, now),
+    }
+
+
+def _status_context(now: datetime, monitored: int) -> dict:
+    """The last pass, the schedule, alerts, and recent activity."""
+    data = queries.status(now=now)
     alerts_url = _reverse_or_none("alerts")
     for item in data["activity"]:
         item["ago"] = ago(item["at"], now)
@@ -136,24 +204,92 @@ def live_context(now: datetime) -> dict:
     data["last_run_at"] = (run.finished_at or run.created_at) if run else None
     data["last_run_ago"] = ago(data["last_run_at"], now)
     data["stale_for"] = ago(data["config"].last_run_at, now)
-    health = data["health"]
-    total = max(data["monitored"], 1)
-    # Stacked SVG rects (x, width in %): SVG attributes, not inline styles (strict CSP).
-    data["health_bar"], x = [], 0.0
-    for state in ("up", "degraded", "down", "unknown"):
-        if health[state]:
-            width = 100 * health[state] / total
-            data["health_bar"].append({"state": state, "x": round(x, 2), "width": round(width, 2)})
-            x += width
-    data["now"] = now
-    data["metrics"] = queries.METRICS
-    data["slo_card"] = queries.slo_summary(now=now)
+    data["stale"] = data["stale"] and bool(monitored)
     return data
 
 
-def comparison_context(range_: str, now: datetime) -> dict:
+def _attention_context(now: datetime, health: dict, reports: list) -> dict:
+    """What needs attention: models down or degraded, SLOs burning, open incidents; the first
+    PROBLEMS_SHOWN of each and how many more."""
+    problems = fleet.problem_models()
+    for model in problems:
+        model.checked_ago = ago(model.status.checked_at, now)
+        model.hint = CONFIG_ERRORS.get(model.status.error_type)
+    incidents, incidents_total = fleet.open_incidents()
+    for incident in incidents:
+        incident.opened_ago = ago(incident.opened_at, now)
+    burning = fleet.burning_slos(reports)
+    problems_total = health["down"] + health["degraded"]
+    return {
+        "problems": problems,
+        "problems_total": problems_total,
+        "problems_more": problems_total - len(problems),
+        "incidents": incidents,
+        "incidents_total": incidents_total,
+        "incidents_more": incidents_total - len(incidents),
+        "burning_slos": burning[: fleet.PROBLEMS_SHOWN],
+        "burning_total": len(burning),
+        "burning_more": max(len(burning) - fleet.PROBLEMS_SHOWN, 0),
+        "attention": bool(problems or incidents or burning),
+    }
+
+
+def _accounts_context(request: HttpRequest, summaries: list[dict]) -> dict:
+    show_all = request.GET.get("accounts") == "all"
+    shown, hidden = fleet.shown_accounts(summaries, show_all=show_all)
+    for summary in shown:
+        summary["availability_text"] = availability(summary["availability"])
+        summary["cells"] = [{"state": s, "n": summary["states"][s]} for s in fleet.STATES]
+    return {
+        "accounts": shown,
+        "accounts_hidden": hidden,
+        "accounts_total": len(summaries),
+        "show_all_accounts": show_all,
+        "accounts_capped": len(summaries) > fleet.ACCOUNTS_SHOWN,
+    }
+
+
+def _models_context(request: HttpRequest, accounts: list, now: datetime) -> dict:
+    """One page of the models the URL's filters select, with its paging links."""
+    filters, notes = DashboardFilterForm(request.GET, accounts=accounts).filters()
+    paging = paginate(request, fleet.filtered_models(filters), fleet.PER_PAGE, filters.as_query())
+    page = paging["page_obj"]
+    page_models = list(page.object_list)
+    rows = fleet.page_rows(page_models, now)
+    for row in rows:
+        _decorate_row(row, now)
+    query = paging["query"]
+    return {
+        "filters": filters,
+        "filter_notes": notes,
+        "filter_accounts": accounts,
+        "filter_states": fleet.STATE_FILTERS,
+        "filter_tags": fleet.tag_names(),
+        "rows": rows,
+        "page_obj": page,
+        "page_count_total": page.paginator.count,
+        "prev_url": _page_link(query, page.previous_page_number()) if page.has_previous() else "",
+        "next_url": _page_link(query, page.next_page_number()) if page.has_next() else "",
+        "live_url": _live_url(
+            query, page.number, all_accounts=request.GET.get("accounts") == "all"
+        ),
+        "page_model_ids": [str(row["model"].id) for row in rows],
+        "model_query": urlencode([("model", str(row["model"].id)) for row in rows]),
+        "across_providers": _across(page_models, now),
+    }
+
+
+def _across(models: list, now: datetime) -> dict:
+    groups = fleet.across_groups(models, now)
+    for group in groups.values():
+        for row in group:
+            _decorate_row(row, now)
+    return groups
+
+
+def comparison_context(range_: str, now: datetime, *, model_ids: list | None = None) -> dict:
     """Performance by model over the range, each figure with a bar scaled to its column."""
-    rows = queries.comparison(range_key=range_, now=now)
+    rows = queries.comparison(range_key=range_, model_ids=model_ids, now=now)
     cells = {}
     for key, _, _, lower_is_better in COMPARED:
         values = [r[key] for r in rows if r[key] is not None]
@@ -195,9 +331,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     context = {
         "page": "dashboard",
-        **live_context(now),
+        **live_context(request, now),
         "range": range_key(request),
-        "metrics": queries.METRICS,
         "ranges": range_choices(),
         "llmsim_url": settings.LLMSIM_URL,
     }
@@ -207,17 +342,23 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required_htmx
 @require_GET
 def dashboard_live(request: HttpRequest) -> HttpResponse:
-    """The status and model cards (swapped in) plus activity and "across providers" (oob)."""
-    return render(request, "dashboard/refresh.html", live_context(timezone.now()))
+    """What needs attention, the status cards and the accounts (swapped in), plus the page of
+    models, activity and "across providers" (out of band), for the URL's filters and page."""
+    return render(request, "dashboard/refresh.html", live_context(request, timezone.now()))
 
 
 @login_required_htmx
 @require_GET
 def dashboard_comparison(request: HttpRequest) -> HttpResponse:
+    """``?range=…[&model=<uuid>…]``: every monitored model, or those given (the page's)."""
+    try:
+        model_ids = [uuid.UUID(value) for value in request.GET.getlist("model")] or None
+    except ValueError:
+        return HttpResponse("Each model must be a model's UUID.", status=400)
     return render(
         request,
         "dashboard/comparison.html",
-        comparison_context(range_key(request), timezone.now()),
+        comparison_context(range_key(request), timezone.now(), model_ids=model_ids),
     )
 
 

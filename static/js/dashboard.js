@@ -5,8 +5,12 @@
 //   in all four.
 // * The range selector re-fetches the charts and the "Performance by model" partial, and keeps
 //   the range in the URL (?range=) so a reload shows the same thing.
-// * Charts refresh every 60 s (not while the tab is hidden); the cards refresh themselves every
-//   30 s through htmx; the Refresh button does both at once.
+// * The dashboard's charts and comparison cover the models of the page shown (data-models):
+//   at a thousand models, one page of them, never all.
+// * Charts refresh every 60 s (not while the tab is hidden); the live parts refresh themselves
+//   every 30 s through htmx, except while the keyboard focus is inside them (a swap would drop
+//   it); the Refresh button does both at once.
+// * The Models filters are a plain GET form; changing a menu submits it.
 // Colors come from the theme's CSS variables; charts are redrawn when the theme changes.
 (function () {
   var CHART_REFRESH_MS = 60000;
@@ -26,6 +30,8 @@
   var updated = document.querySelector("[data-updated]");
   var comparison = document.getElementById("dashboard-comparison");
   var live = document.getElementById("dashboard-live");
+  var models = document.getElementById("dashboard-models");
+  var filters = document.querySelector("[data-dash-filters]");
 
   var range = section ? section.dataset.range : null;
   var hidden = {}; // model id → true while hidden (shared by every chart)
@@ -277,9 +283,14 @@
 
   // --- fetching ----------------------------------------------------------------------------
 
+  function pageModels() {
+    return (section.dataset.models || "").split(" ").filter(Boolean);
+  }
+
   function chartUrl(metric) {
     var params = new URLSearchParams({ metric: metric, range: range });
     if (section.dataset.model) params.append("model", section.dataset.model);
+    pageModels().forEach(function (id) { params.append("model", id); });
     return section.dataset.chartUrl + "?" + params.toString();
   }
 
@@ -332,8 +343,9 @@
 
   function loadComparison() {
     if (!comparison || !window.htmx) return Promise.resolve();
-    var url = comparison.dataset.comparisonUrl + "?range=" + encodeURIComponent(range);
-    return window.htmx.ajax("GET", url, { target: comparison, swap: "innerHTML" });
+    var url = new URL(comparison.dataset.comparisonUrl, window.location.href);
+    url.searchParams.set("range", range);
+    return window.htmx.ajax("GET", url.pathname + url.search, { target: comparison, swap: "innerHTML" });
   }
 
   function loadLive() {
@@ -379,10 +391,26 @@
     }
   });
 
-  // The 30-second card refresh counts as an update too.
+  // The 30-second refresh counts as an update too.
   document.body.addEventListener("htmx:afterSwap", function (event) {
     if (live && event.detail.target === live) setUpdated();
   });
+
+  // A poll would replace the element holding the keyboard focus: skip it then (the next one,
+  // 30 s later, runs once the focus has moved on). The Refresh button still refreshes.
+  function focusInside() {
+    var active = document.activeElement;
+    return Boolean(active && ((live && live.contains(active)) || (models && models.contains(active))));
+  }
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (live && event.detail.elt === live && focusInside()) event.preventDefault();
+  });
+
+  if (filters) {
+    filters.addEventListener("change", function (event) {
+      if (event.target.tagName === "SELECT") filters.requestSubmit();
+    });
+  }
 
   // --- start -------------------------------------------------------------------------------
 

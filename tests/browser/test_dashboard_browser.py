@@ -1,7 +1,7 @@
 """The dashboard in a real browser, filled by a real monitoring pass against the simulator.
 
-Screenshots of the dashboard (light, dark, phone) and of a model page are saved to
-$ARGUSLM_SCREENSHOT_DIR (default /tmp/arguslm-shots) for a human to look at.
+Screenshots of the dashboard with a month of history (light, dark, phone) and of a model page
+are saved to $ARGUSLM_SCREENSHOT_DIR (default /tmp/arguslm-shots) for a human to look at.
 """
 
 import math
@@ -79,10 +79,11 @@ def test_a_real_monitoring_pass_fills_the_dashboard_and_the_model_page(
     base = live_server.url
     log_in(page, base, username="dora")
 
-    expect(page.locator("[data-model-card]")).to_have_count(2)
-    expect(page.locator('[data-model-card="fast-small"] [data-status]')).to_have_text("up")
-    expect(page.locator('[data-model-card="sim/status=500"] [data-status]')).to_have_text("down")
-    expect(page.locator('[data-model-card="sim/status=500"]')).to_contain_text("server_error")
+    expect(page.locator("[data-model-row]")).to_have_count(2)
+    expect(page.locator('[data-model-row="fast-small"] [data-status]')).to_have_text("up")
+    expect(page.locator('[data-model-row="sim/status=500"] [data-status]')).to_have_text("down")
+    expect(page.locator('[data-model-row="sim/status=500"]')).to_contain_text("server_error")
+    expect(page.get_by_test_id("attention")).to_contain_text("sim/status=500")
     expect(page.locator(".stat-grid")).to_contain_text("1 / 2 up")
     expect(page.locator("#dashboard-activity")).to_contain_text("Monitoring pass completed")
 
@@ -100,15 +101,15 @@ def test_a_real_monitoring_pass_fills_the_dashboard_and_the_model_page(
         assert page.url.endswith(f"?range={range_key}")
         expect(page.locator("#dashboard-comparison")).to_contain_text("fast-small")
 
-    # The Refresh button re-renders the cards and the charts in place.
-    page.evaluate("document.querySelector('[data-model-card]').dataset.stale = 'yes'")
+    # The Refresh button re-renders the models and the charts in place.
+    page.evaluate("document.querySelector('[data-model-row]').dataset.stale = 'yes'")
     page.click("[data-refresh]")
-    expect(page.locator("[data-model-card][data-stale]")).to_have_count(0)
+    expect(page.locator("[data-model-row][data-stale]")).to_have_count(0)
     expect(page.locator("[data-refresh]")).to_be_enabled()
     wait_for_charts(page, "90d")
 
     # Click-through to the model page: its figures, history and its own charts.
-    page.click('[data-model-card="fast-small"]')
+    page.click('[data-model-row="fast-small"] a.model-name')
     page.wait_for_url(re.compile(rf"{re.escape(base)}/monitoring/models/{fast.id}$"))
     expect(page.locator("h1")).to_contain_text("fast-small")
     expect(page.locator("h1 [data-status]")).to_have_text("up")
@@ -181,18 +182,19 @@ def test_dashboard_screenshots_with_a_month_of_history(
     run_pass()
     base = live_server.url
     log_in(page, base, username="dora")
-    expect(page.locator("[data-model-card]")).to_have_count(4)
+    expect(page.locator("[data-model-row]")).to_have_count(4)
     wait_for_charts(page, "24h")
     expect(page.locator("#dashboard-across")).to_contain_text("fast-small")
 
+    # (The README's dashboard screenshots are test_dashboard_fleet_browser's, at 1,000 models.)
     for theme in ("light", "dark"):
         set_theme(page, theme)
         wait_for_charts(page, "24h")  # the theme change redraws the charts
-        page.screenshot(path=str(shots / f"dashboard-{theme}.png"), full_page=True)
+        page.screenshot(path=str(shots / f"dashboard-month-{theme}.png"), full_page=True)
 
     page.click('[data-range-option="7d"]')
     wait_for_charts(page, "7d")
-    page.click('[data-model-card="sim/status=500"]')
+    page.click('[data-model-row="sim/status=500"] a.model-name')
     page.wait_for_url(re.compile(r".*/monitoring/models/.*"))
     wait_for_charts(page, "24h")
     expect(page.locator(".tl-cell.st-down").first).to_be_visible()
@@ -225,7 +227,7 @@ def test_first_run_offers_the_local_simulator(page, live_server, shots):
     page.get_by_role("button", name="Use the local simulator").click()
     page.wait_for_url(f"{base}/dashboard")
     expect(page.locator(".messages")).to_contain_text("Added “Local simulator”")
-    expect(page.locator("[data-model-card]")).to_have_count(5)
-    expect(page.locator('[data-model-card="fast-small"] [data-status]')).to_have_text("no data")
+    expect(page.locator("[data-model-row]")).to_have_count(5)
+    expect(page.locator('[data-model-row="fast-small"] [data-status]')).to_have_text("no data")
     wait_for_charts(page, "24h")
     assert page.errors == []

@@ -122,7 +122,7 @@ def test_an_htmx_poll_after_the_session_ended_sends_the_whole_page_to_login(anon
 # --- pages --------------------------------------------------------------------------------------
 
 
-def test_the_dashboard_shows_status_cards_model_cards_trends_comparison_and_activity(client, data):
+def test_the_dashboard_shows_status_cards_model_rows_trends_comparison_and_activity(client, data):
     MonitoringRun.objects.create(status="completed", up=1, degraded=0, down=1, finished_at=NOW)
     response = client.get(reverse("dashboard"))
     assert response.status_code == 200
@@ -130,14 +130,14 @@ def test_the_dashboard_shows_status_cards_model_cards_trends_comparison_and_acti
     # status cards: 2 monitored, 1 up (slow), 1 down (fast: its latest check failed)
     assert "Monitored models" in html and "Health" in html and "Last pass" in html
     assert '<span class="status-up">1</span><span class="stat-of muted"> / 2 up</span>' in html
-    # one card per monitored model, with its status class and a link to its page
-    assert html.count('data-model-card="') == 2
-    assert 'class="card model-card state-down"' in html
-    assert 'class="card model-card state-up"' in html
+    # one row per monitored model, with its status class and a link to its page
+    assert html.count('data-model-row="') == 2
+    assert 'class="model-row state-down"' in html
+    assert 'class="model-row state-up"' in html
     assert reverse("model-detail", args=[data["fast"].id]) in html
-    assert 'data-model-card="idle"' not in html
+    assert 'data-model-row="idle"' not in html
     # fast over 24 h: 09:20 up, 09:40 degraded, 12:10 up, 12:28 up, 12:29 down → 4 of 5
-    assert "80.0<small>%</small>" in html and "5 checks" in html
+    assert "80.0 %" in html and "5 checks" in html
     assert '<polyline class="spark-line"' in html
     assert "server_error" in html
     # trends: a range selector and one chart per metric, each with its definition
@@ -151,12 +151,13 @@ def test_the_dashboard_shows_status_cards_model_cards_trends_comparison_and_acti
     assert "Use the local simulator" not in html
 
 
-def test_the_live_partial_rerenders_the_cards_and_swaps_activity_out_of_band(client, data):
+def test_the_live_partial_rerenders_the_models_and_swaps_activity_out_of_band(client, data):
     response = client.get(reverse("dashboard-live"), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" not in html
-    assert html.count('data-model-card="') == 2
+    assert html.count('data-model-row="') == 2
+    assert '<div id="dashboard-models" hx-swap-oob="true">' in html
     assert 'id="dashboard-activity"' in html and 'hx-swap-oob="true"' in html
 
 
@@ -240,7 +241,7 @@ def test_using_the_local_simulator_creates_the_demo_account_once(client, monkeyp
     assert len(passes) == 1
     html = response.content.decode()
     assert "Added “Local simulator” with 5 monitored models" in html
-    assert html.count('data-model-card="') == 5
+    assert html.count('data-model-row="') == 5
     client.post(reverse("dashboard-demo"))
     assert ProviderAccount.objects.filter(is_demo=True).count() == 1
     assert len(passes) == 1
@@ -461,7 +462,7 @@ def test_the_dashboard_and_its_partials_use_as_many_queries_for_20_models_as_for
     assert counts_few == counts_many
     assert detail_few == detail_many
     html = client.get(reverse("dashboard")).content.decode()
-    assert html.count('data-model-card="') == 20
+    assert html.count('data-model-row="') == 20
 
 
 @pytest.mark.parametrize("range_key", ["1h", "24h", "30d"])

@@ -1,9 +1,12 @@
 """Fill the database with realistic monitoring history (for benchmarks and demos).
 
     manage.py generate_history --models 200 --days 90 --interval 5
+    manage.py generate_history --models 1000 --days 90 --raw-days 30
 
 200 models × 90 days at a 5-minute interval is 5.2 M checks. Raw checks, their hourly and
 daily rollups and each model's latest status are written in bulk. Deterministic (seeded).
+``--raw-days`` keeps raw checks for the last days only, as the retention prune does (30 days
+by default): older days exist as rollups alone, and the run writes a third of the rows.
 """
 
 import math
@@ -43,25 +46,33 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=int, default=5, help="minutes between checks")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--batch", type=int, default=5000)
+        parser.add_argument(
+            "--raw-days",
+            type=int,
+            default=None,
+            help="store raw checks for the last N days only (rollups cover every day)",
+        )
 
-    def handle(self, *args, models, accounts, days, interval, seed, batch, **options):
+    def handle(self, *args, models, accounts, days, interval, seed, batch, raw_days, **options):
         rng = random.Random(seed)
         started = time.monotonic()
         llm_models = self._models(models, accounts, rng)
         end = datetime.now(tz=UTC).replace(second=0, microsecond=0)
         start = end - timedelta(days=days)
         steps = days * 24 * 60 // interval
-        total = 0
+        raw_since = end - timedelta(days=raw_days) if raw_days is not None else start
+        total = stored = 0
         for index, model in enumerate(llm_models):
-            total += self._history(model, start, steps, interval, rng, batch)
+            stored += self._history(model, start, steps, interval, rng, batch, raw_since)
+            total += steps
             if (index + 1) % 10 == 0:
                 rate = total / (time.monotonic() - started)
                 self.stdout.write(
                     f"  {index + 1}/{len(llm_models)} models, {total:,} checks ({rate:,.0f}/s)"
                 )
         self.stdout.write(
-            f"Generated {total:,} checks for {len(llm_models)} models in "
-            f"{time.monotonic() - started:.0f} s"
+            f"Generated {total:,} checks for {len(llm_models)} models ({stored:,} stored as raw "
+            f"checks, all in rollups) in {time.monotonic() - started:.0f} s"
         )
 
     def _models(self, count: int, account_count: int, rng) -> list[LLMModel]:
@@ -88,12 +99,12 @@ class Command(BaseCommand):
             LLMModel.objects.bulk_create(created)
         return created
 
-    def _history(self, model, start, steps, interval, rng, batch) -> int:
+    def _history(self, model, start, steps, interval, rng, batch, raw_since) -> int:
         base_ttft = rng.uniform(120, 1500)
         decode = rng.uniform(20, 180)  # tokens per second
         outage_at = rng.randrange(steps) if rng.random() < 0.5 else -1
         outage_len = rng.randint(2, 30)
-        buffer, rows, counts = [], {}, defaultdict(int)
+        buffer, rows, counts, stored = [], {}, defaultdict(int), 0
         check = None
         for step in range(steps):
             at = start + timedelta(minutes=step * interval)
@@ -118,16 +129,19 @@ class Command(BaseCommand):
                 check.tps_excluding_ttft = (tokens - 1) / (decode_ms / 1000)
                 check.tpot_ms = decode_ms / (tokens - 1)
                 check.chunks = tokens
-            buffer.append(check)
-            counts[(model.id, check.status)] += 1
+            if at >= raw_since:
+                buffer.append(check)
+                counts[(model.id, check.status)] += 1
             for resolution in CheckRollup.Resolution.values:
                 key = (resolution, rollups.bucket_start(at, resolution))
                 if key not in rows:
                     rows[key] = rollups.new_rollup(model.id, *key)
                 rollups.add_check(rows[key], check)
             if len(buffer) >= batch:
+                stored += len(buffer)
                 self._insert(buffer)
                 buffer = []
+        stored += len(buffer)
         self._insert(buffer)
         for row in rows.values():
             row.latency_p50 = sketch.quantile(row.latency, 0.5)
@@ -145,7 +159,7 @@ class Command(BaseCommand):
                 "error": check.error,
             },
         )
-        return steps
+        return stored
 
     def _insert(self, checks: list[UptimeCheck]) -> None:
         """executemany of plain tuples: ~10× faster than bulk_create for millions of rows."""
