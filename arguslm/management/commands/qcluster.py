@@ -109,5 +109,6 @@ class Command(ClusterCommand):
         # django-q2 forks ``cluster.Sentinel`` and its command builds ``Cluster()`` by the
         # name it imported: both are swapped for the classes above in this process.
         cluster.Sentinel = _Sentinel
-        django_q_command.Cluster = _Cluster
+        if django_q_command.Cluster is cluster.Cluster:  # not replaced already (tests do)
+            django_q_command.Cluster = _Cluster
         super().handle(*args, **options)
