@@ -18,10 +18,17 @@ class AlertsConfig(AppConfig):
 
 
 def _queue_evaluation(sender, run_id, **kwargs) -> None:
-    """Evaluate the rules on a completed pass, queued so that it never slows the pass down."""
+    """Evaluate the rules on a completed pass, queued so that it never slows the pass down, on
+    the home region's queue (the last shard may finish on another region's worker)."""
+    from django.conf import settings
     from django_q.tasks import async_task
 
-    async_task("alerts.tasks.evaluate_run", str(run_id), task_name=f"alerts-{run_id}")
+    async_task(
+        "alerts.tasks.evaluate_run",
+        str(run_id),
+        task_name=f"alerts-{run_id}",
+        cluster=settings.ARGUSLM_HOME_QUEUE,
+    )
 
 
 def _queue_benchmark_evaluation(sender, run_id, status, **kwargs) -> None:

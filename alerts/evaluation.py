@@ -14,6 +14,12 @@ that state, the probing host's network has one ("probes cannot reach providers")
 incidents still open and resolve, held under the wider one (``Incident.parent``) and raising
 no alert of their own: notifications follow the widest open incident. When it resolves, what
 is still down under it is released and alerted on its own.
+
+Probing from several regions (monitoring.regions), a model's verdict is the regions'
+agreement: down when at least the configured quorum of the regions that probed it saw it down
+(a majority by default). A region that sees most of its models down while the others see them
+up has one incident of its own ("probes from eu fail"), and the models it alone saw down raise
+none.
 """
 
 import statistics
@@ -25,8 +31,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent, AlertRule, Incident, RuleState, threshold_setting
-from monitoring import drift, slos
-from monitoring.models import MonitoringRun, Slo, UptimeCheck
+from monitoring import drift, regions, slos
+from monitoring.models import MonitoringConfig, MonitoringRun, Slo, UptimeCheck
 
 METRIC_FIELDS = {"ttft": "ttft_ms", "latency": "latency_ms", "tps": "tps_excluding_ttft"}
 METRIC_UNITS = {"ttft": "ms", "latency": "ms", "tps": "tok/s", "error_rate": ""}
@@ -34,6 +40,7 @@ METRIC_UNITS = {"ttft": "ms", "latency": "ms", "tps": "tok/s", "error_rate": ""}
 
 NETWORK = "network"
 ACCOUNT_PREFIX = "account:"
+REGION_PREFIX = "region:"
 SLO_PREFIX = "slo:"
 # An account is in outage when more than this share of its checked models are down.
 ACCOUNT_OUTAGE_SHARE = 0.5
@@ -52,16 +59,17 @@ class Verdict:
 def evaluate_run(run_id) -> list[Alert]:
     """Evaluate every enabled rule against one pass's checks; returns the alerts raised."""
     # Checks made during a maintenance window raise nothing and resolve nothing.
-    checks = list(
+    every_region = list(
         UptimeCheck.objects.filter(run_id=run_id, in_maintenance=False).select_related(
             "model__provider_account"
         )
     )
+    checks = regions.agreed_checks(every_region, MonitoringConfig.get().down_quorum)
     raised: list[Alert] = []
     for rule in AlertRule.objects.filter(enabled=True).select_related("target_model"):
         model_verdicts = verdicts(rule, checks)
         if rule.rule_type == AlertRule.RuleType.ANY_MODEL_DOWN:
-            raised += _apply_grouped(rule, checks, model_verdicts)
+            raised += _apply_grouped(rule, checks, model_verdicts, every_region)
             continue
         for verdict in model_verdicts:
             alert = apply(rule, verdict)
@@ -161,10 +169,17 @@ def _slo_burn(rule: AlertRule) -> list[Verdict]:
 
 
 def _down(check: UptimeCheck) -> Verdict:
+    """A model's verdict from its (agreed) check; with several regions, which saw it down."""
     failing = check.status == UptimeCheck.Status.DOWN
     name = check.model.display_name
+    seen = getattr(check, "by_region", {})
+    down_in = sorted(r for r, status in seen.items() if status == UptimeCheck.Status.DOWN)
+    where = (
+        f" in {len(down_in)} of {len(seen)} regions ({', '.join(down_in)})" if len(seen) > 1 else ""
+    )
     if failing:
-        reason = f"Model {name} is down: {check.error or check.error_type or 'health check failed'}"
+        error = check.error or check.error_type or "health check failed"
+        reason = f"Model {name} is down{where}: {error}"
     else:
         reason = f"Model {name} is {check.status} again"
     return Verdict(
@@ -206,12 +221,49 @@ def group_verdicts(checks: list[UptimeCheck]) -> tuple[Verdict | None, list[Verd
     return network, accounts
 
 
-def _apply_grouped(rule: AlertRule, checks, model_verdicts: list[Verdict]) -> list[Alert]:
-    """Apply the network's, then the accounts', then the models' verdicts, each held under the
-    wider incident that is open; then release what a wider incident that resolved in this pass
-    still holds (after the models' own verdicts, so that those that recovered stay quiet)."""
+def region_verdicts(every_region: list[UptimeCheck], agreed: list[UptimeCheck]) -> list[Verdict]:
+    """Each region's verdict when a pass probed from two or more: failing when more than half
+    of the models it checked (at least two) were down there, and most of those were not down
+    by the regions' agreement (the region's network, not the providers)."""
+    by_region: dict = defaultdict(list)
+    for check in every_region:
+        by_region[check.region].append(check)
+    if len(by_region) < 2:
+        return []
+    agreed_down = {c.model_id for c in agreed if c.status == UptimeCheck.Status.DOWN}
+    out = []
+    for region, region_checks in sorted(by_region.items()):
+        if len(region_checks) < MIN_GROUP:
+            continue
+        down = {c.model_id for c in region_checks if c.status == UptimeCheck.Status.DOWN}
+        total = len(region_checks)
+        alone = down - agreed_down
+        failing = len(down) / total > ACCOUNT_OUTAGE_SHARE and len(alone) > len(down) / 2
+        reason = (
+            f"Probes from region {region} fail: {len(down)} of {total} models down there, "
+            f"{len(alone)} of them up from the other regions (the region's network, most likely)"
+            if failing
+            else f"Probes from region {region} succeed again: {total - len(down)} of {total} up"
+        )
+        out.append(Verdict(f"{REGION_PREFIX}{region}", None, failing, reason))
+    return out
+
+
+def _apply_grouped(
+    rule: AlertRule, checks, model_verdicts: list[Verdict], every_region=()
+) -> list[Alert]:
+    """Apply the regions' and the network's, then the accounts', then the models' verdicts,
+    each held under the wider incident that is open; then release what a wider incident that
+    resolved in this pass still holds (after the models' own verdicts, so that those that
+    recovered stay quiet)."""
     network, accounts = group_verdicts(checks)
     wider: list[Alert | None] = []
+    failing_regions = {}
+    for verdict in region_verdicts(list(every_region), checks):
+        wider.append(apply(rule, verdict))
+        incident = _open(rule, verdict.subject)
+        if incident is not None:
+            failing_regions[verdict.subject.removeprefix(REGION_PREFIX)] = incident
     network_incident = None
     if network is not None:
         wider.append(apply(rule, network))
@@ -220,9 +272,16 @@ def _apply_grouped(rule: AlertRule, checks, model_verdicts: list[Verdict]) -> li
     for verdict in accounts:
         wider.append(apply(rule, verdict, held_by=network_incident))
         held_by_account[verdict.account_id] = _open(rule, verdict.subject)
+    down_in = defaultdict(set)
+    for check in every_region:
+        if check.status == UptimeCheck.Status.DOWN:
+            down_in[str(check.model_id)].add(check.region)
     raised = []
     for verdict in model_verdicts:
         held_by = held_by_account.get(verdict.account_id) or network_incident
+        regions_down = down_in.get(verdict.subject, set())
+        if held_by is None and regions_down and regions_down <= set(failing_regions):
+            held_by = failing_regions[sorted(regions_down)[0]]  # down only where probes fail
         raised.append(apply(rule, verdict, held_by=held_by))
     for alert in wider:
         raised += _released(alert)

@@ -7,6 +7,7 @@ PostgreSQL; ``REDIS_URL`` switches the channel layer and the django-q2 broker to
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -150,6 +151,29 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Regions (docs/regions.md) ----------------------------------------------------------------
+# Where this process probes from. The home region's workers take every task (schedules,
+# benchmarks, alerts, passes) and their own region's probes; a worker of another region takes
+# only its region's probes, from a queue of its own.
+_REGION_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def _region(name: str, default: str) -> str:
+    value = env_str(name, default).strip()[:64]
+    if not _REGION_NAME.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: a region is 1-32 lowercase letters, digits or '-', "
+            "starting with a letter"
+        )
+    return value
+
+
+ARGUSLM_HOME_REGION = _region("ARGUSLM_HOME_REGION", "default")
+ARGUSLM_REGION = _region("ARGUSLM_REGION", ARGUSLM_HOME_REGION)
+ARGUSLM_HOME_QUEUE = Q_CLUSTER["name"]
+if ARGUSLM_REGION != ARGUSLM_HOME_REGION:
+    Q_CLUSTER["cluster_name"] = f"{ARGUSLM_HOME_QUEUE}.{ARGUSLM_REGION}"
 
 # --- Limits and cost ------------------------------------------------------------------------
 

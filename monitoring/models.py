@@ -39,6 +39,11 @@ class MonitoringConfig(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
     )
+    # With several regions, a model is down when at least this many of the regions that
+    # probed it saw it down (monitoring.regions.agree); None = a majority.
+    down_quorum = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(64)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -99,7 +104,11 @@ class MonitoringRun(models.Model):
     # closed as failed by the next pass (the worker was killed).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     shards_total = models.PositiveIntegerField(default=0)
+    # Shards finished or given up (their region's workers gone): the run closes when every
+    # shard is settled.
     shards_done = models.PositiveIntegerField(default=0)
+    # The regions this pass probes from (those with a live worker when it started).
+    regions = models.JSONField(default=list, blank=True)
     total = models.PositiveIntegerField(default=0)
     up = models.PositiveIntegerField(default=0)
     degraded = models.PositiveIntegerField(default=0)
@@ -138,6 +147,8 @@ class UptimeCheck(MeasuredSample):
     )
     status = models.CharField(max_length=10, choices=Status.choices)
     created_at = models.DateTimeField()
+    # Where the probe ran from (settings.ARGUSLM_REGION of its worker).
+    region = models.CharField(max_length=32, default="default")
     # Probed during a maintenance window: kept and shown, but out of availability, the rollups
     # and alerting (monitoring.maintenance).
     in_maintenance = models.BooleanField(default=False)
@@ -161,6 +172,10 @@ class UptimeCheck(MeasuredSample):
             models.Index(fields=["model", "-created_at"], name="check_model_created_idx"),
             # uptime?status= filters.
             models.Index(fields=["status", "-created_at"], name="check_status_created_idx"),
+            # uptime?region= filters.
+            models.Index(fields=["region", "-created_at"], name="check_region_created_idx"),
+            # A shard taken over: which of its models this pass already checked there.
+            models.Index(fields=["run", "region"], name="check_run_region_idx"),
         ]
 
     def __str__(self) -> str:
@@ -168,7 +183,8 @@ class UptimeCheck(MeasuredSample):
 
 
 class ModelStatus(models.Model):
-    """The latest check of each model, kept beside it so pages never scan the checks table."""
+    """Each model's latest status, kept beside it so pages never scan the checks table: with
+    one region its latest check, with several the regions' agreement (monitoring.regions)."""
 
     model = models.OneToOneField(
         LLMModel, on_delete=models.CASCADE, primary_key=True, related_name="status"
@@ -185,6 +201,77 @@ class ModelStatus(models.Model):
         return f"{self.model_id}: {self.status}"
 
 
+class RegionStatus(models.Model):
+    """The latest check of a model from one region (written by that region's shard only)."""
+
+    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="region_statuses")
+    region = models.CharField(max_length=32)
+    status = models.CharField(max_length=10, choices=UptimeCheck.Status.choices)
+    checked_at = models.DateTimeField()
+    ttft_ms = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    tps_excluding_ttft = models.FloatField(null=True, blank=True)
+    error_type = models.CharField(max_length=20, null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "region"], name="one_status_per_region")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} in {self.region}: {self.status}"
+
+
+class Region(models.Model):
+    """A place probes run from, known by its workers' heartbeats (monitoring.regions)."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    # Written every few seconds by each live worker cluster of the region.
+    last_seen_at = models.DateTimeField()
+    # The last cluster that beat ("host:pid"), for the operator looking for it.
+    last_worker = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MonitoringShard(models.Model):
+    """Some of a pass's models, probed from one region by whichever worker holds its lease.
+
+    A worker renews the lease as it stores checks; when a lease runs out (the worker was
+    killed), a live worker of the region takes the shard over and probes the models that have
+    no check yet (monitoring.regions.keep).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        LOST = "lost"  # its region's workers were gone
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(MonitoringRun, on_delete=models.CASCADE, related_name="shards")
+    region = models.CharField(max_length=32)
+    model_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    worker = models.CharField(max_length=200, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    enqueued_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    stored = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "region"], name="shard_status_region_idx")]
+
+    def __str__(self) -> str:
+        return f"Shard {self.id} of {self.run_id} in {self.region} ({self.status})"
+
+
 class CheckRollup(models.Model):
     """Checks of one model in one hour or day: exact counts, mergeable quantile summaries.
 
@@ -197,6 +284,7 @@ class CheckRollup(models.Model):
         DAY = "day"
 
     model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="rollups")
+    region = models.CharField(max_length=32, default="default")
     resolution = models.CharField(max_length=4, choices=Resolution.choices)
     bucket = models.DateTimeField()
     n = models.PositiveIntegerField(default=0)
@@ -210,8 +298,10 @@ class CheckRollup(models.Model):
 
     class Meta:
         constraints = [
+            # One writer per row: a model is in one shard per region and pass.
             models.UniqueConstraint(
-                fields=["model", "resolution", "bucket"], name="one_rollup_per_bucket"
+                fields=["model", "region", "resolution", "bucket"],
+                name="one_rollup_per_region_bucket",
             )
         ]
         indexes = [
@@ -245,17 +335,19 @@ class CheckCount(models.Model):
 
     @classmethod
     def add(cls, counts: dict) -> None:
-        """Apply {(model_id, status): delta} in one statement per key (rare: once per batch)."""
+        """Apply {(model_id, status): delta} in one statement per key (rare: once per batch).
+        Two regions may add to a new row at once: it is created if missing, then updated."""
         from django.db.models import F
 
         for (model_id, status), delta in counts.items():
             if not delta:
                 continue
-            updated = cls.objects.filter(model_id=model_id, status=status).update(
-                count=F("count") + delta
-            )
-            if not updated:
-                cls.objects.create(model_id=model_id, status=status, count=delta)
+            keyed = cls.objects.filter(model_id=model_id, status=status)
+            if not keyed.update(count=F("count") + delta):
+                cls.objects.bulk_create(
+                    [cls(model_id=model_id, status=status, count=0)], ignore_conflicts=True
+                )
+                keyed.update(count=F("count") + delta)
 
 
 class MaintenanceWindow(models.Model):

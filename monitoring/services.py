@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from arguslm import errors
@@ -27,8 +27,14 @@ from arguslm.llm import warm
 from arguslm.llm.measure import measure, new_http_client
 from arguslm.llm.prompts import get_pack
 from arguslm.llm.types import ErrorType, GatewayError, Sample, Timeouts
-from monitoring import drift, maintenance, rollups, signals
-from monitoring.models import CheckCount, MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring import drift, maintenance, regions, rollups, signals
+from monitoring.models import (
+    CheckCount,
+    MonitoringConfig,
+    MonitoringRun,
+    MonitoringShard,
+    UptimeCheck,
+)
 from providers.models import LLMModel
 
 log = logging.getLogger(__name__)
@@ -39,7 +45,7 @@ SHARD_SIZE = getattr(settings, "ARGUSLM_SHARD_SIZE", 250)
 # One process stays at or below this many probe starts per minute (the gateway's accuracy
 # target holds there); more load is spread over more worker processes.
 PROBE_RATE_PER_MIN = settings.ARGUSLM_PROBE_RATE
-HEARTBEAT_EVERY_S = 10
+HEARTBEAT_EVERY_S = 5  # with no batch to store: well inside the lease (regions.LEASE)
 # Completed probes are stored this often: what a worker killed mid-shard can lose.
 STORE_EVERY_S = 1.0
 QUEUED_GIVE_UP = timedelta(hours=1)
@@ -58,7 +64,10 @@ def request_pass(*, trigger: str = MonitoringRun.Trigger.MANUAL) -> MonitoringRu
     run = MonitoringRun.objects.create(trigger=trigger, prompt_pack=config.prompt_pack)
     try:
         async_task(
-            "monitoring.tasks.start_pass", str(run.id), task_name=f"monitoring-pass-{run.id}"
+            "monitoring.tasks.start_pass",
+            str(run.id),
+            task_name=f"monitoring-pass-{run.id}",
+            cluster=settings.ARGUSLM_HOME_QUEUE,
         )
     except Exception as exc:  # the broker is down: record it, never leave the run queued
         run.status, run.finished_at = MonitoringRun.Status.FAILED, timezone.now()
@@ -96,9 +105,12 @@ def close_stale_runs(*, now=None) -> int:
 
 
 def start_pass(*, run_id) -> MonitoringRun:
-    """Claim a queued run, or record it as skipped when another pass is still running."""
-    from django_q.tasks import async_task
+    """Claim a queued run and queue its shards, one set per live region.
 
+    When another pass is running, the new one is recorded as skipped, unless that pass is held
+    up by a worker that is gone (a shard's lease ran out): then the new one waits and starts
+    as soon as the old one closes (``finish``), never skipped behind a dead worker.
+    """
     close_stale_runs()
     now = timezone.now()
     with transaction.atomic():
@@ -109,107 +121,223 @@ def start_pass(*, run_id) -> MonitoringRun:
             return run
         busy = MonitoringRun.objects.filter(status=MonitoringRun.Status.RUNNING).first()
         if busy is not None:
-            run.status = MonitoringRun.Status.SKIPPED
-            run.finished_at = now
-            run.message = f"Skipped: pass {busy.id} was still running."
+            if _held_up(busy, now):
+                run.message = f"{WAITING} {busy.id}, whose worker stopped: it starts next."
+            else:
+                run.status = MonitoringRun.Status.SKIPPED
+                run.finished_at = now
+                run.message = f"Skipped: pass {busy.id} was still running."
             run.save()
             return run
-        ids = list(
-            monitored_models().order_by("provider_account_id", "id").values_list("id", flat=True)
-        )
-        shards = [ids[i : i + SHARD_SIZE] for i in range(0, len(ids), SHARD_SIZE)]
+        models = list(monitored_models().order_by("provider_account_id", "id"))
+        run.regions = regions.live(now=now)
+        shards = []
+        for region in run.regions:
+            ids = [str(m.pk) for m in models if region in regions.allowed(m, run.regions)]
+            shards += [
+                MonitoringShard(
+                    run=run, region=region, model_ids=ids[i : i + SHARD_SIZE], enqueued_at=now
+                )
+                for i in range(0, len(ids), SHARD_SIZE)
+            ]
         run.status = MonitoringRun.Status.RUNNING
         run.started_at = run.heartbeat_at = now
         run.prompt_pack = config.prompt_pack
-        run.total = len(ids)
+        run.total = sum(len(s.model_ids) for s in shards)
         run.shards_total = len(shards)
+        run.message = ""
         run.save()
+        MonitoringShard.objects.bulk_create(shards)
     if not shards:
-        _finish(run.id, config=config)
+        finish(run.id)
         run.refresh_from_db()
         return run
     for shard in shards:
-        async_task(
-            "monitoring.tasks.probe_shard",
-            str(run.id),
-            [str(i) for i in shard],
-            task_name=f"monitoring-shard-{run.id}",
-        )
+        _queue_shard(shard)
     return run
 
 
-def probe_shard(*, run_id, model_ids: list) -> int:
-    """Probe one shard of a running pass and store its checks; returns the number stored."""
-    run = MonitoringRun.objects.filter(pk=run_id).first()
-    if run is None or run.status != MonitoringRun.Status.RUNNING:
+# The message of a pass waiting for one held up by a dead worker.
+WAITING = "Waiting for pass"
+
+
+def _held_up(run: MonitoringRun, now) -> bool:
+    """Whether a running pass is waiting on a worker that is gone (an expired lease, or no
+    sign of life for a lease's length)."""
+    if run.heartbeat_at and run.heartbeat_at < now - regions.LEASE:
+        return True
+    return run.shards.filter(status=MonitoringShard.Status.RUNNING, lease_until__lt=now).exists()
+
+
+def _queue_shard(shard: MonitoringShard) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "monitoring.tasks.probe_shard",
+        str(shard.pk),
+        task_name=f"monitoring-shard-{shard.run_id}",
+        cluster=regions.queue(shard.region),
+    )
+
+
+def claim(shard_id) -> MonitoringShard | None:
+    """Take a shard's lease for this process: a queued shard, or one whose worker is gone.
+    None when another worker holds it, it is settled, its pass is over, or it belongs to
+    another region."""
+    now = timezone.now()
+    worker = regions.worker_id()
+    taken = (
+        MonitoringShard.objects.filter(
+            pk=shard_id, region=regions.here(), run__status=MonitoringRun.Status.RUNNING
+        )
+        .filter(
+            Q(status=MonitoringShard.Status.QUEUED)
+            | Q(status=MonitoringShard.Status.RUNNING, lease_until__lt=now)
+        )
+        .update(
+            status=MonitoringShard.Status.RUNNING,
+            worker=worker,
+            lease_until=now + regions.LEASE,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not taken:
+        return None
+    return MonitoringShard.objects.select_related("run").get(pk=shard_id)
+
+
+def probe_shard(*, shard_id=None, run_id=None, model_ids=None) -> int:
+    """Probe one shard of a running pass and store its checks; returns the number stored.
+
+    A shard taken over from a worker that is gone probes only its models without a check in
+    this pass and region. ``run_id`` and ``model_ids`` (benchmark commands, tests) make a
+    shard of those models in this process's region first.
+    """
+    if shard_id is None:
+        shard_id = MonitoringShard.objects.create(
+            run_id=run_id,
+            region=regions.here(),
+            model_ids=[str(i) for i in model_ids],
+            enqueued_at=timezone.now(),
+        ).pk
+    shard = claim(shard_id)
+    if shard is None:
         return 0
+    run = shard.run
     config = MonitoringConfig.get()
     pack = get_pack(run.prompt_pack)
     if pack is None or pack.benchmark_only:  # set past the API's check (admin, shell)
         pack = get_pack("health_check")
-    models = list(monitored_models().filter(pk__in=model_ids))
+    checked = {
+        str(i)
+        for i in UptimeCheck.objects.filter(
+            run_id=run.id, region=shard.region, model_id__in=shard.model_ids
+        ).values_list("model_id", flat=True)
+    }
+    todo = [i for i in shard.model_ids if i not in checked]
+    models = list(monitored_models().filter(pk__in=todo).order_by("provider_account_id", "id"))
     # Anything that can block (litellm's first import, each model's request rules) happens
     # here, before the loop that times the streams starts.
     warm.ensure_warm()
     targets = warm.prepare(
-        (m.pk, m.provider_account.provider_type, m.provider_account.credentials, m.model_id)
+        (m.pk, m.provider_account.provider_type, _credentials(m, shard.region), m.model_id)
         for m in models
     )
     _freeze_gc_once()
-    store = _Store(run.id, config)
+    store = _Store(shard, config)
     asyncio.run(_probe_all(models, targets, config=config, pack=pack, store=store))
     refresh_connection()
     store.flush(last=True)
-    _finish(run.id, config=config)
+    finish(run.id)
     return store.stored
+
+
+def _credentials(model: LLMModel, region: str) -> dict:
+    """The account's credentials, with its regional endpoint for ``region`` when it has one."""
+    account = model.provider_account
+    credentials = account.credentials
+    endpoint = (account.region_base_urls or {}).get(region)
+    return {**credentials, "base_url": endpoint} if endpoint else credentials
 
 
 class _Store:
     """A shard's checks, stored as they complete: every STORE_EVERY_S, each batch with the
-    run's counters, rollups and heartbeat in one transaction. A worker killed mid-shard loses
-    at most the last STORE_EVERY_S of probes, and the run's figures always match the checks
-    it has; the last batch also counts the shard done."""
+    run's counters, rollups, heartbeat and the shard's lease in one transaction. A worker
+    killed mid-shard loses at most the last STORE_EVERY_S of probes, and the run's figures
+    always match the checks it has; the last batch also settles the shard.
 
-    def __init__(self, run_id, config: MonitoringConfig):
-        self.run_id, self.config = run_id, config
+    Only the lease's holder stores: a worker that lost its lease (stalled past it, and the
+    shard taken over) stops probing and stores nothing more, so no model is checked twice."""
+
+    def __init__(self, shard: MonitoringShard, config: MonitoringConfig):
+        self.shard, self.config = shard, config
+        self.run_id = shard.run_id
         self.pending: list = []
         self.lock = threading.Lock()  # probes add on the loop, a thread writes
         self.stored = 0
+        self.lost = False
         self.beat_at = time.monotonic()
 
     def add(self, model: LLMModel, sample: Sample, created_at) -> None:
         with self.lock:
             self.pending.append((model, sample, created_at))
 
+    def _mine(self):
+        return MonitoringShard.objects.filter(
+            pk=self.shard.pk, worker=self.shard.worker, status=MonitoringShard.Status.RUNNING
+        )
+
     def flush(self, *, last: bool = False) -> None:
+        if self.lost:
+            return
         with self.lock:
             batch, self.pending = self.pending, []
+        now = timezone.now()
         if not batch and not last:
             if time.monotonic() - self.beat_at >= HEARTBEAT_EVERY_S:  # slow probes: still alive
-                MonitoringRun.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
+                if not self._mine().update(lease_until=now + regions.LEASE):
+                    self._lose()
+                    return
+                MonitoringRun.objects.filter(pk=self.run_id).update(heartbeat_at=now)
                 refresh_connection()
                 self.beat_at = time.monotonic()
             return
-        paused = maintenance.covered([m for m, _, _ in batch], timezone.now()) if batch else ()
+        paused = maintenance.covered([m for m, _, _ in batch], now) if batch else ()
+        region = self.shard.region
         checks = [
-            _check(self.run_id, model, sample, created_at, self.config, model.pk in paused)
+            _check(self.run_id, model, sample, created_at, self.config, model.pk in paused, region)
             for model, sample, created_at in batch
         ]
         counts = {s: sum(1 for c in checks if c.status == s) for s in UptimeCheck.Status.values}
-        done = {"shards_done": F("shards_done") + 1} if last else {}
         with transaction.atomic():
+            # The lease's row lock: a takeover waits for this batch, then sees its checks.
+            if not self._mine().select_for_update().exists():
+                self._lose()
+                return
             UptimeCheck.objects.bulk_create(checks, batch_size=500)
-            rollups.record(checks)
+            rollups.record(checks, region=region, regions=self.shard.run.regions)
             MonitoringRun.objects.filter(pk=self.run_id).update(
                 up=F("up") + counts["up"],
                 degraded=F("degraded") + counts["degraded"],
                 down=F("down") + counts["down"],
-                heartbeat_at=timezone.now(),
-                **done,
+                heartbeat_at=now,
+                **({"shards_done": F("shards_done") + 1} if last else {}),
+            )
+            self._mine().update(
+                lease_until=now + regions.LEASE,
+                stored=F("stored") + len(checks),
+                **({"status": MonitoringShard.Status.DONE} if last else {}),
             )
         refresh_connection()
         self.stored += len(checks)
         self.beat_at = time.monotonic()
+
+    def _lose(self) -> None:
+        self.lost = True
+        log.warning(
+            "Shard %s was taken over by another worker: this worker stops probing it",
+            self.shard.pk,
+        )
 
     async def every(self, seconds: float) -> None:
         """Write what has completed every ``seconds``, off the loop that times the streams."""
@@ -218,17 +346,52 @@ class _Store:
             await asyncio.to_thread(self.flush)
 
 
-def _finish(run_id, *, config: MonitoringConfig) -> bool:
-    """Close the run if every shard is done (exactly one caller wins), then follow up."""
+def finish(run_id) -> bool:
+    """Close the run if every shard is settled (exactly one caller wins), then follow up:
+    the pass's signal, and the pass that waited for it."""
     now = timezone.now()
     closed = MonitoringRun.objects.filter(
         pk=run_id, status=MonitoringRun.Status.RUNNING, shards_done__gte=F("shards_total")
     ).update(status=MonitoringRun.Status.COMPLETED, finished_at=now)
     if closed != 1:
         return False
-    MonitoringConfig.objects.filter(pk=config.pk).update(last_run_at=now)
+    lost = sorted(
+        set(
+            MonitoringShard.objects.filter(
+                run_id=run_id, status=MonitoringShard.Status.LOST
+            ).values_list("region", flat=True)
+        )
+    )
+    if lost:
+        MonitoringRun.objects.filter(pk=run_id).update(
+            message=f"Not probed from {', '.join(lost)}: the region's workers stopped."
+        )
+    MonitoringConfig.objects.filter(pk=MonitoringConfig.get().pk).update(last_run_at=now)
     signals.pass_completed.send(sender=MonitoringRun, run_id=run_id)
+    start_waiting()
     return True
+
+
+def start_waiting() -> None:
+    """Start the oldest pass that waited for one held up by a dead worker (the others wait
+    on: one pass at a time)."""
+    from django_q.tasks import async_task
+
+    waiting = (
+        MonitoringRun.objects.filter(
+            status=MonitoringRun.Status.QUEUED, message__startswith=WAITING
+        )
+        .order_by("created_at")
+        .first()
+    )
+    if waiting is not None:
+        MonitoringRun.objects.filter(pk=waiting.pk).update(message="")
+        async_task(
+            "monitoring.tasks.start_pass",
+            str(waiting.id),
+            task_name=f"monitoring-pass-{waiting.id}",
+            cluster=settings.ARGUSLM_HOME_QUEUE,
+        )
 
 
 _gc_frozen = False
@@ -244,11 +407,12 @@ def _freeze_gc_once() -> None:
 
 
 def _check(
-    run_id, model: LLMModel, sample: Sample, created_at, config, in_maintenance: bool
+    run_id, model: LLMModel, sample: Sample, created_at, config, in_maintenance: bool, region: str
 ) -> UptimeCheck:
     return UptimeCheck(
         model=model,
         run_id=run_id,
+        region=region,
         status=config.status_for(sample, model),
         created_at=created_at,
         in_maintenance=in_maintenance,
@@ -300,6 +464,8 @@ async def _probe_one(model: LLMModel, target, limit, *, client, timeouts, pack, 
     """One probe; ``target`` is the prepared CallTarget, or the GatewayError building it raised."""
     waited = time.perf_counter()
     async with limit:
+        if store.lost:
+            return  # the shard was taken over: its new worker probes what is left
         queue_ms = (time.perf_counter() - waited) * 1000
         created_at = timezone.now()
         if isinstance(target, GatewayError):

@@ -29,8 +29,8 @@ def start_pass(run_id: str) -> str:
     return services.start_pass(run_id=run_id).status
 
 
-def probe_shard(run_id: str, model_ids: list[str]) -> int:
-    return services.probe_shard(run_id=run_id, model_ids=model_ids)
+def probe_shard(shard_id: str) -> int:
+    return services.probe_shard(shard_id=shard_id)
 
 
 def prune() -> int:

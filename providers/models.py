@@ -35,6 +35,13 @@ class ProviderAccount(models.Model):
     credentials_encrypted = EncryptedTextField(default="{}")
     enabled = models.BooleanField(default=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="accounts")
+    # Probe regions (monitoring.regions) whose workers probe this account's models; empty:
+    # every region. A model's own list, when set, replaces it.
+    probe_regions = models.JSONField(default=list, blank=True)
+    # A regional endpoint per probe region, {region: base URL}, for providers that serve each
+    # region from its own host. The account's secrets are sent there: setting one on another
+    # host asks for them again (secrets_to_reenter).
+    region_base_urls = models.JSONField(default=dict, blank=True)
     is_demo = models.BooleanField(
         default=False, help_text="Created by ArgusLM for the local simulator."
     )
@@ -163,6 +170,8 @@ class LLMModel(models.Model):
     # Which model this is across providers (providers.identity); "" = suggested from the id.
     identity = models.CharField(max_length=100, blank=True, default="")
     tags = models.ManyToManyField(Tag, blank=True, related_name="models")
+    # Probe regions for this model (empty: its account's).
+    probe_regions = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

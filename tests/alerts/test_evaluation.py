@@ -218,8 +218,8 @@ def test_evaluation_is_queued_after_the_pass_not_run_inside_it(sim, monkeypatch)
     make_model(sim, model_id=BROKEN)
     run = MonitoringRun.objects.create()
     services.start_pass(run_id=run.id)
-    ((name, run_id, shard),) = queued
+    ((name, shard_id),) = queued
     assert name == "monitoring.tasks.probe_shard"
-    services.probe_shard(run_id=run_id, model_ids=shard)
+    services.probe_shard(shard_id=shard_id)
     assert queued[-1] == ("alerts.tasks.evaluate_run", str(run.id))
     assert not Alert.objects.exists()  # the pass itself raised nothing

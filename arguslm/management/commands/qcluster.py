@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
 
 from django.core.exceptions import ImproperlyConfigured
@@ -49,15 +50,25 @@ class _Sentinel(cluster.Sentinel):
 
 
 class _Cluster(cluster.Cluster):
-    """django-q2's cluster; a stop that outlasts STOP_GRACE_S ends with SIGKILL to its
-    processes."""
+    """django-q2's cluster, with its region's keeper beating beside it; a stop that outlasts
+    STOP_GRACE_S ends with SIGKILL to its processes."""
 
     stopping = False
+    keeper: "Keeper | None" = None
+
+    def start(self) -> int:
+        pid = super().start()
+        # After the sentinel is forked: a thread must never be copied into a fork.
+        self.keeper = Keeper()
+        self.keeper.start()
+        return pid
 
     def sig_handler(self, signum, frame):
         if self.stopping:
             return  # the group's signal arrives once per process of it: one stop is enough
         self.stopping = True
+        if self.keeper is not None:
+            self.keeper.halt.set()
         timer = threading.Timer(STOP_GRACE_S, self.force_stop)
         timer.daemon = True
         timer.start()
@@ -75,6 +86,34 @@ class _Cluster(cluster.Cluster):
         for pid in processes:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+class Keeper(threading.Thread):
+    """The cluster's region heartbeat and shard takeover (monitoring.regions.keep), every
+    BEAT_EVERY_S. A database that is down is logged and tried again on the next beat: the
+    region shows stale meanwhile, and the cluster's tasks fail or wait as django-q2 decides."""
+
+    def __init__(self):
+        super().__init__(name="region-keeper", daemon=True)
+        self.halt = threading.Event()
+        self.worker = f"{socket.gethostname()[:120]}:{os.getpid()}"
+
+    def run(self) -> None:
+        from django.conf import settings
+        from django.db import connection
+
+        from monitoring import regions
+
+        region = settings.ARGUSLM_REGION
+        log.info("Probing from region %s (queue %s)", region, regions.queue(region))
+        while not self.halt.is_set():
+            try:
+                regions.keep(region, self.worker)
+            except Exception:
+                log.exception("Region %s: heartbeat failed; trying again", region)
+                connection.close()
+            self.halt.wait(regions.BEAT_EVERY_S)
+        connection.close()
 
 
 def descendants(pid: int) -> list[int]:
