@@ -52,8 +52,11 @@ GEMINI_MODELS = [(f"gemini-sim-{i}", i in (3, 6)) for i in range(1, 8)]
 
 
 class _State:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, distance_ms: float = 0) -> None:
         self.flaky = FlakyDecider(seed)
+        # Added before every chat answer: the network distance of the place probing it (one
+        # simulator per probe region, each with its own distance).
+        self.distance_s = distance_ms / 1000
         self.records: deque[dict[str, Any]] = deque(maxlen=RECORD_LIMIT)
         self.ids = itertools.count(1)
         # Requests in flight per exact model name, for the cap key: the loop is single
@@ -624,6 +627,8 @@ async def _read_body(request: web.Request) -> Any:
 
 
 async def _chat(request: web.Request, wire: _Wire) -> web.StreamResponse:
+    if distance := request.app[_STATE].distance_s:
+        await asyncio.sleep(distance)  # before the clock of the scripted timing starts
     received, call_id, record = _begin(request, wire)
     body = await _read_body(request)
     model = body.get("model") if isinstance(body, dict) else None
@@ -959,11 +964,12 @@ async def _sim_health(request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
 
 
-def make_app(seed: int = 0) -> web.Application:
-    """The simulator as an aiohttp application; ``seed`` drives the flaky failures."""
+def make_app(seed: int = 0, distance_ms: float = 0) -> web.Application:
+    """The simulator as an aiohttp application; ``seed`` drives the flaky failures,
+    ``distance_ms`` delays every chat answer (a farther network)."""
     # Large client_max_size: long-prompt benchmarks must not hit aiohttp's 1 MiB default.
     app = web.Application(client_max_size=64 * 1024 * 1024)
-    app[_STATE] = _State(seed)
+    app[_STATE] = _State(seed, distance_ms)
 
     def chat(wire: _Wire) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.StreamResponse:
@@ -1009,11 +1015,13 @@ def run(
     port: int = 8100,
     seed: int = 0,
     on_ready: Callable[[str], None] | None = None,
+    distance_ms: float = 0,
 ) -> None:
     """Serve until SIGINT/SIGTERM; ``on_ready(base_url)`` is called once listening."""
 
     async def main() -> None:
-        runner, url = await _start(make_app(seed), host, port, shutdown_timeout=1.0)
+        app = make_app(seed, distance_ms)
+        runner, url = await _start(app, host, port, shutdown_timeout=1.0)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -1079,7 +1087,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def start_in_process(host: str = "127.0.0.1") -> tuple[str, subprocess.Popen]:
+def start_in_process(
+    host: str = "127.0.0.1", *, distance_ms: float = 0
+) -> tuple[str, subprocess.Popen]:
     """Run ``manage.py llmsim`` in a process of its own, as a real provider would be (its work
     shares no GIL with the measuring process). Returns once it answers: (base_url, process);
     the caller terminates the process."""
@@ -1096,6 +1106,8 @@ def start_in_process(host: str = "127.0.0.1") -> tuple[str, subprocess.Popen]:
             host,
             "--port",
             str(port),
+            "--distance-ms",
+            str(distance_ms),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -18,6 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8100)
         parser.add_argument("--seed", type=int, default=0, help="seed for flaky failures")
+        parser.add_argument(
+            "--distance-ms",
+            type=float,
+            default=0,
+            help="delay every chat answer by this much (the network distance of a region)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         def ready(url: str) -> None:
@@ -28,4 +34,10 @@ class Command(BaseCommand):
 
         # SIGINT/SIGTERM stop the server cleanly; on Windows Ctrl-C arrives as an exception.
         with contextlib.suppress(KeyboardInterrupt):
-            server.run(options["host"], options["port"], options["seed"], on_ready=ready)
+            server.run(
+                options["host"],
+                options["port"],
+                options["seed"],
+                on_ready=ready,
+                distance_ms=max(0.0, min(options["distance_ms"], 60_000.0)),
+            )
