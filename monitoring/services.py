@@ -17,7 +17,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -101,6 +101,8 @@ def close_stale_runs(*, now=None) -> int:
         finished_at=now,
         message="Closed: no worker picked this pass up within an hour (is qcluster running?).",
     )
+    if dead:
+        start_waiting()
     return dead + never
 
 
@@ -121,12 +123,17 @@ def start_pass(*, run_id) -> MonitoringRun:
             return run
         busy = MonitoringRun.objects.filter(status=MonitoringRun.Status.RUNNING).first()
         if busy is not None:
-            if _held_up(busy, now):
+            waiting = _waiting().exclude(pk=run.pk).first()
+            if waiting is None and _held_up(busy, now):
                 run.message = f"{WAITING} {busy.id}, whose worker stopped: it starts next."
             else:
                 run.status = MonitoringRun.Status.SKIPPED
                 run.finished_at = now
-                run.message = f"Skipped: pass {busy.id} was still running."
+                run.message = (
+                    f"Skipped: pass {waiting.id} was already waiting to start."
+                    if waiting is not None
+                    else f"Skipped: pass {busy.id} was still running."
+                )
             run.save()
             return run
         models = list(monitored_models().order_by("provider_account_id", "id"))
@@ -159,6 +166,12 @@ def start_pass(*, run_id) -> MonitoringRun:
 
 # The message of a pass waiting for one held up by a dead worker.
 WAITING = "Waiting for pass"
+
+
+def _waiting():
+    return MonitoringRun.objects.filter(
+        status=MonitoringRun.Status.QUEUED, message__startswith=WAITING
+    ).order_by("created_at")
 
 
 def _held_up(run: MonitoringRun, now) -> bool:
@@ -309,25 +322,36 @@ class _Store:
             for model, sample, created_at in batch
         ]
         counts = {s: sum(1 for c in checks if c.status == s) for s in UptimeCheck.Status.values}
-        with transaction.atomic():
-            # The lease's row lock: a takeover waits for this batch, then sees its checks.
-            if not self._mine().select_for_update().exists():
-                self._lose()
-                return
-            UptimeCheck.objects.bulk_create(checks, batch_size=500)
-            rollups.record(checks, region=region, regions=self.shard.run.regions)
-            MonitoringRun.objects.filter(pk=self.run_id).update(
-                up=F("up") + counts["up"],
-                degraded=F("degraded") + counts["degraded"],
-                down=F("down") + counts["down"],
-                heartbeat_at=now,
-                **({"shards_done": F("shards_done") + 1} if last else {}),
-            )
-            self._mine().update(
-                lease_until=now + regions.LEASE,
-                stored=F("stored") + len(checks),
-                **({"status": MonitoringShard.Status.DONE} if last else {}),
-            )
+        try:
+            with transaction.atomic():
+                # The lease's row lock: a takeover waits for this batch, then sees its checks.
+                if not self._mine().select_for_update().exists():
+                    self._lose()
+                    return
+                UptimeCheck.objects.bulk_create(checks, batch_size=500)
+                rollups.record(checks, region=region, regions=self.shard.run.regions)
+                MonitoringRun.objects.filter(pk=self.run_id).update(
+                    up=F("up") + counts["up"],
+                    degraded=F("degraded") + counts["degraded"],
+                    down=F("down") + counts["down"],
+                    heartbeat_at=now,
+                    **({"shards_done": F("shards_done") + 1} if last else {}),
+                )
+                self._mine().update(
+                    lease_until=now + regions.LEASE,
+                    stored=F("stored") + len(checks),
+                    **({"status": MonitoringShard.Status.DONE} if last else {}),
+                )
+        except DatabaseError:
+            # The database is away: keep the batch for the next try (the last one raises:
+            # the shard's lease then runs out and another worker takes what is left).
+            with self.lock:
+                self.pending[:0] = batch
+            refresh_connection()
+            if last:
+                raise
+            log.warning("Shard %s: could not store %d checks; retrying", self.shard.pk, len(batch))
+            return
         refresh_connection()
         self.stored += len(checks)
         self.beat_at = time.monotonic()
@@ -377,13 +401,7 @@ def start_waiting() -> None:
     on: one pass at a time)."""
     from django_q.tasks import async_task
 
-    waiting = (
-        MonitoringRun.objects.filter(
-            status=MonitoringRun.Status.QUEUED, message__startswith=WAITING
-        )
-        .order_by("created_at")
-        .first()
-    )
+    waiting = _waiting().first()
     if waiting is not None:
         MonitoringRun.objects.filter(pk=waiting.pk).update(message="")
         async_task(

@@ -261,3 +261,45 @@ def test_one_region_failing_everything_is_one_regional_incident(llmsim, sync_tas
     assert list(open_incidents.values_list("subject", flat=True)) == ["region:eu"]
     assert "Probes from region eu fail: 3 of 3 models down there" in open_incidents[0].summary
     assert not Incident.objects.filter(subject__in=[str(m.pk) for m in models]).exists()
+
+
+def test_a_pass_behind_a_waiting_pass_is_skipped(fleet, sync_tasks):
+    live_region("eu")
+    held = start()
+    MonitoringShard.objects.filter(run=held, region="eu").update(
+        status="running", worker="gone:1:x", lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    waiting = start()
+    third = start()
+    assert third.status == "skipped"
+    assert third.message == f"Skipped: pass {waiting.id} was already waiting to start."
+
+
+def test_a_batch_the_database_refused_is_stored_with_the_next_one(fleet, monkeypatch):
+    from django.db import OperationalError
+
+    from arguslm.llm.types import Sample
+
+    run = MonitoringRun.objects.create(status="running", shards_total=1, regions=["default"])
+    shard = MonitoringShard.objects.create(
+        run=run, region="default", model_ids=[str(fleet["a"].pk)], enqueued_at=timezone.now()
+    )
+    store = services._Store(services.claim(shard.pk), MonitoringConfig.get())
+    store.add(fleet["a"], Sample(ttft_ms=5, latency_ms=9), timezone.now())
+    real_bulk_create = UptimeCheck.objects.bulk_create
+    calls = []
+
+    def fails_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_bulk_create(*args, **kwargs)
+
+    monkeypatch.setattr(UptimeCheck.objects, "bulk_create", fails_once)
+    store.flush()
+    assert not UptimeCheck.objects.exists() and len(store.pending) == 1
+    store.add(fleet["b"], Sample(ttft_ms=6, latency_ms=9), timezone.now())
+    store.flush(last=True)
+    assert UptimeCheck.objects.count() == 2
+    run.refresh_from_db()
+    assert (run.up, run.shards_done) == (2, 1)
