@@ -26,7 +26,10 @@ class ArgusLMConfig(AppConfig):
         # After migrate, the canary exists (created with the current key) or is verified.
         post_migrate.connect(ensure_encryption_canary, sender=self)
 
+        from django_q.conf import Conf
         from django_q.signals import post_spawn
+
+        Conf.SECRET_KEY = settings.TASK_SIGNING_KEY  # see settings: one key for every machine
 
         # Each django-q2 worker process warms the gateway before it takes its first task.
         post_spawn.connect(_warm_worker, dispatch_uid="arguslm-warm-worker")

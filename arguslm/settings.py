@@ -5,6 +5,8 @@ django-q2 on its ORM broker and an in-process channel layer. ``DATABASE_URL`` sw
 PostgreSQL; ``REDIS_URL`` switches the channel layer and the django-q2 broker to Redis.
 """
 
+import hashlib
+import hmac
 import logging
 import os
 import re
@@ -369,6 +371,12 @@ _ENCRYPTION_KEYS = [
 if not _ENCRYPTION_KEYS:
     raise ImproperlyConfigured("ARGUSLM_ENCRYPTION_KEY holds no key")
 FIELD_ENCRYPTION_KEY = _ENCRYPTION_KEYS if len(_ENCRYPTION_KEYS) > 1 else _ENCRYPTION_KEYS[0]
+# django-q2 signs every queued task; its key comes from the encryption key rather than
+# SECRET_KEY, so that a worker on another machine (a probe region) needs only the database and
+# Redis URLs and the encryption key (arguslm.apps sets it).
+TASK_SIGNING_KEY = hmac.new(
+    _ENCRYPTION_KEYS[0].encode(), b"arguslm django-q2 task signing", hashlib.sha256
+).hexdigest()
 
 # --- LLM gateway and simulator --------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Two probe regions on one PostgreSQL database and Redis, each with its own simulator.
 
 Processes: one daphne, one home-region cluster (``qcluster``), two clusters of region ``eu``
-(``ARGUSLM_REGION=eu``), and two simulators: the home one, and eu's, 80 ms "farther" (every
+(``ARGUSLM_REGION=eu``, each with a data directory of its own and only the database and Redis
+URLs and the encryption key in common with home), and two simulators: the home one, and eu's, 80 ms "farther" (every
 answer delayed). The account reaches eu's simulator through its regional endpoint
 (``region_base_urls``); a second account's eu endpoint is dead, so its model is down in eu only.
 
@@ -170,8 +171,18 @@ class Regions:
         )
         qcluster = [sys.executable, "manage.py", "qcluster"]
         self.spawn("home", qcluster)
-        self.spawn("eu-1", qcluster, ARGUSLM_REGION="eu")
-        self.spawn("eu-2", qcluster, ARGUSLM_REGION="eu")
+        # eu's workers are "other machines": a data directory of their own (so a SECRET_KEY
+        # of their own), given only the database and Redis URLs and the encryption key.
+        key = (self.tmp / "encryption_key").read_text().strip()
+        for name in ("eu-1", "eu-2"):
+            (self.tmp / name).mkdir()
+            self.spawn(
+                name,
+                qcluster,
+                ARGUSLM_REGION="eu",
+                ARGUSLM_DATA_DIR=str(self.tmp / name),
+                ARGUSLM_ENCRYPTION_KEY=key,
+            )
 
         def ready():
             with contextlib.suppress(httpx.HTTPError):
