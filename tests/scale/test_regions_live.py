@@ -2,9 +2,10 @@
 
 Processes: one daphne, one home-region cluster (``qcluster``), two clusters of region ``eu``
 (``ARGUSLM_REGION=eu``, each with a data directory of its own and only the database and Redis
-URLs and the encryption key in common with home), and two simulators: the home one, and eu's, 80 ms "farther" (every
-answer delayed). The account reaches eu's simulator through its regional endpoint
-(``region_base_urls``); a second account's eu endpoint is dead, so its model is down in eu only.
+URLs and the encryption key in common with home), and two simulators: the home one, and
+eu's, 80 ms "farther" (every answer delayed). The account reaches eu's simulator through its
+regional endpoint (``region_base_urls``); a second account's eu endpoint is dead, so its model
+is down in eu only.
 
 The tests run in order on the same deployment:
 1. A pass stores exactly one check per model per region; eu's TTFT shows the distance; the
