@@ -10,6 +10,9 @@ from monitoring.models import (
     ModelStatus,
     MonitoringConfig,
     MonitoringRun,
+    MonitoringShard,
+    Region,
+    RegionStatus,
     Slo,
     UptimeCheck,
 )
@@ -29,18 +32,65 @@ class MonitoringRunAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in MonitoringRun._meta.fields]
 
 
+class ShardInline(admin.TabularInline):
+    model = MonitoringShard
+    fields = ("region", "status", "worker", "attempts", "stored", "enqueued_at", "lease_until")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+MonitoringRunAdmin.inlines = [ShardInline]
+
+
+@admin.register(MonitoringShard)
+class MonitoringShardAdmin(admin.ModelAdmin):
+    """Read only: leases are the workers' business (monitoring.regions)."""
+
+    list_display = ("id", "run", "region", "status", "worker", "attempts", "stored")
+    list_filter = ("status", "region")
+    readonly_fields = [f.name for f in MonitoringShard._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    """Regions appear by their workers' heartbeats; deleting one that has no workers left
+    tidies the list (a worker that starts again brings it back)."""
+
+    list_display = ("name", "last_seen_at", "last_worker")
+    readonly_fields = ("name", "last_seen_at", "last_worker", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(RegionStatus)
+class RegionStatusAdmin(admin.ModelAdmin):
+    list_display = ("model", "region", "status", "checked_at", "ttft_ms", "error_type")
+    list_filter = ("region", "status")
+    list_select_related = ("model",)
+    readonly_fields = [f.name for f in RegionStatus._meta.fields]
+
+
 @admin.register(UptimeCheck)
 class UptimeCheckAdmin(admin.ModelAdmin):
     list_display = (
         "created_at",
         "model",
+        "region",
         "status",
         "ttft_ms",
         "latency_ms",
         "tps_excluding_ttft",
         "error_type",
     )
-    list_filter = ("status", "error_type")
+    list_filter = ("status", "region", "error_type")
     list_select_related = ("model__provider_account",)
     raw_id_fields = ("model", "run")
     show_full_result_count = False  # the table grows by millions of rows
