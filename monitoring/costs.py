@@ -25,6 +25,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from arguslm.llm import catalog
+from monitoring import regions
 from monitoring.models import MonitoringConfig, UptimeCheck
 from monitoring.services import monitored_models
 from providers.models import LLMModel
@@ -109,11 +110,13 @@ def monthly_estimate(
     """Monthly cost of probing every monitored model at the current interval.
 
     Per model: price × the average input/output tokens per check over the last 24 h (failed
-    checks count with the tokens they used, usually none) × checks in 30 days.
+    checks count with the tokens they used, usually none) × checks in 30 days, one per pass
+    from each live region that probes it.
     """
     now = now or timezone.now()
     config = config or MonitoringConfig.get()
-    checks_per_month = MINUTES_PER_MONTH / config.interval_minutes
+    passes_per_month = MINUTES_PER_MONTH / config.interval_minutes
+    live = regions.live(now=now)
     usage = {
         row["model_id"]: row
         for row in UptimeCheck.objects.filter(created_at__gte=now - timedelta(hours=24))
@@ -128,6 +131,7 @@ def monthly_estimate(
         avg_in = (used.get("tokens_in") or 0) / n if n else 0.0
         avg_out = (used.get("tokens_out") or 0) / n if n else 0.0
         price = price_for(account.provider_type, model.model_id)
+        checks_per_month = passes_per_month * len(regions.allowed(model, live))
         usd = checks_per_month * (avg_in * price.input + avg_out * price.output) if price else 0.0
         rows.append(
             {
