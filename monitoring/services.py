@@ -248,7 +248,8 @@ def probe_shard(*, shard_id=None, run_id=None, model_ids=None) -> int:
         ).values_list("model_id", flat=True)
     }
     todo = [i for i in shard.model_ids if i not in checked]
-    models = list(monitored_models().filter(pk__in=todo).order_by("provider_account_id", "id"))
+    found = {str(m.pk): m for m in monitored_models().filter(pk__in=todo)}
+    models = [found[i] for i in todo if i in found]  # in the shard's order (the pacer's plan)
     # Anything that can block (litellm's first import, each model's request rules) happens
     # here, before the loop that times the streams starts.
     warm.ensure_warm()
