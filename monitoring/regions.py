@@ -173,14 +173,17 @@ def requeue_orphans(region: str, *, now=None) -> int:
     from django_q.tasks import async_task
 
     now = now or timezone.now()
-    orphaned = Q(status=MonitoringShard.Status.RUNNING, lease_until__lt=now) | Q(
-        status=MonitoringShard.Status.QUEUED, enqueued_at__lt=now - QUEUED_LEASE
-    )
-    count = 0
+    dead = Q(status=MonitoringShard.Status.RUNNING, lease_until__lt=now)
+    lost = Q(status=MonitoringShard.Status.QUEUED, enqueued_at__lt=now - QUEUED_LEASE)
     shards = MonitoringShard.objects.filter(
-        orphaned, region=region, run__status=MonitoringRun.Status.RUNNING
+        dead | lost, region=region, run__status=MonitoringRun.Status.RUNNING
     )
-    for shard in shards.only("id", "run_id"):
+    # Tasks still waiting in the region's queue (a long pass, busy workers): a queued shard's
+    # task is among them, not lost.
+    waiting = shards.filter(lost).exists() and _queue_size(region) > 0
+    orphaned = dead if waiting else dead | lost
+    count = 0
+    for shard in shards.filter(orphaned).only("id", "run_id"):
         # Guarded by the same condition: of two clusters looking at once, one queues it.
         taken = MonitoringShard.objects.filter(orphaned, pk=shard.pk).update(
             status=MonitoringShard.Status.QUEUED, enqueued_at=now, worker=""
@@ -196,6 +199,12 @@ def requeue_orphans(region: str, *, now=None) -> int:
         )
         count += 1
     return count
+
+
+def _queue_size(region: str) -> int:
+    from django_q.brokers import get_broker
+
+    return get_broker(queue(region)).queue_size() or 0
 
 
 def settle_stale_regions(*, now=None) -> int:

@@ -303,3 +303,22 @@ def test_a_batch_the_database_refused_is_stored_with_the_next_one(fleet, monkeyp
     assert UptimeCheck.objects.count() == 2
     run.refresh_from_db()
     assert (run.up, run.shards_done) == (2, 1)
+
+
+def test_a_queued_shard_is_queued_again_only_once_its_region_s_queue_is_empty(fleet, sync_tasks):
+    from django_q.brokers import get_broker
+
+    live_region("eu")
+    run = start()
+    shard = run.shards.get(region="eu")
+    late = timezone.now() - regions.QUEUED_LEASE - timedelta(seconds=1)
+    MonitoringShard.objects.filter(pk=shard.pk).update(enqueued_at=late)
+    broker = get_broker(regions.queue("eu"))
+    broker.enqueue("another task, still waiting for an eu worker")
+    try:
+        assert regions.requeue_orphans("eu") == 0  # its task may be waiting too
+    finally:
+        broker.delete_queue()
+    assert regions.requeue_orphans("eu") == 1  # nothing waits: its task was lost
+    shard.refresh_from_db()
+    assert shard.status == "queued" and shard.enqueued_at > late
