@@ -174,6 +174,8 @@ def _region(name: str, default: str) -> str:
 ARGUSLM_HOME_REGION = _region("ARGUSLM_HOME_REGION", "default")
 ARGUSLM_REGION = _region("ARGUSLM_REGION", ARGUSLM_HOME_REGION)
 ARGUSLM_HOME_QUEUE = Q_CLUSTER["name"]
+# Called by every worker cluster every few seconds (manage.py qcluster): its region's heartbeat.
+ARGUSLM_CLUSTER_BEAT = "monitoring.regions.cluster_beat"
 if ARGUSLM_REGION != ARGUSLM_HOME_REGION:
     Q_CLUSTER["cluster_name"] = f"{ARGUSLM_HOME_QUEUE}.{ARGUSLM_REGION}"
 

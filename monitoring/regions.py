@@ -155,6 +155,13 @@ def beat(region: str, worker: str, *, now=None) -> None:
         )
 
 
+def cluster_beat(worker: str) -> float:
+    """A worker cluster's beat (manage.py qcluster, every BEAT_EVERY_S): ``keep`` for this
+    process's region; returns the seconds until the next one."""
+    keep(here(), worker)
+    return BEAT_EVERY_S
+
+
 def keep(region: str, worker: str, *, now=None) -> int:
     """One beat of a worker cluster: its region's heartbeat, its region's orphaned shards
     queued again, and (home region) the shards of stale regions given up. Returns the number

@@ -89,9 +89,12 @@ class _Cluster(cluster.Cluster):
 
 
 class Keeper(threading.Thread):
-    """The cluster's region heartbeat and shard takeover (monitoring.regions.keep), every
-    BEAT_EVERY_S. A database that is down is logged and tried again on the next beat: the
-    region shows stale meanwhile, and the cluster's tasks fail or wait as django-q2 decides."""
+    """The cluster's beat (settings.ARGUSLM_CLUSTER_BEAT: its region's heartbeat and shard
+    takeover, monitoring.regions.cluster_beat), again after the seconds it answers. A database
+    that is down is logged and tried again: the region shows stale meanwhile, and the
+    cluster's tasks fail or wait as django-q2 decides."""
+
+    RETRY_S = 5.0
 
     def __init__(self):
         super().__init__(name="region-keeper", daemon=True)
@@ -101,18 +104,18 @@ class Keeper(threading.Thread):
     def run(self) -> None:
         from django.conf import settings
         from django.db import connection
+        from django.utils.module_loading import import_string
 
-        from monitoring import regions
-
-        region = settings.ARGUSLM_REGION
-        log.info("Probing from region %s (queue %s)", region, regions.queue(region))
+        beat = import_string(settings.ARGUSLM_CLUSTER_BEAT)
+        log.info("Probing from region %s", settings.ARGUSLM_REGION)
         while not self.halt.is_set():
             try:
-                regions.keep(region, self.worker)
+                wait = beat(self.worker)
             except Exception:
-                log.exception("Region %s: heartbeat failed; trying again", region)
+                log.exception("Region %s: heartbeat failed; trying again", settings.ARGUSLM_REGION)
                 connection.close()
-            self.halt.wait(regions.BEAT_EVERY_S)
+                wait = self.RETRY_S
+            self.halt.wait(wait)
         connection.close()
 
 
