@@ -6,7 +6,12 @@ from alerts.api import AlertRuleViewSet, AlertViewSet
 from benchmarks.api import BenchmarkViewSet
 from benchmarks.saved_api import BenchmarkTemplateViewSet
 from dashboard.api import IdentityViewSet, StatusPageViewSet
-from monitoring.api import MaintenanceWindowViewSet, MonitoringViewSet, SloViewSet
+from monitoring.api import (
+    MaintenanceWindowViewSet,
+    MonitoringViewSet,
+    RegionViewSet,
+    SloViewSet,
+)
 from providers.api import ModelViewSet, ProviderViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -15,6 +20,7 @@ router.register("models", ModelViewSet, basename="model")
 router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maintenance-window")
 router.register("slos", SloViewSet, basename="slo")
 router.register("monitoring", MonitoringViewSet, basename="monitoring")
+router.register("regions", RegionViewSet, basename="region")
 router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
 router.register("benchmark-templates", BenchmarkTemplateViewSet, basename="benchmark-template")
 # alerts/rules before alerts, so "rules" is never read as an alert id.

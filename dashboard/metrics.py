@@ -18,6 +18,11 @@ Windows (hourly rollups are the finest rows kept, so a window cannot be cut fine
 - ``arguslm_slo_*`` are monitoring.slos' figures (the SLO page's and the API's): the SLO's own
   period for the SLI and budget, the 5m/30m/1h/6h windows for burn rates.
 
+Probe regions (monitoring.regions): the model series above are the regions' agreement
+(ModelStatus); ``arguslm_model_region_*`` add each region's own latest check (RegionStatus),
+with a ``region`` label, for the regions the model is probed from now; ``arguslm_region_*``
+say which regions have a live worker.
+
 Tags (providers.tags) are not labels of every series: a model's tags change, and a label
 that changes starts a new series. ``arguslm_model_tags`` is an info series instead, one per
 monitored model, valued 1, with the model labels, its ``model_id`` and one ``tag_<key>``
@@ -46,8 +51,8 @@ from arguslm.auth import token_from_authorization, user_for_token
 from arguslm.models import Heartbeat
 from arguslm.views import WORKER_HEARTBEAT
 from benchmarks.models import BenchmarkRun
-from monitoring import sketch, slos
-from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, Slo
+from monitoring import regions, sketch, slos
+from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, RegionStatus, Slo
 from providers import tags
 from providers.models import LLMModel, ProviderAccount
 
@@ -89,10 +94,12 @@ class ArgusLMCollector:
         now = timezone.now()
         models = _monitored_models()
         yield from _latest_check_families(models)
+        yield from _region_check_families(models)
         yield _tags_family(models)
         yield from _window_families(models, now)
         yield from _slo_families(now)
         yield from _worker_families(now)
+        yield from _region_families(now)
 
 
 def _monitored_models() -> list[dict]:
@@ -112,6 +119,8 @@ def _monitored_models() -> list[dict]:
             "status__latency_ms",
             "status__tps_excluding_ttft",
             "status__error_type",
+            "probe_regions",
+            "provider_account__probe_regions",
         )
     )
     # Account names are not unique; two accounts of one provider type with the same name would
@@ -171,6 +180,54 @@ def _latest_check_families(models: list[dict]) -> Iterator[Metric]:
             if value is not None:
                 family.add_metric(labels, value * scale)
     yield from (up, checked, ttft, latency, tps)
+
+
+def _region_check_families(models: list[dict]) -> Iterator[Metric]:
+    """Each region's latest check of each monitored model (one query), for the regions that
+    probe it now (its own, else its account's; none set: every region): a region taken off a
+    model keeps its last row, which would otherwise be reported forever."""
+    labels = [*MODEL_LABELS, "region"]
+    up = GaugeMetricFamily(
+        "arguslm_model_region_up",
+        "Status of the region's latest check: 1 up, 0.5 degraded, 0 down.",
+        labels=labels,
+    )
+    checked = GaugeMetricFamily(
+        "arguslm_model_region_last_check_timestamp_seconds",
+        "Unix time of the region's latest check.",
+        labels=labels,
+    )
+    ttft = GaugeMetricFamily(
+        "arguslm_model_region_ttft_seconds",
+        "Time to first token of the region's latest check (absent when it failed).",
+        labels=labels,
+    )
+    latency = GaugeMetricFamily(
+        "arguslm_model_region_latency_seconds",
+        "End-to-end latency of the region's latest check (absent when it failed).",
+        labels=labels,
+    )
+    by_id = {row["id"]: row for row in models}
+    rows = RegionStatus.objects.filter(**_monitored("model__")).order_by("model_id", "region")
+    fields = ("model_id", "region", "status", "checked_at", "ttft_ms", "latency_ms", "error_type")
+    for model_id, region, value, checked_at, ttft_ms, latency_ms, error_type in rows.values_list(
+        *fields
+    ):
+        row = by_id.get(model_id)
+        if row is None:
+            continue  # the model stopped being monitored between the two queries
+        limit = row["probe_regions"] or row["provider_account__probe_regions"]
+        if limit and region not in limit:
+            continue
+        values = [*row["labels"], region]
+        up.add_metric(values, UP_VALUE[value])
+        checked.add_metric(values, checked_at.timestamp())
+        if error_type is not None:
+            continue  # a failed or rate-limited check measured nothing worth charting
+        for family, measured in ((ttft, ttft_ms), (latency, latency_ms)):
+            if measured is not None:
+                family.add_metric(values, measured * 1e-3)
+    yield from (up, checked, ttft, latency)
 
 
 def _tags_family(models: list[dict]) -> Metric:
@@ -367,6 +424,31 @@ def _worker_families(now: datetime) -> Iterator[Metric]:
         yield GaugeMetricFamily(
             "arguslm_queue_depth", "Tasks waiting in the django-q2 broker queue.", value=depth
         )
+
+
+def _region_families(now: datetime) -> Iterator[Metric]:
+    """Each known region (the home region always) and whether a worker of it is live."""
+    live = GaugeMetricFamily(
+        "arguslm_region_live",
+        "1 while a worker of the region beats (passes probe from live regions only).",
+        labels=["region"],
+    )
+    seen = GaugeMetricFamily(
+        "arguslm_region_last_seen_timestamp_seconds",
+        "Unix time of the region's last worker heartbeat (absent before the first).",
+        labels=["region"],
+    )
+    age = GaugeMetricFamily(
+        "arguslm_region_last_seen_age_seconds",
+        "Seconds since the region's last worker heartbeat (absent before the first).",
+        labels=["region"],
+    )
+    for region in regions.listing(now=now):
+        live.add_metric([region["name"]], float(region["live"]))
+        if region["last_seen_at"] is not None:
+            seen.add_metric([region["name"]], region["last_seen_at"].timestamp())
+            age.add_metric([region["name"]], _age(region["last_seen_at"], now))
+    yield from (live, seen, age)
 
 
 def _moment(prefix: str, what: str, moment: datetime, now: datetime) -> Iterable[Metric]:

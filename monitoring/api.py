@@ -1,5 +1,5 @@
 """REST API: /api/v1/monitoring (config, runs, uptime history, exports, prompt packs),
-/api/v1/maintenance-windows and /api/v1/slos."""
+/api/v1/maintenance-windows, /api/v1/slos and /api/v1/regions."""
 
 from django.db.models import Sum
 from django.http import Http404
@@ -13,7 +13,7 @@ from arguslm.api import UUIDLookupMixin, parse_uuid, validate_query
 from arguslm.limits import ThrottledActionsMixin
 from arguslm.llm.prompts import PACKS
 from arguslm.schema import QUEUE_UNAVAILABLE
-from monitoring import costs, drift, exports, maintenance, services, slos
+from monitoring import costs, drift, exports, maintenance, regions, services, slos
 from monitoring.models import (
     CheckCount,
     MaintenanceWindow,
@@ -38,6 +38,7 @@ from monitoring.serializers import (
     MonitoringRunResponseSerializer,
     MonitoringRunSerializer,
     PromptPackSerializer,
+    RegionSerializer,
     RunsQuerySerializer,
     SloListSerializer,
     SloQuerySerializer,
@@ -62,6 +63,8 @@ def uptime_queryset(query: dict):
         checks = checks.filter(model__enabled_for_monitoring=True)
     if query.get("tag"):
         checks = checks.filter(model_id__in=_tagged(query["tag"]))
+    if query.get("region"):
+        checks = checks.filter(region=query["region"])
     return checks
 
 
@@ -71,9 +74,10 @@ def _tagged(names: list[str]):
 
 
 def uptime_total(query: dict, checks) -> int:
-    """The exact number of matching checks: from the kept counts unless ``since`` narrows it."""
-    if query.get("since"):
-        return checks.count()  # a time range: counted on the (created_at) index
+    """The exact number of matching checks: from the kept counts unless ``since`` or
+    ``region`` narrows it (the counts are per model and status, of every region)."""
+    if query.get("since") or query.get("region"):
+        return checks.count()  # counted on the (created_at) or (region, created_at) index
     counts = CheckCount.objects.all()
     if query.get("model_id"):
         counts = counts.filter(model_id=query["model_id"])
@@ -320,3 +324,11 @@ class SloViewSet(UUIDLookupMixin, viewsets.GenericViewSet):
     def destroy(self, request, pk=None):
         slos.delete(slo=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RegionViewSet(viewsets.ViewSet):
+    """Probe regions: where probes run from, and which have a live worker."""
+
+    @extend_schema(responses=RegionSerializer(many=True))
+    def list(self, request):
+        return Response(RegionSerializer(regions.listing(), many=True).data)

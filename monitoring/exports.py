@@ -34,6 +34,7 @@ COLUMNS = [
     "error_type",
     "provider_name",
     "model_id",
+    "region",  # columns are only ever added at the end: scripts read them by position
 ]
 FIELDS = [
     "model__custom_name",
@@ -56,6 +57,7 @@ FIELDS = [
     "error_type",
     "model__provider_account__display_name",
     "model_id",
+    "region",
 ]
 
 
@@ -88,6 +90,7 @@ def _item(row: tuple) -> dict:
         etype,
         account,
         mid,
+        region,
     ) = row
     return {
         "model_name": custom or model_id,
@@ -109,6 +112,7 @@ def _item(row: tuple) -> dict:
         "error_type": etype,
         "provider_name": account,
         "model_id": str(mid),
+        "region": region,
     }
 
 

@@ -12,7 +12,6 @@ silent for STALE_AFTER is stale: passes leave it out and its unfinished shards a
 
 import logging
 import os
-import re
 import socket
 import uuid
 from datetime import timedelta
@@ -22,13 +21,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from arguslm import errors
+# The name rule is core (providers checks its fields with it); importable from here too.
+from arguslm.region_names import MAX_REGIONS, NAME, clean_names  # noqa: F401
 from monitoring.models import MonitoringRun, MonitoringShard, Region, UptimeCheck
 
 log = logging.getLogger(__name__)
 
-NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
-MAX_REGIONS = 16  # per model or account
 BEAT_EVERY_S = 5.0
 # Six missed beats: long enough for a busy database, short enough to be "within two
 # intervals" of the shortest monitoring interval (1 min).
@@ -55,22 +53,6 @@ def queue(region: str) -> str:
     if region == home():
         return settings.ARGUSLM_HOME_QUEUE
     return f"{settings.ARGUSLM_HOME_QUEUE}.{region}"
-
-
-def clean_names(value, field: str) -> list[str]:
-    """A list of region names, sorted and unique; Invalid naming ``field`` otherwise."""
-    if value is None:
-        return []
-    if not isinstance(value, list) or len(value) > MAX_REGIONS:
-        raise errors.Invalid(f"{field}: a list of at most {MAX_REGIONS} region names")
-    for name in value:
-        # Length first: the regex never sees a long string.
-        if not isinstance(name, str) or len(name) > 32 or not NAME.fullmatch(name):
-            raise errors.Invalid(
-                f"{field}: {str(name)[:40]!r} is not a region name (1-32 lowercase letters, "
-                "digits or '-', starting with a letter)"
-            )
-    return sorted(set(value))
 
 
 def live(*, now=None) -> list[str]:

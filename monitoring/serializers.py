@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import serializers
 
+from arguslm import errors
 from arguslm.api import Paging, after_update
 from arguslm.llm.prompts import BY_ID
-from monitoring import maintenance, slos
+from monitoring import maintenance, regions, slos
 from monitoring.models import (
     MaintenanceWindow,
     ModelBaseline,
@@ -38,6 +39,7 @@ class MonitoringConfigSerializer(serializers.ModelSerializer):
             "concurrency_per_account",
             "retention_days",
             "monthly_budget_usd",
+            "down_quorum",
             "created_at",
             "updated_at",
         ]
@@ -52,6 +54,12 @@ class MonitoringConfigSerializer(serializers.ModelSerializer):
             "degraded_latency_ms": {"min_value": 1, "max_value": 3_600_000},
             # A JSON number (USD), not DRF's default decimal string; null = no budget.
             "monthly_budget_usd": {"min_value": Decimal("0"), "coerce_to_string": False},
+            "down_quorum": {
+                "min_value": 1,
+                "max_value": 64,
+                "help_text": "With several probe regions: a model is down when at least this "
+                "many of its regions saw it down (null: a majority).",
+            },
         }
 
     def validate_prompt_pack(self, value: str) -> str:
@@ -77,6 +85,11 @@ class MonitoringRunResponseSerializer(serializers.Serializer):
 
 class MonitoringRunSerializer(serializers.ModelSerializer):
     duration_ms = serializers.FloatField(read_only=True, allow_null=True)
+    regions = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The probe regions of the pass (those with a live worker when it started).",
+    )
 
     class Meta:
         model = MonitoringRun
@@ -95,6 +108,7 @@ class MonitoringRunSerializer(serializers.ModelSerializer):
             "down",
             "shards_total",
             "shards_done",
+            "regions",
             "message",
         ]
         read_only_fields = fields
@@ -154,9 +168,11 @@ class UptimeCheckSerializer(serializers.ModelSerializer):
             "answer_chars",
             "refusal",
             "in_maintenance",
+            "region",
             "created_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"region": {"help_text": "The probe region the check ran from."}}
 
 
 class UptimeHistorySerializer(serializers.Serializer):
@@ -169,18 +185,36 @@ class UptimeHistorySerializer(serializers.Serializer):
 UPTIME_PAGING = Paging(default_limit=100, max_limit=10000)
 
 
+class RegionFilterField(serializers.CharField):
+    """``?region=``: checks probed from this region; a well-formed name no worker has used
+    matches nothing, a malformed one is a 422."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Only checks probed from this region.")
+        super().__init__(required=False, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        try:
+            (name,) = regions.clean_names([super().to_internal_value(data)], self.field_name)
+        except errors.Invalid as exc:
+            raise serializers.ValidationError(exc.message) from None
+        return name
+
+
 class UptimeQuerySerializer(serializers.Serializer):
     model_id = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=UptimeCheck.Status.choices, required=False)
     since = serializers.DateTimeField(required=False)
     enabled_only = serializers.BooleanField(required=False, default=False)
     tag = TagFilterField(help_text="Only checks of models carrying this tag (own or account's).")
+    region = RegionFilterField()
     limit, offset = UPTIME_PAGING.fields()
 
 
 class ExportQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=["json", "csv"], default="json")
     model_id = serializers.UUIDField(required=False)
+    region = RegionFilterField()
     start_date = serializers.DateTimeField(required=False)
     end_date = serializers.DateTimeField(required=False)
 
@@ -189,6 +223,24 @@ class ExportQuerySerializer(serializers.Serializer):
         if start and end and start > end:
             raise serializers.ValidationError({"end_date": ["end_date is before start_date."]})
         return attrs
+
+
+class RegionSerializer(serializers.Serializer):
+    """A probe region, known by its workers' heartbeats (monitoring.regions.listing)."""
+
+    name = serializers.CharField()
+    home = serializers.BooleanField(
+        help_text="The home region (its workers also run schedules, passes and alerts)."
+    )
+    live = serializers.BooleanField(
+        help_text="A worker of the region beat recently; passes probe from live regions only."
+    )
+    last_seen_at = serializers.DateTimeField(
+        allow_null=True, help_text="Its last heartbeat (null: no worker of it has run yet)."
+    )
+    last_worker = serializers.CharField(
+        help_text='The worker cluster that beat last ("host:pid"; "" before any).'
+    )
 
 
 class PromptPackSerializer(serializers.Serializer):

@@ -232,7 +232,11 @@ def _count_period(slo: Slo, ids: list, now: datetime, objectives: list[Objective
 
 
 def _tally(rows, objectives: list[Objective]) -> list[tuple[int, int]]:
-    """(good, total) of each objective over the rollup ``rows``."""
+    """(good, total) of each objective over the rollup ``rows``.
+
+    A bucket has one row per probe region: counts add, and so do the rows' latency counts
+    (count_at_most sums a summary's buckets, so per row it equals reading the merged summary).
+    """
     metrics = [o.kind for o in objectives if o.kind != "availability"]  # sketch columns
     sums = [[0, 0] for _ in objectives]
     for n, up, degraded, *summaries in rows.values_list("n", "up", "degraded", *metrics):

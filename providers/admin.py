@@ -2,9 +2,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
+from arguslm import errors, region_names
 from arguslm.llm.types import GatewayError
 from providers import services, tags
-from providers.models import LLMModel, ProviderAccount, Tag
+from providers.models import (
+    LLMModel,
+    ProviderAccount,
+    Tag,
+    clean_region_base_urls,
+    reenter_message,
+)
 
 
 class TagForm(forms.ModelForm):
@@ -47,6 +54,50 @@ class TagAdmin(admin.ModelAdmin):
         return obj.n_accounts
 
 
+def _probe_regions(value) -> list[str]:
+    try:
+        return region_names.clean_names(value, "probe_regions")
+    except errors.Invalid as exc:
+        raise forms.ValidationError(exc.message) from None
+
+
+class ProviderAccountForm(forms.ModelForm):
+    """Probe regions and regional endpoints typed in the admin follow the API's rules. The
+    admin takes no secrets, so an endpoint on a new host is refused here (the account's rule,
+    ProviderAccount.region_urls_to_reenter): set it through the API with the secrets.
+
+    No Meta: the admin builds it, with the admin's fields."""
+
+    def clean_probe_regions(self) -> list[str]:
+        return _probe_regions(self.cleaned_data["probe_regions"])
+
+    def clean_region_base_urls(self) -> dict:
+        account = self.instance  # not changed yet: its stored hosts
+        provider_type = self.cleaned_data.get("provider_type") or account.provider_type
+        try:
+            urls = clean_region_base_urls(
+                self.cleaned_data["region_base_urls"], provider_type=provider_type
+            )
+        except errors.Invalid as exc:
+            raise forms.ValidationError(exc.message) from None
+        missing = account.region_urls_to_reenter(urls)
+        if missing:
+            raise forms.ValidationError(
+                reenter_message(account.provider_type, missing)
+                + " The admin does not take secrets: set this endpoint with PATCH "
+                "/api/v1/providers/{id}, sending them in credentials."
+            )
+        return urls
+
+
+class LLMModelForm(forms.ModelForm):
+    """A model's probe regions typed in the admin follow the API's rule (no Meta: the admin
+    builds it, with every field as before)."""
+
+    def clean_probe_regions(self) -> list[str]:
+        return _probe_regions(self.cleaned_data["probe_regions"])
+
+
 class LLMModelInline(admin.TabularInline):
     model = LLMModel
     fields = (
@@ -66,6 +117,7 @@ class LLMModelInline(admin.TabularInline):
 class ProviderAccountAdmin(admin.ModelAdmin):
     """Accounts with credentials masked: only which keys are set is shown."""
 
+    form = ProviderAccountForm
     list_display = ("display_name", "provider_type", "enabled", "credential_summary", "created_at")
     search_fields = ("display_name", "provider_type")
     fields = (
@@ -73,6 +125,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         "display_name",
         "enabled",
         "tags",
+        "probe_regions",
+        "region_base_urls",
         "is_demo",
         "credential_summary",
         "created_at",
@@ -121,6 +175,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
 @admin.register(LLMModel)
 class LLMModelAdmin(admin.ModelAdmin):
+    form = LLMModelForm
     list_display = (
         "model_id",
         "custom_name",

@@ -6,8 +6,8 @@ import uuid
 from django.db import models
 from encrypted_model_fields.fields import EncryptedTextField
 
-from arguslm import errors
-from arguslm.llm import catalog
+from arguslm import errors, region_names
+from arguslm.llm import catalog, egress
 from providers import identity
 
 
@@ -85,15 +85,49 @@ class ProviderAccount(models.Model):
             and catalog.origin(patch[f["name"]]) != catalog.origin(stored.get(f["name"]))
             for f in spec.fields
         )
-        if not moved:
-            return []
+        return self._secrets_not_in(patch) if moved else []
+
+    def _secrets_not_in(self, patch: dict) -> list[str]:
+        """The stored secrets that ``patch`` (a credentials patch) does not carry again."""
+        spec = catalog.get_spec(self.provider_type)
+        stored = self.credentials
         return [
             f["name"]
-            for f in spec.fields
+            for f in (spec.fields if spec else ())
             if f["kind"] in catalog.SECRET_KINDS
             and f["name"] in stored
             and patch.get(f["name"]) in (None, "")
         ]
+
+    def region_urls_to_reenter(self, urls: dict, patch: dict | None = None) -> list[str]:
+        """The stored secrets a write of these regional endpoints must carry again in
+        ``patch`` (the credentials sent with it); call it before changing the account.
+
+        A region's probes send the account's secrets to its endpoint: one on a host other
+        than the account's own (its base URL, else the provider's default) and other than the
+        region's stored endpoint is a new host, which gets no stored secret (as for
+        secrets_to_reenter).
+        """
+        spec = catalog.get_spec(self.provider_type)
+        own = catalog.origin(self.base_url or (spec.default_base_url if spec else None))
+        stored = self.region_base_urls or {}
+        moved = any(
+            catalog.origin(url) not in (own, catalog.origin(stored.get(region)))
+            for region, url in urls.items()
+        )
+        return self._secrets_not_in(patch or {}) if moved else []
+
+    def set_region_base_urls(self, urls, *, patch: dict | None = None) -> None:
+        """Replace the regional endpoints (not saved): Invalid when one is not valid, or
+        moves to another host without the secrets in ``patch`` (the credentials sent with
+        it)."""
+        urls = clean_region_base_urls(urls, provider_type=self.provider_type)
+        missing = self.region_urls_to_reenter(urls, patch)
+        if missing:
+            raise errors.Invalid(
+                f"region_base_urls: {reenter_message(self.provider_type, missing)}"
+            )
+        self.region_base_urls = urls
 
     def merge_credentials(self, patch: dict) -> None:
         """Apply a partial update: a key set to None (or "") removes it, others are kept.
@@ -121,6 +155,38 @@ class ProviderAccount(models.Model):
     def credential_keys(self) -> list[str]:
         """Which credential keys are set (never their values)."""
         return sorted(self.credentials)
+
+
+MAX_REGION_URLS = region_names.MAX_REGIONS
+
+
+def clean_region_base_urls(value, *, provider_type: str) -> dict:
+    """{region: base URL}, each an http(s) URL the network policy lets this provider type
+    reach; Invalid naming the field (and the region) otherwise."""
+    field = "region_base_urls"
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_REGION_URLS:
+        raise errors.Invalid(f"{field}: an object of at most {MAX_REGION_URLS} region: URL pairs")
+    clean = {}
+    for region, url in value.items():
+        if not region_names.is_name(region):
+            raise errors.Invalid(region_names.not_a_name(field, region))
+        where = f"{field}.{region}"
+        # Length first: nothing parses a long string.
+        if not isinstance(url, str) or len(url) > egress.MAX_URL_CHARS:
+            raise errors.Invalid(f"{where}: a URL of at most {egress.MAX_URL_CHARS} characters")
+        url = url.strip()
+        # No whitespace or control character belongs in a URL (nor \x00 in PostgreSQL's jsonb).
+        if any(c.isspace() or not c.isprintable() for c in url) or not catalog.is_http_url(url):
+            raise errors.Invalid(
+                f"{where}: must be an http(s) URL with a host, e.g. https://host/v1"
+            )
+        reason = egress.url_refusal(url, private=egress.private_allowed(provider_type))
+        if reason:
+            raise errors.Invalid(f"{where}: cannot be reached under the network policy: {reason}")
+        clean[region] = url
+    return dict(sorted(clean.items()))
 
 
 def reenter_message(provider_type: str, names: list[str]) -> str:

@@ -5,11 +5,18 @@ import re
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from arguslm import errors, region_names
 from arguslm.api import Paging, reject_null_characters
 from arguslm.llm import answers, catalog
 from providers import identity
 from providers import tags as tag_rules
-from providers.models import LLMModel, ProviderAccount, reenter_message
+from providers.models import (
+    MAX_REGION_URLS,
+    LLMModel,
+    ProviderAccount,
+    clean_region_base_urls,
+    reenter_message,
+)
 
 # Real model ids: `gpt-4.1`, `llama3:8b`, `anthropic.claude-3-haiku-20240307-v1:0`,
 # `meta-llama/llama-3-8b-instruct`, `claude-3-5-haiku@20241022`. Only whitespace and
@@ -51,6 +58,52 @@ class TagFilterField(TagsField):
         return super().to_internal_value(data)
 
 
+class RegionNamesField(serializers.ListField):
+    """Probe regions (``["eu-west", "us-east"]``), each checked by arguslm.region_names, so a
+    bad one is a 422 naming this field; ``[]``: the default (every region, or the account's)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", region_names.MAX_REGIONS)
+        super().__init__(child=serializers.CharField(max_length=region_names.MAX_LENGTH), **kwargs)
+
+    def to_internal_value(self, data) -> list[str]:
+        try:
+            return region_names.clean_names(data, self.field_name)
+        except errors.Invalid as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+
+class RegionBaseUrlsField(serializers.DictField):
+    """``{region: base URL}``; the URLs are checked with the account's provider type
+    (ProviderAccount's clean_region_base_urls, called by the serializers' ``validate``)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text",
+            f"A regional endpoint per probe region (at most {MAX_REGION_URLS}), replacing the "
+            "base URL for that region's probes; the account's secrets are sent there, so one "
+            "on a new host needs them again in credentials ({}: none).",
+        )
+        super().__init__(child=serializers.CharField(), **kwargs)
+
+    def to_internal_value(self, data) -> dict:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                f"An object of at most {MAX_REGION_URLS} region: URL pairs."
+            )
+        return data  # checked whole in validate(), which knows the provider type
+
+
+def _clean_region_base_urls(attrs: dict, provider_type: str) -> None:
+    if "region_base_urls" in attrs:
+        try:
+            attrs["region_base_urls"] = clean_region_base_urls(
+                attrs["region_base_urls"], provider_type=provider_type
+            )
+        except errors.Invalid as exc:
+            raise serializers.ValidationError({"region_base_urls": [exc.message]}) from None
+
+
 def tag_names(tags) -> list[str]:
     """Names of a tags relation, from its prefetch when there is one (``.all()`` reads it)."""
     return [tag.name for tag in tags.all()]
@@ -67,6 +120,16 @@ class ProviderSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField(
         help_text="The account's tags (its models carry them)."
     )
+    probe_regions = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Regions whose workers probe its models ([]: every region).",
+    )
+    region_base_urls = serializers.DictField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Its endpoint per probe region, where it has one ({region: base URL}).",
+    )
 
     class Meta:
         model = ProviderAccount
@@ -81,6 +144,8 @@ class ProviderSerializer(serializers.ModelSerializer):
             "credential_keys",
             "model_count",
             "tags",
+            "probe_regions",
+            "region_base_urls",
             "is_demo",
             "created_at",
             "updated_at",
@@ -128,6 +193,10 @@ class ProviderCreateSerializer(serializers.Serializer):
     credentials = serializers.DictField(required=False, default=dict)
     enabled = serializers.BooleanField(required=False, default=True)
     tags = TagsField(required=False)
+    probe_regions = RegionNamesField(
+        required=False, help_text="Regions whose workers probe its models ([]: every region)."
+    )
+    region_base_urls = RegionBaseUrlsField(required=False)
     discover_models = serializers.BooleanField(
         required=False,
         default=False,
@@ -152,6 +221,7 @@ class ProviderCreateSerializer(serializers.Serializer):
         credentials = {k: v for k, v in attrs["credentials"].items() if v not in (None, "")}
         _check_credentials(attrs["provider_type"], credentials)
         attrs["credentials"] = credentials
+        _clean_region_base_urls(attrs, attrs["provider_type"])
         return attrs
 
 
@@ -163,6 +233,11 @@ class ProviderUpdateSerializer(serializers.Serializer):
     )
     enabled = serializers.BooleanField(required=False)
     tags = TagsField(required=False, help_text="Replaces the account's tags ([]: none).")
+    probe_regions = RegionNamesField(
+        required=False,
+        help_text="Replaces the regions whose workers probe its models ([]: every region).",
+    )
+    region_base_urls = RegionBaseUrlsField(required=False)
 
     def validate_display_name(self, value: str) -> str:
         if not value.strip():
@@ -171,6 +246,18 @@ class ProviderUpdateSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         account: ProviderAccount = self.context["account"]
+        _clean_region_base_urls(attrs, account.provider_type)
+        if "region_base_urls" in attrs:
+            # The account's rule (ProviderAccount.region_urls_to_reenter), located here on the
+            # secrets to send again.
+            missing = account.region_urls_to_reenter(
+                attrs["region_base_urls"], attrs.get("credentials")
+            )
+            if missing:
+                message = reenter_message(account.provider_type, missing)
+                raise serializers.ValidationError(
+                    {"credentials": {name: [message] for name in missing}}
+                )
         if "credentials" in attrs:
             merged = account.credentials
             for key, value in attrs["credentials"].items():
@@ -223,6 +310,11 @@ class ModelSerializer(serializers.ModelSerializer):
     account_tags = serializers.SerializerMethodField(
         help_text="Its account's tags, which the model carries too (filters match both)."
     )
+    probe_regions = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Regions whose workers probe it ([]: its account's).",
+    )
 
     class Meta:
         model = LLMModel
@@ -244,6 +336,7 @@ class ModelSerializer(serializers.ModelSerializer):
             "identity_source",
             "tags",
             "account_tags",
+            "probe_regions",
             "created_at",
             "updated_at",
         ]
@@ -301,6 +394,9 @@ class ModelCreateSerializer(serializers.Serializer):
     enabled_for_monitoring = serializers.BooleanField(required=False, default=False)
     enabled_for_benchmark = serializers.BooleanField(required=False, default=True)
     tags = TagsField(required=False, help_text="The model's own tags.")
+    probe_regions = RegionNamesField(
+        required=False, help_text="Regions whose workers probe it ([]: its account's)."
+    )
 
     def validate_model_id(self, value: str) -> str:
         value = value.strip()
@@ -340,6 +436,9 @@ class ModelUpdateSerializer(serializers.Serializer):
     )
     tags = TagsField(
         required=False, help_text="Replaces the model's own tags ([]: none; the account's stay)."
+    )
+    probe_regions = RegionNamesField(
+        required=False, help_text="Replaces the regions whose workers probe it ([]: its account's)."
     )
 
     def validate_custom_name(self, value):

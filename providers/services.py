@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, ProtectedError, QuerySet
 from django.utils import timezone
 
-from arguslm import audit, errors
+from arguslm import audit, errors, region_names
 from arguslm.llm import catalog, connection, discovery
 from arguslm.llm.types import GatewayError
 from providers import tags as tag_rules
@@ -63,17 +63,24 @@ def create_account(
     enabled: bool = True,
     discover_models: bool = True,
     tags: list[str] | None = None,
+    probe_regions: list[str] | None = None,
+    region_base_urls: dict | None = None,
 ) -> Created:
-    """Store a new account (credentials encrypted) with its tags, then discover its models
-    once.
+    """Store a new account (credentials encrypted) with its tags, probe regions and regional
+    endpoints, then discover its models once.
 
     Validation is the serializers' (ProviderCreateSerializer), shared by the page and the API;
     a failed discovery keeps the account and says why (models can be added by hand).
     """
     account = ProviderAccount(
-        provider_type=provider_type, display_name=display_name, enabled=enabled
+        provider_type=provider_type,
+        display_name=display_name,
+        enabled=enabled,
+        probe_regions=region_names.clean_names(probe_regions, "probe_regions"),
     )
     account.credentials = credentials
+    # Its secrets are entered with these endpoints: nothing to enter again.
+    account.set_region_base_urls(region_base_urls, patch=credentials)
     with transaction.atomic():
         account.save()
         if tags:
@@ -94,14 +101,23 @@ def update_account(
     enabled: bool | None = None,
     credentials: dict | None = None,
     tags: list[str] | None = None,
+    probe_regions: list[str] | None = None,
+    region_base_urls: dict | None = None,
 ) -> ProviderAccount:
-    """Rename, enable or disable, patch the credentials and replace the tags (``None`` leaves a
-    part as it is; a credential set to None or "" is removed; ``[]`` removes every tag).
-    Validation is ProviderUpdateSerializer's."""
+    """Rename, enable or disable, patch the credentials, replace the tags, the probe regions
+    and the regional endpoints (``None`` leaves a part as it is; a credential set to None or
+    "" is removed; ``[]`` or ``{}`` removes them all). Validation is
+    ProviderUpdateSerializer's; the hosts the secrets may go to are the account's rule
+    (Invalid when a URL moves them without the secrets)."""
     if display_name is not None:
         account.display_name = display_name
     if enabled is not None:
         account.enabled = enabled
+    if probe_regions is not None:
+        account.probe_regions = region_names.clean_names(probe_regions, "probe_regions")
+    if region_base_urls is not None:
+        # Before the credentials change: both are checked against the hosts stored now.
+        account.set_region_base_urls(region_base_urls, patch=credentials)
     if credentials is not None:
         account.merge_credentials(credentials)
     with transaction.atomic():
@@ -124,9 +140,11 @@ def add_model(
     enabled_for_monitoring: bool = True,
     enabled_for_benchmark: bool = True,
     tags: list[str] | None = None,
+    probe_regions: list[str] | None = None,
 ) -> LLMModel:
-    """Add a model by hand (``source=manual``), with its own tags; Conflict if the account
-    already has that id."""
+    """Add a model by hand (``source=manual``), with its own tags and probe regions; Conflict
+    if the account already has that id."""
+    probe_regions = region_names.clean_names(probe_regions, "probe_regions")
     if LLMModel.objects.filter(provider_account_id=account_id, model_id=model_id).exists():
         raise errors.Conflict(duplicate_model_message(model_id))
     try:
@@ -139,6 +157,7 @@ def add_model(
                 model_metadata=metadata or {},
                 enabled_for_monitoring=enabled_for_monitoring,
                 enabled_for_benchmark=enabled_for_benchmark,
+                probe_regions=probe_regions,
             )
             if tags:
                 tag_rules.set_tags(model, tags)
@@ -159,12 +178,16 @@ def update_model(
     answer_check=UNSET,
     identity: str | None = None,
     tags: list[str] | None = None,
+    probe_regions: list[str] | None = None,
 ) -> LLMModel:
     """Rename (``None`` or "" clears the name), switch monitoring or benchmarks on or off, set
-    the answer check (``None``: the prompt pack's), the identity (""; the suggested one) or
-    the model's own tags (``[]``: none; its account's stay); what is not given stays as it
-    is."""
+    the answer check (``None``: the prompt pack's), the identity (""; the suggested one), the
+    model's own tags (``[]``: none; its account's stay) or its probe regions (``[]``: its
+    account's); what is not given stays as it is."""
     fields = []
+    if probe_regions is not None:
+        model.probe_regions = region_names.clean_names(probe_regions, "probe_regions")
+        fields.append("probe_regions")
     if custom_name is not UNSET:
         model.custom_name = custom_name or None
         fields.append("custom_name")

@@ -8,15 +8,25 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django_q.models import Schedule
+from rest_framework.test import APIClient
 
+from arguslm import roles, tokens
 from monitoring import exports
-from monitoring.models import MonitoringConfig, MonitoringRun
-from tests.factories import make_account, make_model, store_checks, uptime_check
+from monitoring.models import MonitoringConfig, MonitoringRun, Region
+from tests.factories import (
+    make_account,
+    make_model,
+    make_monitoring_run,
+    store_checks,
+    uptime_check,
+)
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/monitoring"
@@ -26,6 +36,7 @@ def test_every_endpoint_needs_authentication(anon):
     for path in ("config", "uptime", "uptime/export", "prompt-packs", "runs"):
         assert anon.get(f"{BASE}/{path}").status_code == 401
     assert anon.post(f"{BASE}/run").status_code == 401
+    assert anon.get("/api/v1/regions").status_code == 401
 
 
 def test_the_config_is_created_with_defaults(api):
@@ -33,6 +44,7 @@ def test_the_config_is_created_with_defaults(api):
     assert data["interval_minutes"] == 5 and data["prompt_pack"] == "health_check"
     assert data["enabled"] is True and data["last_run_at"] is None
     assert data["degraded_ttft_ms"] is None and data["retention_days"] == 30
+    assert data["down_quorum"] is None  # a majority of the regions
 
 
 @pytest.mark.parametrize(
@@ -48,12 +60,28 @@ def test_the_config_is_created_with_defaults(api):
         ({"max_tokens": 0}, "max_tokens"),
         ({"timeout_seconds": 10_000}, "timeout_seconds"),
         ({"degraded_ttft_ms": -1}, "degraded_ttft_ms"),
+        ({"down_quorum": 0}, "down_quorum"),
+        ({"down_quorum": 65}, "down_quorum"),
+        ({"down_quorum": 1.5}, "down_quorum"),
+        ({"down_quorum": "two"}, "down_quorum"),
+        ({"down_quorum": True}, "down_quorum"),
+        ({"down_quorum": [2]}, "down_quorum"),
     ],
 )
 def test_bad_config_values_are_422_naming_the_field(api, body, field):
     response = api.patch(f"{BASE}/config", body, format="json")
     assert response.status_code == 422
     assert [field] == response.json()["detail"][0]["loc"][1:]
+
+
+def test_the_down_quorum_is_set_and_cleared_back_to_a_majority(api):
+    response = api.patch(f"{BASE}/config", {"down_quorum": 2}, format="json")
+    assert response.status_code == 200 and response.json()["down_quorum"] == 2
+    assert MonitoringConfig.get().down_quorum == 2
+    assert api.patch(f"{BASE}/config", {"down_quorum": 64}, format="json").status_code == 200
+    response = api.patch(f"{BASE}/config", {"down_quorum": None}, format="json")
+    assert response.json()["down_quorum"] is None
+    assert MonitoringConfig.get().down_quorum is None
 
 
 def test_changing_the_config_reconciles_the_schedule(api):
@@ -94,6 +122,12 @@ def test_run_queues_a_stored_pass(api, monkeypatch):
     detail = api.get(f"{BASE}/runs/{body['run_id']}").json()
     assert detail["status"] == "queued" and detail["total"] == 0
     assert api.get(f"{BASE}/runs").json()["total"] == 1
+
+
+def test_a_run_lists_the_regions_it_probes_from(api):
+    run = make_monitoring_run(status="completed", regions=["default", "eu-west"])
+    assert api.get(f"{BASE}/runs/{run.pk}").json()["regions"] == ["default", "eu-west"]
+    assert api.get(f"{BASE}/runs").json()["items"][0]["regions"] == ["default", "eu-west"]
 
 
 def test_run_lookups_reject_bad_ids(api):
@@ -146,6 +180,57 @@ def test_the_uptime_total_comes_from_the_kept_counts_not_a_count_of_the_checks(a
     sqls = [q["sql"] for q in queries]
     assert not [sql for sql in sqls if "COUNT(" in sql.upper() and "uptimecheck" in sql], sqls
     assert [sql for sql in sqls if "SUM(" in sql.upper() and "checkcount" in sql], sqls
+
+
+def _regional_checks():
+    """Model A probed from the home region (up, then down) and from eu-west (down)."""
+    a = make_model(make_account(display_name="Acct"), model_id="a-model")
+    store_checks(
+        [
+            uptime_check(a, ago=timedelta(minutes=1)),
+            uptime_check(a, status="down", ago=timedelta(minutes=6)),
+        ]
+    )
+    store_checks([uptime_check(a, status="down", ago=timedelta(minutes=2), region="eu-west")])
+    return a
+
+
+def test_each_check_says_which_region_it_was_probed_from(api):
+    _regional_checks()
+    items = api.get(f"{BASE}/uptime").json()["items"]
+    assert [(i["status"], i["region"]) for i in items] == [
+        ("up", "default"),
+        ("down", "eu-west"),
+        ("down", "default"),
+    ]
+
+
+def test_the_uptime_history_filters_by_region_and_counts_that_regions_checks(api):
+    a = _regional_checks()
+    data = api.get(f"{BASE}/uptime", {"region": "eu-west"}).json()
+    assert data["total"] == 1 and [i["region"] for i in data["items"]] == ["eu-west"]
+    data = api.get(f"{BASE}/uptime", {"region": "default", "status": "down"}).json()
+    assert data["total"] == 1 and data["items"][0]["region"] == "default"
+    data = api.get(f"{BASE}/uptime", {"region": "default", "model_id": str(a.pk)}).json()
+    assert data["total"] == 2
+    # A well-formed name no worker has used matches nothing.
+    assert api.get(f"{BASE}/uptime", {"region": "mars-1"}).json() == {
+        "items": [],
+        "total": 0,
+        "limit": 100,
+        "offset": 0,
+    }
+    assert api.get(f"{BASE}/uptime").json()["total"] == 3  # every region: the kept counts
+    assert api.get(f"{BASE}/uptime", {"region": ""}).json()["total"] == 3  # blank: no filter
+
+
+@pytest.mark.parametrize("region", ["EU", "eu west", "-eu", "e" * 33, "x" * 5000])
+def test_a_malformed_region_filter_is_a_422_naming_it(api, region):
+    response = api.get(f"{BASE}/uptime", {"region": region})
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["detail"]] == [["query", "region"]]
+    response = api.get(f"{BASE}/uptime/export", {"region": region})
+    assert response.status_code == 422
 
 
 @pytest.mark.parametrize(
@@ -223,6 +308,22 @@ def test_under_asgi_the_export_streams_batch_by_batch_the_same_bytes_as_wsgi(
     assert wsgi_body.count(b"Model A") == 5
 
 
+def test_exports_end_with_the_region_and_filter_by_it(api):
+    _regional_checks()
+    response = api.get(f"{BASE}/uptime/export", {"format": "csv"}, HTTP_ACCEPT="text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][-3:] == ["provider_name", "model_id", "region"]  # added at the end
+    assert rows[0][:6] == ["model_name", "provider", "status", "latency_ms", "error", "timestamp"]
+    assert [(r[2], r[-1]) for r in rows[1:]] == [
+        ("up", "default"),
+        ("down", "eu-west"),
+        ("down", "default"),
+    ]
+    response = api.get(f"{BASE}/uptime/export", {"format": "json", "region": "eu-west"})
+    checks = json.loads(b"".join(response.streaming_content))["checks"]
+    assert [(c["status"], c["region"]) for c in checks] == [("down", "eu-west")]
+
+
 @pytest.mark.parametrize(
     "query", ["format=xml", "start_date=nope", "end_date=2026-01-01&start_date=2026-02-01"]
 )
@@ -251,3 +352,34 @@ def test_monitoring_refuses_a_benchmark_only_pack_and_says_why(api):
     assert error["loc"][1:] == ["prompt_pack"]
     assert "for benchmarks only" in error["msg"]
     assert MonitoringConfig.get().prompt_pack == "health_check"
+
+
+# --- regions ------------------------------------------------------------------------------------
+
+
+def test_the_home_region_is_listed_before_any_worker_has_beaten(api):
+    assert api.get("/api/v1/regions").json() == [
+        {"name": "default", "home": True, "live": False, "last_seen_at": None, "last_worker": ""}
+    ]
+
+
+def test_regions_are_listed_with_their_heartbeats_for_any_reader(db, settings):
+    settings.ARGUSLM_HOME_REGION = "eu-west"
+    now = timezone.now()
+    Region.objects.create(
+        name="eu-west", last_seen_at=now - timedelta(seconds=4), last_worker="a:1"
+    )
+    Region.objects.create(
+        name="ap-south", last_seen_at=now - timedelta(minutes=5), last_worker="b:2"
+    )
+    viewer = get_user_model().objects.create_user("viewer", password="pw-long-enough-1")
+    roles.assign(viewer, roles.VIEWER)
+    key = tokens.issue(user=viewer, name="read", scope="read")[1]
+    response = APIClient().get("/api/v1/regions", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 200
+    assert [(r["name"], r["home"], r["live"], r["last_worker"]) for r in response.json()] == [
+        ("ap-south", False, False, "b:2"),  # silent for 5 min: stale
+        ("eu-west", True, True, "a:1"),
+    ]
+    seen = response.json()[1]["last_seen_at"]
+    assert parse_datetime(seen) == now - timedelta(seconds=4)

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from alerts import evaluation
 from alerts.models import Alert, AlertRule, Incident
-from monitoring import slos
-from monitoring.models import Slo
+from monitoring import sketch, slos
+from monitoring.models import CheckRollup, Slo
 from tests.factories import (
     make_account,
     make_model,
@@ -114,6 +114,65 @@ def test_an_account_slo_counts_every_model_of_the_account():
     assert (objective.period.total, objective.period.bad) == (6, 3)
     assert objective.budget_remaining == pytest.approx(0.0)  # 50 % allowed bad, all spent
     assert objective.burn_rate("5m") == pytest.approx(1.0)
+
+
+def test_two_regions_rollups_of_one_bucket_count_as_one_regions_would():
+    """Rollups are one row per region and bucket: the period adds the rows' counts, and the
+    latency counts of each row's summary add up to those of the merged summary."""
+    account = make_account()
+    regional, single = make_model(account, model_id="regional"), make_model(account, model_id="one")
+    # (moment, TTFT ms or None for down): a settled day (cached), yesterday's day row, this hour.
+    seen = {
+        "default": [(NOW - timedelta(days=3), 100), (NOW - timedelta(hours=22), 1500)]
+        + [(NOW - timedelta(minutes=m), ttft) for m, ttft in ((5, 900), (15, None))],
+        "eu-west": [(NOW - timedelta(days=3, minutes=5), 2000), (NOW - timedelta(hours=22), 950)]
+        + [(NOW - timedelta(minutes=m), ttft) for m, ttft in ((6, 800), (16, 1100), (20, None))],
+    }
+
+    def checks(model, region, rows):
+        made = []
+        for moment, ttft in rows:
+            if ttft:
+                check = uptime_check(model, region=region, ttft_ms=ttft)
+            else:
+                check = uptime_check(model, region=region, status="down")
+            check.created_at = moment
+            made.append(check)
+        return made
+
+    for region, rows in seen.items():
+        store_checks(checks(regional, region, rows))
+    store_checks(checks(single, "default", [row for rows in seen.values() for row in rows]))
+
+    hour = CheckRollup.objects.filter(
+        model=regional, resolution="hour", bucket__gte=NOW.replace(minute=0)
+    )
+    assert sorted(hour.values_list("region", "n")) == [("default", 2), ("eu-west", 3)]
+    merged = sketch.empty()
+    for row in hour:
+        sketch.merge(merged, row.ttft)
+    assert (
+        sketch.count_at_most(merged, 1000)
+        == 2
+        == sum(sketch.count_at_most(row.ttft, 1000) for row in hour)
+    )
+
+    figures = {}
+    for model in (regional, single):
+        slo = Slo.objects.create(
+            name=model.model_id,
+            model=model,
+            availability_target=90.0,
+            latency_metric="ttft",
+            latency_target=50.0,
+            latency_threshold_ms=1000,
+            period_days=7,
+        )
+        availability, latency = slos.report(slo, now=NOW).objectives
+        figures[model.model_id] = (availability.period, latency.period)
+    # 9 checks, 2 down; of the 7 that succeeded, TTFT ≤ 1 s: 100, 900, 950, 800.
+    assert figures["regional"] == figures["one"]
+    assert figures["regional"] == (slos.Tally(good=7, total=9), slos.Tally(good=4, total=7))
 
 
 def test_a_100_percent_target_has_no_budget_and_burns_endlessly_on_one_bad_check(api):

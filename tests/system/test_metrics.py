@@ -14,8 +14,8 @@ from django_q.models import OrmQ
 from prometheus_client.parser import text_string_to_metric_families
 
 from arguslm.models import Heartbeat
-from monitoring import sketch
-from monitoring.models import MonitoringConfig
+from monitoring import rollups, sketch
+from monitoring.models import MonitoringConfig, Region, UptimeCheck
 from providers import tags
 from providers.models import LLMModel
 from tests.factories import (
@@ -287,8 +287,10 @@ def test_an_empty_install_exports_no_pass_and_no_heartbeat_figures(api):
         "arguslm_monitoring_interval_seconds",
         "arguslm_benchmarks_running",
         "arguslm_queue_depth",
+        "arguslm_region_live",  # the home region, no worker seen yet
     }
     assert value(samples, "arguslm_monitoring_interval_seconds") == 300
+    assert value(samples, "arguslm_region_live", region="default") == 0
     assert not MonitoringConfig.objects.exists()  # a scrape never writes
 
 
@@ -306,6 +308,7 @@ def test_odd_model_ids_and_account_names_are_escaped_and_round_trip(api):
     samples = scrape(api)
     labels = {"provider": "custom", "account": 'Team "α"\\', "model": odd}
     assert value(samples, "arguslm_model_up", **labels) == 1.0
+    assert value(samples, "arguslm_model_region_up", **labels, region="default") == 1.0
 
 
 def test_accounts_sharing_a_name_get_distinct_series(api):
@@ -317,6 +320,79 @@ def test_accounts_sharing_a_name_get_distinct_series(api):
     samples = scrape(api)
     accounts = {dict(labels)["account"] for n, labels in samples if n == "arguslm_model_up"}
     assert accounts == {f"Prod ({str(first.id)[:8]})", f"Prod ({str(second.id)[:8]})"}
+
+
+# --- regions ------------------------------------------------------------------------------------
+
+REGIONS = ["default", "eu-west", "us-east"]
+
+
+def store_from(region: str, model, status="up", **measured) -> None:
+    """One check of ``model`` from ``region``, stored as that region's shard of a pass probing
+    from REGIONS stores it (its region's status, then the regions' agreement)."""
+    checks = [
+        uptime_check(model, status=status, ago=timedelta(minutes=1), region=region, **measured)
+    ]
+    UptimeCheck.objects.bulk_create(checks)
+    rollups.record(checks, regions=REGIONS)
+
+
+def test_each_regions_latest_check_is_a_series_beside_the_agreed_status(api):
+    fast = make_model(make_account(display_name="Acct 1"), model_id="fast")
+    store_from("default", fast, ttft_ms=100, latency_ms=400)
+    store_from("eu-west", fast, "down", error_type="timeout")
+    store_from("us-east", fast, ttft_ms=2500, latency_ms=9000)
+    samples = scrape(api)
+    # The model's own series stay the regions' agreement: one down of three is not down.
+    assert value(samples, "arguslm_model_up", **FAST) == 1.0
+    ups = {r: value(samples, "arguslm_model_region_up", **FAST, region=r) for r in REGIONS}
+    assert ups == {"default": 1.0, "eu-west": 0.0, "us-east": 1.0}
+    ttfts = {
+        r: value(samples, "arguslm_model_region_ttft_seconds", **FAST, region=r) for r in REGIONS
+    }
+    assert ttfts == {"default": 0.1, "eu-west": None, "us-east": 2.5}  # a failed check: absent
+    assert value(samples, "arguslm_model_region_latency_seconds", **FAST, region="us-east") == 9.0
+    assert (
+        value(
+            samples, "arguslm_model_region_last_check_timestamp_seconds", **FAST, region="eu-west"
+        )
+        == (NOW - timedelta(minutes=1)).timestamp()
+    )
+
+
+def test_a_region_no_longer_probing_a_model_has_no_series_for_it(api):
+    fast = make_model(make_account(display_name="Acct 1"), model_id="fast")
+    for region in REGIONS:
+        store_from(region, fast)
+    fast.provider_account.probe_regions = ["default", "eu-west"]
+    fast.provider_account.save()
+    regions_of = lambda: {  # noqa: E731
+        dict(labels)["region"] for n, labels in scrape(api) if n == "arguslm_model_region_up"
+    }
+    assert regions_of() == {"default", "eu-west"}  # the account's regions
+    fast.probe_regions = ["us-east"]
+    fast.save()
+    assert regions_of() == {"us-east"}  # the model's own list replaces its account's
+    fast.enabled_for_monitoring = False
+    fast.save()
+    assert regions_of() == set()
+
+
+def test_each_region_says_whether_a_worker_of_it_is_live(api, settings):
+    settings.ARGUSLM_HOME_REGION = "eu-west"
+    Region.objects.create(
+        name="eu-west", last_seen_at=NOW - timedelta(seconds=3), last_worker="a:1"
+    )
+    Region.objects.create(name="us-east", last_seen_at=NOW - timedelta(minutes=10))
+    samples = scrape(api)
+    assert value(samples, "arguslm_region_live", region="eu-west") == 1
+    assert value(samples, "arguslm_region_live", region="us-east") == 0
+    assert value(samples, "arguslm_region_last_seen_age_seconds", region="us-east") == 600
+    assert (
+        value(samples, "arguslm_region_last_seen_timestamp_seconds", region="eu-west")
+        == (NOW - timedelta(seconds=3)).timestamp()
+    )
+    assert value(samples, "arguslm_region_live", region="default") is None  # not a region here
 
 
 # --- tags ---------------------------------------------------------------------------------------
@@ -412,8 +488,9 @@ def test_a_scrape_costs_the_same_queries_for_2_and_20_models(api, data):
     small = queries_for_a_scrape(api)
     make_fleet(20)
     assert queries_for_a_scrape(api) == small
-    # One of them lists the SLOs (each SLO adds three); two read the models' and accounts' tags.
-    assert small <= 13
+    # One of them lists the SLOs (each SLO adds three); two read the models' and accounts' tags,
+    # two the regions' statuses and heartbeats.
+    assert small <= 15
 
 
 # --- the sample Grafana dashboard ---------------------------------------------------------------
