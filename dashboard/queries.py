@@ -198,23 +198,30 @@ def _raw_series(metric: str, model_ids: list, since, step: timedelta) -> dict:
 
 
 def _rollup_series(metric: str, model_ids: list, since, resolution: str) -> dict:
+    """One point per model and bucket: a bucket has a row per region, whose counts add up
+    and whose summaries merge."""
     rows = rollup_rows(model_ids, resolution, since)
     out = defaultdict(list)
     if metric == "availability":
-        for model_id, bucket, n, ok in rows.values_list(
-            "model_id", "bucket", "n", F("up") + F("degraded")
-        ).order_by("bucket"):
-            if n:
-                out[model_id].append([bucket.isoformat(), round(100 * ok / n, 2), None, n])
+        for row in (
+            rows.values("model_id", "bucket")
+            .annotate(n=Sum("n"), ok=Sum(F("up") + F("degraded")))
+            .order_by("bucket")
+        ):
+            if row["n"]:
+                ratio = round(100 * row["ok"] / row["n"], 2)
+                out[row["model_id"]].append([row["bucket"].isoformat(), ratio, None, row["n"]])
         return out
     column = SKETCH_FIELD[metric]
+    merged = {}
     for model_id, bucket, summary in rows.values_list("model_id", "bucket", column).order_by(
         "bucket"
     ):
-        count = summary.get("n", 0) if summary else 0
-        if count:
+        sketch.merge(merged.setdefault((model_id, bucket), sketch.empty()), summary)
+    for (model_id, bucket), summary in merged.items():  # in bucket order, as read
+        if summary["n"]:
             p50, p95 = sketch.quantile(summary, 0.5), sketch.quantile(summary, 0.95)
-            out[model_id].append([bucket.isoformat(), round(p50, 2), round(p95, 2), count])
+            out[model_id].append([bucket.isoformat(), round(p50, 2), round(p95, 2), summary["n"]])
     return out
 
 
@@ -287,13 +294,16 @@ def model_detail(*, model: LLMModel, now=None) -> dict:
             :10
         ]
     )
-    timeline = list(
-        CheckRollup.objects.filter(
+    # An hour has a row per region: one cell per hour, their counts added.
+    timeline = [
+        (row["bucket"], row["n"], row["up"], row["degraded"], row["down"])
+        for row in CheckRollup.objects.filter(
             model=model, resolution=CheckRollup.Resolution.HOUR, bucket__gte=week
         )
+        .values("bucket")
+        .annotate(n=Sum("n"), up=Sum("up"), degraded=Sum("degraded"), down=Sum("down"))
         .order_by("bucket")
-        .values_list("bucket", "n", "up", "degraded", "down")
-    )
+    ]
     results = list(
         BenchmarkResult.objects.filter(model=model)
         .select_related("run")
