@@ -64,7 +64,7 @@ ROLLUP_NAMES = {CheckRollup.Resolution.HOUR: "hourly", CheckRollup.Resolution.DA
 # SQLite keeps no statistics unless ANALYZE runs: given ``model_id IN (…)`` and a time range,
 # it reads the (resolution, bucket) index, i.e. every model's rows in the range, and keeps the
 # few asked for (44 ms for 50 of 1,000 models over 24 h). One OR term per model makes it look
-# each model's rows up in the unique (model, resolution, bucket) index instead (4 ms).
+# each model's rows up in the unique (model, resolution, bucket, region) index instead (4 ms).
 # PostgreSQL plans both forms well. Past this many models, reading the range is the right
 # plan anyway (and SQLite caps an expression's depth at 1,000).
 PER_MODEL_TERMS = 100

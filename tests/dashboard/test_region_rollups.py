@@ -4,6 +4,7 @@ probed it: a bucket has a row per region, whose counts add up and whose summarie
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from dashboard import across, fleet, queries, status
 from dashboard import services as dashboard_services
@@ -124,3 +125,15 @@ def test_across_providers_counts_every_region_of_each_provider(model):
     assert figures[model.pk]["checks"] == 7
     assert figures[model.pk]["availability"] == pytest.approx(6 / 7)
     assert figures[model.pk]["ttft_p95"] == pytest.approx(900, rel=0.01)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan without statistics")
+def test_a_page_s_rollups_are_looked_up_per_model_in_the_unique_index():
+    models = [make_model(model_id=f"m-{i}") for i in range(3)]
+    rows = queries.rollup_rows([m.id for m in models], "hour", NOW - timedelta(hours=24))
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(step[-1]) for step in cursor.fetchall())
+    # Not the (resolution, bucket) index: that reads every model's rows of the range, per term.
+    assert plan.count("(model_id=? AND resolution=? AND bucket>?)") == 3, plan
