@@ -21,8 +21,9 @@ from django.urls import reverse
 from alerts.evaluation import SLO_PREFIX
 from alerts.models import AlertRule, Incident
 from dashboard import queries
+from monitoring import regions as probe_regions
 from monitoring import sketch, slos
-from monitoring.models import CheckRollup, Slo
+from monitoring.models import CheckRollup, RegionStatus, Slo
 from providers import tags as tag_rules
 from providers.models import LLMModel, ProviderAccount, Tag
 
@@ -315,6 +316,43 @@ def shown_accounts(rows: list[dict], *, show_all: bool) -> tuple[list[dict], int
     if show_all or len(ordered) <= ACCOUNTS_SHOWN:
         return ordered, 0
     return ordered[:ACCOUNTS_SHOWN], len(ordered) - ACCOUNTS_SHOWN
+
+
+# --- regions ------------------------------------------------------------------------------------
+
+
+def regions(*, now: datetime) -> list[dict]:
+    """Every known probe region when there are several (none otherwise): live or stale, its
+    last heartbeat (monitoring.regions.listing), and how many monitored models its latest
+    checks saw, and saw down. Two queries: the regions, and one aggregate for the counts."""
+    listed = probe_regions.listing(now=now)
+    if len(listed) < 2:
+        return []
+    counts = {
+        row["region"]: row
+        for row in RegionStatus.objects.filter(model__in=LLMModel.objects.monitored().values("pk"))
+        .values("region")
+        .annotate(checked=Count("pk"), down=Count("pk", filter=Q(status="down")))
+        .order_by()
+    }
+    for region in listed:
+        row = counts.get(region["name"], {})
+        region["checked"] = row.get("checked", 0)
+        region["down"] = row.get("down", 0)
+    return listed
+
+
+def down_in(model_ids: list, regions: list[str]) -> dict:
+    """{model id: names of the ``regions`` whose latest check saw it down}, for a page of
+    models (one query)."""
+    out = defaultdict(list)
+    for model_id, region in (
+        RegionStatus.objects.filter(model_id__in=model_ids, region__in=regions, status="down")
+        .order_by("region")
+        .values_list("model_id", "region")
+    ):
+        out[model_id].append(region)
+    return out
 
 
 # --- what needs attention -----------------------------------------------------------------------

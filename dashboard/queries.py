@@ -16,8 +16,14 @@ from django.utils import timezone
 
 from alerts.models import Alert, Incident
 from benchmarks.models import BenchmarkResult, BenchmarkRun
-from monitoring import sketch
-from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring import regions, sketch
+from monitoring.models import (
+    CheckRollup,
+    MonitoringConfig,
+    MonitoringRun,
+    RegionStatus,
+    UptimeCheck,
+)
 from providers.models import LLMModel
 
 RANGES = {
@@ -314,6 +320,7 @@ def model_detail(*, model: LLMModel, now=None) -> dict:
     return {
         "model": model,
         "status": _status(model),
+        "by_region": by_region(model, now),
         "availability_24h": totals_day,
         "availability_7d": totals_week,
         "errors_by_type": list(errors),
@@ -321,3 +328,35 @@ def model_detail(*, model: LLMModel, now=None) -> dict:
         "timeline": timeline,
         "benchmark_results": results,
     }
+
+
+def by_region(model: LLMModel, now) -> list[dict]:
+    """The model's latest check from each region that probed it, with each region's
+    availability and TTFT p50/p95 over 24 h (its hourly rollups, summaries merged); none when
+    one region probed it (the page's figures are that region's)."""
+    statuses = list(RegionStatus.objects.filter(model=model).order_by("region"))
+    if len(statuses) < 2:
+        return []
+    live = {r["name"]: r["live"] for r in regions.listing(now=now)}
+    figures = defaultdict(lambda: {"n": 0, "ok": 0, "ttft": sketch.empty()})
+    for region, n, up, degraded, ttft in CheckRollup.objects.filter(
+        model=model, resolution=CheckRollup.Resolution.HOUR, bucket__gte=now - timedelta(hours=24)
+    ).values_list("region", "n", "up", "degraded", "ttft"):
+        figure = figures[region]
+        figure["n"] += n
+        figure["ok"] += up + degraded
+        sketch.merge(figure["ttft"], ttft)
+    rows = []
+    for status in statuses:
+        figure = figures[status.region]
+        rows.append(
+            {
+                "status": status,
+                "live": live.get(status.region, False),
+                "availability": figure["ok"] / figure["n"] if figure["n"] else None,
+                "checks": figure["n"],
+                "ttft_p50": sketch.quantile(figure["ttft"], 0.5),
+                "ttft_p95": sketch.quantile(figure["ttft"], 0.95),
+            }
+        )
+    return rows
