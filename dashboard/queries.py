@@ -126,11 +126,14 @@ def _activity(Alert, BenchmarkRun) -> list[dict]:
     items = []
     for run in MonitoringRun.objects.order_by("-created_at")[:5]:
         text = f"Monitoring pass {run.status}"
+        status = run.status
         if run.status == MonitoringRun.Status.COMPLETED:  # counts are final only then
             text += f": {run.up} up, {run.degraded} degraded, {run.down} down"
+            if run.message:  # a region's workers stopped during the pass
+                text, status = f"{text}. {run.message}", "partial"
         elif run.message:
             text += f": {run.message}"
-        items.append({"at": run.created_at, "kind": "pass", "status": run.status, "text": text})
+        items.append({"at": run.created_at, "kind": "pass", "status": status, "text": text})
     for bench in BenchmarkRun.objects.order_by("-created_at")[:5]:
         items.append(
             {

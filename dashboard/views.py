@@ -43,6 +43,7 @@ TONES = {
     "failed": "bad",
     "fired": "bad",
     "skipped": "warn",
+    "partial": "warn",  # a pass completed without a region whose workers stopped
     "cancelled": "warn",
     "running": "info",
     "queued": "info",
