@@ -9,7 +9,8 @@ agreement of the live regions as each model's status):
 - ``flaky``: up from default, down from eu in its latest check (agreed up: one of two);
 - ``broken``: down from default and eu in their latest checks (agreed down).
 
-"ap" stopped before the latest pass and saw every model up.
+"ap" stopped during the pass before the latest one (which says so) and saw every model up;
+the latest pass, a minute ago, probed from default and eu.
 """
 
 from datetime import timedelta
@@ -17,7 +18,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from monitoring import rollups
-from monitoring.models import Region, UptimeCheck
+from monitoring.models import MonitoringConfig, MonitoringRun, Region, UptimeCheck
 from tests.factories import make_account, make_model, uptime_check
 
 LIVE = ["default", "eu"]
@@ -67,4 +68,23 @@ def seed_regions(*, now=None) -> dict:
                     )
                 )
             store(region, checks, regions)
+    for ago, regions, down, message in (
+        (5, sorted([*LIVE, "ap"]), 1, "Not probed from ap: the region's workers stopped."),
+        (1, LIVE, 1, ""),
+    ):
+        run = MonitoringRun.objects.create(
+            status=MonitoringRun.Status.COMPLETED,
+            started_at=now - timedelta(minutes=ago, seconds=20),
+            finished_at=now - timedelta(minutes=ago),
+            regions=regions,
+            total=len(models),
+            up=len(models) - down,
+            down=down,
+            message=message,
+        )
+        started = now - timedelta(minutes=ago)  # created_at is set on insert
+        MonitoringRun.objects.filter(pk=run.pk).update(created_at=started)
+    MonitoringConfig.objects.filter(pk=MonitoringConfig.get().pk).update(
+        last_run_at=now - timedelta(minutes=1)
+    )
     return {"account": account, "models": models}

@@ -59,7 +59,7 @@ def test_the_dashboard_lists_each_region_live_or_stale_with_the_models_down_ther
     seed_regions()
     html = get(client, "/dashboard")
     assert '<h2 id="regions-title">Regions</h2>' in html
-    assert region_row(html, "default") == "default home live last heartbeat just now 3 1"
+    assert region_row(html, "default") == "default (home) live last heartbeat just now 3 1"
     assert region_row(html, "eu") == "eu live last heartbeat just now 3 2"
     assert region_row(html, "ap") == "ap stale last heartbeat 3 min ago 3 0"
     assert re.search(r'data-region="ap">.*?<span class="pill status-degraded">stale', html, re.S)
@@ -124,7 +124,7 @@ def test_the_model_page_has_a_by_region_table(client):
         "eu down 1 min ago — — — 83.3 % 6 checks 369 · 388 ms "
         "server_error HTTP 500 from the provider"
     )
-    assert ap.startswith("ap stale up 10 min ago 610 ms 1,010 ms")
+    assert ap.startswith("ap (stale) up 10 min ago 610 ms 1,010 ms")
     for th in re.findall(r"<th[^>]*>", html.split('id="by-region"')[1].split("</table>")[0]):
         assert "scope=" in th
 
