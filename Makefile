@@ -75,9 +75,10 @@ test: install sdk-venv
 	ARGUSLM_DATA_DIR=$$(mktemp -d) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Dashboard screenshots (light and dark) for the README, from the browser test at 1,000 models.
+# README screenshots: the dashboard (light and dark) from the browser test at 1,000 models, and
+# probe regions (regions.png).
 screenshots: install browser
-	ARGUSLM_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/browser/test_dashboard_fleet_browser.py
+	ARGUSLM_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/browser/test_dashboard_fleet_browser.py tests/browser/test_regions_browser.py
 
 clean:
 	rm -rf .venv .sdk-venv .llm-venv node_modules staticfiles

@@ -21,8 +21,9 @@ from django.urls import reverse
 from alerts.evaluation import SLO_PREFIX
 from alerts.models import AlertRule, Incident
 from dashboard import queries
+from monitoring import regions as probe_regions
 from monitoring import sketch, slos
-from monitoring.models import CheckRollup, Slo
+from monitoring.models import CheckRollup, RegionStatus, Slo
 from providers import tags as tag_rules
 from providers.models import LLMModel, ProviderAccount, Tag
 
@@ -125,17 +126,24 @@ def filtered_models(filters: Filters) -> QuerySet:
 def page_rows(models: list[LLMModel], now: datetime, *, tags: bool = True) -> list[dict]:
     """One row per model of a page: its latest status, 24 h availability and hourly latency
     p50s (one query for the page, whatever its size), and its tags (``tags``: prefetched)."""
-    hourly = (
-        queries.rollup_rows([m.id for m in models], CheckRollup.Resolution.HOUR, now - WINDOW)
-        .values_list("model_id", "bucket", "n", "up", "degraded", "latency_p50")
-        .order_by("bucket")
-    )
+    hourly = queries.rollup_rows([m.id for m in models], CheckRollup.Resolution.HOUR, now - WINDOW)
     totals = defaultdict(lambda: [0, 0])
-    spark = defaultdict(list)
-    for model_id, bucket, n, up, degraded, p50 in hourly:
+    p50s = defaultdict(dict)  # {model id: {bucket: latency p50}}, in bucket order
+    shared = set()  # (model id, bucket) with a row from several regions
+    for model_id, bucket, n, up, degraded, p50 in hourly.values_list(
+        "model_id", "bucket", "n", "up", "degraded", "latency_p50"
+    ).order_by("bucket"):
         totals[model_id][0] += up + degraded
         totals[model_id][1] += n
-        spark[model_id].append((bucket.isoformat(), p50))
+        if bucket in p50s[model_id]:
+            shared.add((model_id, bucket))
+        p50s[model_id][bucket] = p50
+    if shared:
+        _merge_p50s(hourly, shared, p50s)
+    spark = {
+        model_id: [(bucket.isoformat(), p50) for bucket, p50 in buckets.items()]
+        for model_id, buckets in p50s.items()
+    }
     rows = []
     for model in models:
         ok, n = totals[model.id]
@@ -146,11 +154,26 @@ def page_rows(models: list[LLMModel], now: datetime, *, tags: bool = True) -> li
                 "state": model.state,
                 "availability": (ok / n) if n else None,
                 "availability_n": n,
-                "sparkline": spark[model.id],
+                "sparkline": spark.get(model.id, []),
                 "tags": _tags(model) if tags else [],
             }
         )
     return rows
+
+
+def _merge_p50s(hourly: QuerySet, shared: set, p50s: dict) -> None:
+    """The latency p50 of the hours that several regions probed, from their merged summaries
+    (a median of medians is not the median). One more query, only with several regions."""
+    merged = {key: sketch.empty() for key in shared}
+    models = {model_id for model_id, _ in shared}
+    buckets = {bucket for _, bucket in shared}
+    for model_id, bucket, summary in hourly.filter(
+        model_id__in=models, bucket__in=buckets
+    ).values_list("model_id", "bucket", "latency"):
+        if (model_id, bucket) in merged:
+            sketch.merge(merged[(model_id, bucket)], summary)
+    for (model_id, bucket), summary in merged.items():
+        p50s[model_id][bucket] = sketch.quantile(summary, 0.5)
 
 
 def _tags(model: LLMModel) -> list[str]:
@@ -293,6 +316,43 @@ def shown_accounts(rows: list[dict], *, show_all: bool) -> tuple[list[dict], int
     if show_all or len(ordered) <= ACCOUNTS_SHOWN:
         return ordered, 0
     return ordered[:ACCOUNTS_SHOWN], len(ordered) - ACCOUNTS_SHOWN
+
+
+# --- regions ------------------------------------------------------------------------------------
+
+
+def regions(*, now: datetime) -> list[dict]:
+    """Every known probe region when there are several (none otherwise): live or stale, its
+    last heartbeat (monitoring.regions.listing), and how many monitored models its latest
+    checks saw, and saw down. Two queries: the regions, and one aggregate for the counts."""
+    listed = probe_regions.listing(now=now)
+    if len(listed) < 2:
+        return []
+    counts = {
+        row["region"]: row
+        for row in RegionStatus.objects.filter(model__in=LLMModel.objects.monitored().values("pk"))
+        .values("region")
+        .annotate(checked=Count("pk"), down=Count("pk", filter=Q(status="down")))
+        .order_by()
+    }
+    for region in listed:
+        row = counts.get(region["name"], {})
+        region["checked"] = row.get("checked", 0)
+        region["down"] = row.get("down", 0)
+    return listed
+
+
+def down_in(model_ids: list, regions: list[str]) -> dict:
+    """{model id: names of the ``regions`` whose latest check saw it down}, for a page of
+    models (one query)."""
+    out = defaultdict(list)
+    for model_id, region in (
+        RegionStatus.objects.filter(model_id__in=model_ids, region__in=regions, status="down")
+        .order_by("region")
+        .values_list("model_id", "region")
+    ):
+        out[model_id].append(region)
+    return out
 
 
 # --- what needs attention -----------------------------------------------------------------------

@@ -16,8 +16,14 @@ from django.utils import timezone
 
 from alerts.models import Alert, Incident
 from benchmarks.models import BenchmarkResult, BenchmarkRun
-from monitoring import sketch
-from monitoring.models import CheckRollup, MonitoringConfig, MonitoringRun, UptimeCheck
+from monitoring import regions, sketch
+from monitoring.models import (
+    CheckRollup,
+    MonitoringConfig,
+    MonitoringRun,
+    RegionStatus,
+    UptimeCheck,
+)
 from providers.models import LLMModel
 
 RANGES = {
@@ -64,7 +70,7 @@ ROLLUP_NAMES = {CheckRollup.Resolution.HOUR: "hourly", CheckRollup.Resolution.DA
 # SQLite keeps no statistics unless ANALYZE runs: given ``model_id IN (…)`` and a time range,
 # it reads the (resolution, bucket) index, i.e. every model's rows in the range, and keeps the
 # few asked for (44 ms for 50 of 1,000 models over 24 h). One OR term per model makes it look
-# each model's rows up in the unique (model, resolution, bucket) index instead (4 ms).
+# each model's rows up in the unique (model, resolution, bucket, region) index instead (4 ms).
 # PostgreSQL plans both forms well. Past this many models, reading the range is the right
 # plan anyway (and SQLite caps an expression's depth at 1,000).
 PER_MODEL_TERMS = 100
@@ -120,11 +126,14 @@ def _activity(Alert, BenchmarkRun) -> list[dict]:
     items = []
     for run in MonitoringRun.objects.order_by("-created_at")[:5]:
         text = f"Monitoring pass {run.status}"
+        status = run.status
         if run.status == MonitoringRun.Status.COMPLETED:  # counts are final only then
             text += f": {run.up} up, {run.degraded} degraded, {run.down} down"
+            if run.message:  # a region's workers stopped during the pass
+                text, status = f"{text}. {run.message}", "partial"
         elif run.message:
             text += f": {run.message}"
-        items.append({"at": run.created_at, "kind": "pass", "status": run.status, "text": text})
+        items.append({"at": run.created_at, "kind": "pass", "status": status, "text": text})
     for bench in BenchmarkRun.objects.order_by("-created_at")[:5]:
         items.append(
             {
@@ -198,23 +207,30 @@ def _raw_series(metric: str, model_ids: list, since, step: timedelta) -> dict:
 
 
 def _rollup_series(metric: str, model_ids: list, since, resolution: str) -> dict:
+    """One point per model and bucket: a bucket has a row per region, whose counts add up
+    and whose summaries merge."""
     rows = rollup_rows(model_ids, resolution, since)
     out = defaultdict(list)
     if metric == "availability":
-        for model_id, bucket, n, ok in rows.values_list(
-            "model_id", "bucket", "n", F("up") + F("degraded")
-        ).order_by("bucket"):
-            if n:
-                out[model_id].append([bucket.isoformat(), round(100 * ok / n, 2), None, n])
+        for row in (
+            rows.values("model_id", "bucket")
+            .annotate(n=Sum("n"), ok=Sum(F("up") + F("degraded")))
+            .order_by("bucket")
+        ):
+            if row["n"]:
+                ratio = round(100 * row["ok"] / row["n"], 2)
+                out[row["model_id"]].append([row["bucket"].isoformat(), ratio, None, row["n"]])
         return out
     column = SKETCH_FIELD[metric]
+    merged = {}
     for model_id, bucket, summary in rows.values_list("model_id", "bucket", column).order_by(
         "bucket"
     ):
-        count = summary.get("n", 0) if summary else 0
-        if count:
+        sketch.merge(merged.setdefault((model_id, bucket), sketch.empty()), summary)
+    for (model_id, bucket), summary in merged.items():  # in bucket order, as read
+        if summary["n"]:
             p50, p95 = sketch.quantile(summary, 0.5), sketch.quantile(summary, 0.95)
-            out[model_id].append([bucket.isoformat(), round(p50, 2), round(p95, 2), count])
+            out[model_id].append([bucket.isoformat(), round(p50, 2), round(p95, 2), summary["n"]])
     return out
 
 
@@ -287,13 +303,16 @@ def model_detail(*, model: LLMModel, now=None) -> dict:
             :10
         ]
     )
-    timeline = list(
-        CheckRollup.objects.filter(
+    # An hour has a row per region: one cell per hour, their counts added.
+    timeline = [
+        (row["bucket"], row["n"], row["up"], row["degraded"], row["down"])
+        for row in CheckRollup.objects.filter(
             model=model, resolution=CheckRollup.Resolution.HOUR, bucket__gte=week
         )
+        .values("bucket")
+        .annotate(n=Sum("n"), up=Sum("up"), degraded=Sum("degraded"), down=Sum("down"))
         .order_by("bucket")
-        .values_list("bucket", "n", "up", "degraded", "down")
-    )
+    ]
     results = list(
         BenchmarkResult.objects.filter(model=model)
         .select_related("run")
@@ -304,6 +323,7 @@ def model_detail(*, model: LLMModel, now=None) -> dict:
     return {
         "model": model,
         "status": _status(model),
+        "by_region": by_region(model, now),
         "availability_24h": totals_day,
         "availability_7d": totals_week,
         "errors_by_type": list(errors),
@@ -311,3 +331,35 @@ def model_detail(*, model: LLMModel, now=None) -> dict:
         "timeline": timeline,
         "benchmark_results": results,
     }
+
+
+def by_region(model: LLMModel, now) -> list[dict]:
+    """The model's latest check from each region that probed it, with each region's
+    availability and TTFT p50/p95 over 24 h (its hourly rollups, summaries merged); none when
+    one region probed it (the page's figures are that region's)."""
+    statuses = list(RegionStatus.objects.filter(model=model).order_by("region"))
+    if len(statuses) < 2:
+        return []
+    live = {r["name"]: r["live"] for r in regions.listing(now=now)}
+    figures = defaultdict(lambda: {"n": 0, "ok": 0, "ttft": sketch.empty()})
+    for region, n, up, degraded, ttft in CheckRollup.objects.filter(
+        model=model, resolution=CheckRollup.Resolution.HOUR, bucket__gte=now - timedelta(hours=24)
+    ).values_list("region", "n", "up", "degraded", "ttft"):
+        figure = figures[region]
+        figure["n"] += n
+        figure["ok"] += up + degraded
+        sketch.merge(figure["ttft"], ttft)
+    rows = []
+    for status in statuses:
+        figure = figures[status.region]
+        rows.append(
+            {
+                "status": status,
+                "live": live.get(status.region, False),
+                "availability": figure["ok"] / figure["n"] if figure["n"] else None,
+                "checks": figure["n"],
+                "ttft_p50": sketch.quantile(figure["ttft"], 0.5),
+                "ttft_p95": sketch.quantile(figure["ttft"], 0.95),
+            }
+        )
+    return rows

@@ -12,7 +12,7 @@ kind of incident it was instead ("Down", "Degraded performance").
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
@@ -81,10 +81,17 @@ def page_data(page: StatusPage, *, now=None) -> dict:
         f'{starts[i]}none"><title>{labels[i]}: no data</title></rect>' for i in range(DAYS)
     ]
     daily = defaultdict(dict)
-    for model_id, bucket, n, up, degraded, down in CheckRollup.objects.filter(
-        resolution=CheckRollup.Resolution.DAY, bucket__gte=days[0], model_id__in=ids
-    ).values_list("model_id", "bucket", "n", "up", "degraded", "down"):
-        daily[model_id][bucket] = (n, up, degraded, down)
+    # A day has a row per region: one bar per day, their counts added.
+    for row in (
+        CheckRollup.objects.filter(
+            resolution=CheckRollup.Resolution.DAY, bucket__gte=days[0], model_id__in=ids
+        )
+        .values("model_id", "bucket")
+        .annotate(n=Sum("n"), up=Sum("up"), degraded=Sum("degraded"), down=Sum("down"))
+        .order_by()
+    ):
+        counts = (row["n"], row["up"], row["degraded"], row["down"])
+        daily[row["model_id"]][row["bucket"]] = counts
     incidents = defaultdict(list)
     for model_id, kind, opened, resolved in (
         Incident.objects.filter(model_id__in=ids)

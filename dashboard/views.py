@@ -43,6 +43,7 @@ TONES = {
     "failed": "bad",
     "fired": "bad",
     "skipped": "warn",
+    "partial": "warn",  # a pass completed without a region whose workers stopped
     "cancelled": "warn",
     "running": "info",
     "queued": "info",
@@ -174,6 +175,8 @@ def live_context(request: HttpRequest, now: datetime) -> dict:
     health = {state: sum(s["states"][state] for s in summaries) for state in fleet.STATES}
     monitored = sum(s["monitored"] for s in summaries)
     reports = fleet.slo_reports(now=now)
+    regions = _regions(now)
+    live_regions = [region["name"] for region in regions if region["live"]]
     return {
         **_status_context(now, monitored),
         "now": now,
@@ -183,10 +186,21 @@ def live_context(request: HttpRequest, now: datetime) -> dict:
         "health": health,
         "health_bar": _health_bar(health, monitored),
         "slo_card": fleet.slo_card(reports),
+        "regions": regions,
         **_attention_context(now, health, reports),
         **_accounts_context(request, summaries),
-        **_models_context(request, accounts, now),
+        **_models_context(request, accounts, now, live_regions=live_regions),
     }
+
+
+def _regions(now: datetime) -> list[dict]:
+    """The probe regions (none with one region): live or stale, and models down there."""
+    regions = fleet.regions(now=now)
+    for region in regions:
+        region["seen_ago"] = ago(region["last_seen_at"], now)
+        seen = region["last_seen_at"]
+        region["seen_title"] = f"{seen:%Y-%m-%d %H:%M:%S} UTC" if seen else ""
+    return regions
 
 
 def _status_context(now: datetime, monitored: int) -> dict:
@@ -249,15 +263,21 @@ def _accounts_context(request: HttpRequest, summaries: list[dict]) -> dict:
     }
 
 
-def _models_context(request: HttpRequest, accounts: list, now: datetime) -> dict:
-    """One page of the models the URL's filters select, with its paging links."""
+def _models_context(
+    request: HttpRequest, accounts: list, now: datetime, *, live_regions: list[str]
+) -> dict:
+    """One page of the models the URL's filters select, with its paging links. With several
+    ``live_regions``, a model not agreed down says where it is down."""
     filters, notes = DashboardFilterForm(request.GET, accounts=accounts).filters()
     paging = paginate(request, fleet.filtered_models(filters), fleet.PER_PAGE, filters.as_query())
     page = paging["page_obj"]
     page_models = list(page.object_list)
     rows = fleet.page_rows(page_models, now)
+    down_in = fleet.down_in([m.id for m in page_models], live_regions) if live_regions else {}
     for row in rows:
         _decorate_row(row, now)
+        if row["state"] != "down":
+            row["down_in"] = ", ".join(down_in.get(row["model"].id, []))
     query = paging["query"]
     return {
         "filters": filters,
@@ -461,6 +481,10 @@ def model_detail_page(request: HttpRequest, model_id: uuid.UUID) -> HttpResponse
     errors = data["errors_by_type"]
     for row in errors:
         row["hint"] = CONFIG_ERRORS.get(row["error_type"])
+    for row in data["by_region"]:
+        row["checked_ago"] = ago(row["status"].checked_at, now)
+        row["availability_text"] = availability(row["availability"])
+        row["hint"] = CONFIG_ERRORS.get(row["status"].error_type)
     return render(
         request,
         "dashboard/model_detail.html",

@@ -298,9 +298,11 @@ class CheckRollup(models.Model):
 
     class Meta:
         constraints = [
-            # One writer per row: a model is in one shard per region and pass.
+            # One writer per row: a model is in one shard per region and pass. Region last:
+            # the dashboard looks a model's buckets up by (model, resolution, bucket range)
+            # in this index (dashboard.queries.rollup_rows).
             models.UniqueConstraint(
-                fields=["model", "region", "resolution", "bucket"],
+                fields=["model", "resolution", "bucket", "region"],
                 name="one_rollup_per_region_bucket",
             )
         ]

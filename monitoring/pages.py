@@ -36,7 +36,7 @@ from arguslm.pages import (
     uuid_or_none,
 )
 from arguslm.templatetags.arguslm_tags import ago, duration_ms
-from monitoring import costs, maintenance, services
+from monitoring import costs, maintenance, regions, services
 from monitoring.api import uptime_queryset
 from monitoring.forms import (
     INTERVAL_PRESETS,
@@ -143,6 +143,8 @@ def _decorate_run(run: MonitoringRun, now) -> MonitoringRun:
     run.waiting_long = (
         run.status == MonitoringRun.Status.QUEUED and now - run.created_at > timedelta(seconds=30)
     )
+    # A completed pass says something only when a region's workers stopped during it.
+    run.warning = run.status == MonitoringRun.Status.COMPLETED and bool(run.message)
     return run
 
 
@@ -162,7 +164,13 @@ def _runs_context(run_id: uuid.UUID | None = None) -> dict:
     poll_url = reverse("monitoring-live")
     if current is not None:
         poll_url += "?" + urlencode({"run": current.pk})
-    return {"current": current, "recent": recent, "poll_url": poll_url}
+    return {
+        "current": current,
+        "recent": recent,
+        "poll_url": poll_url,
+        # With several regions known, each pass says where it probed from.
+        "regional": len(regions.listing(now=now)) > 1,
+    }
 
 
 def _runs_response(request: HttpRequest, context: dict) -> HttpResponse:
