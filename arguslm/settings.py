@@ -9,11 +9,11 @@ import hashlib
 import hmac
 import logging
 import os
-import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from arguslm import region_names
 from arguslm.envconf import env_bool, env_int, env_str, persistent_secret
 from arguslm.llm.egress import parse_rules
 
@@ -154,20 +154,15 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+
 # --- Regions (docs/regions.md) ----------------------------------------------------------------
 # Where this process probes from. The home region's workers take every task (schedules,
 # benchmarks, alerts, passes) and their own region's probes; a worker of another region takes
 # only its region's probes, from a queue of its own.
-_REGION_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
-
-
 def _region(name: str, default: str) -> str:
-    value = env_str(name, default).strip()[:64]
-    if not _REGION_NAME.fullmatch(value):
-        raise ImproperlyConfigured(
-            f"{name}={value!r}: a region is 1-32 lowercase letters, digits or '-', "
-            "starting with a letter"
-        )
+    value = env_str(name, default).strip()
+    if not region_names.is_name(value):
+        raise ImproperlyConfigured(f"{name}={value[:40]!r}: a region is {region_names.RULE}")
     return value
 
 

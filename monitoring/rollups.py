@@ -89,7 +89,7 @@ def record(checks: list[UptimeCheck], *, region: str | None = None, regions=()) 
     CheckRollup.objects.bulk_create(
         rows.values(),
         update_conflicts=True,
-        unique_fields=["model", "region", "resolution", "bucket"],
+        unique_fields=["model", "resolution", "bucket", "region"],
         update_fields=ROLLUP_FIELDS,
         batch_size=500,
     )

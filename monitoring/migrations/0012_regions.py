@@ -110,7 +110,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='checkrollup',
-            constraint=models.UniqueConstraint(fields=('model', 'region', 'resolution', 'bucket'), name='one_rollup_per_region_bucket'),
+            constraint=models.UniqueConstraint(fields=('model', 'resolution', 'bucket', 'region'), name='one_rollup_per_region_bucket'),
         ),
         migrations.AddField(
             model_name='monitoringshard',
