@@ -75,10 +75,13 @@ test: install sdk-venv
 	ARGUSLM_DATA_DIR=$$(mktemp -d) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# README screenshots: the dashboard (light and dark) from the browser test at 1,000 models, and
-# probe regions (regions.png).
+# README screenshots (those .gitignore lets through): the dashboard at 1,000 models, probe
+# regions, a capacity sweep, across providers and SLOs, from the browser tests that make them.
 screenshots: install browser
-	ARGUSLM_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/browser/test_dashboard_fleet_browser.py tests/browser/test_regions_browser.py
+	ARGUSLM_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q \
+	  tests/browser/test_dashboard_fleet_browser.py tests/browser/test_regions_browser.py \
+	  tests/browser/test_across_browser.py tests/browser/test_slos_browser.py \
+	  tests/browser/test_benchmarks_browser.py::test_a_concurrency_sweep_started_from_the_form_finds_the_capacity_and_charts_it
 
 clean:
 	rm -rf .venv .sdk-venv .llm-venv node_modules staticfiles

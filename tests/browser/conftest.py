@@ -1,11 +1,12 @@
 """Browser tests drive Debian's Chromium through Playwright against pytest-django's live_server."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path("/tmp/arguslm-shots")
+SHOTS = Path(os.environ.get("ARGUSLM_SCREENSHOT_DIR", "/tmp/arguslm-shots"))
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium is not installed (make browser)", allow_module_level=True)
