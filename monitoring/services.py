@@ -175,11 +175,13 @@ def _waiting():
 
 
 def _held_up(run: MonitoringRun, now) -> bool:
-    """Whether a running pass is waiting on a worker that is gone (an expired lease, or no
-    sign of life for a lease's length)."""
-    if run.heartbeat_at and run.heartbeat_at < now - regions.LEASE:
-        return True
-    return run.shards.filter(status=MonitoringShard.Status.RUNNING, lease_until__lt=now).exists()
+    """Whether a running pass waits on a worker that is gone: a shard whose lease ran out, or
+    one queued again after losing its worker (being taken over). Shards merely waiting in a
+    queue behind other work are not: a pass asked for then is skipped as usual."""
+    return run.shards.filter(
+        Q(status=MonitoringShard.Status.RUNNING, lease_until__lt=now)
+        | Q(status=MonitoringShard.Status.QUEUED, attempts__gte=1)
+    ).exists()
 
 
 def _queue_shard(shard: MonitoringShard) -> None:

@@ -322,3 +322,11 @@ def test_a_queued_shard_is_queued_again_only_once_its_region_s_queue_is_empty(fl
     assert regions.requeue_orphans("eu") == 1  # nothing waits: its task was lost
     shard.refresh_from_db()
     assert shard.status == "queued" and shard.enqueued_at > late
+
+
+def test_a_pass_behind_a_shard_being_taken_over_waits_too(fleet, sync_tasks):
+    live_region("eu")
+    held = start()
+    # The keeper queued it again after its worker died: not yet claimed by the next one.
+    MonitoringShard.objects.filter(run=held, region="eu").update(status="queued", attempts=1)
+    assert start().status == "queued"
