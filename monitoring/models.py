@@ -182,37 +182,38 @@ class UptimeCheck(MeasuredSample):
         return f"{self.model_id} {self.status} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
-class ModelStatus(models.Model):
+class LatestCheck(models.Model):
+    """A status and the figures of the check that set it (monitoring.rollups.STATUS_FIELDS)."""
+
+    status = models.CharField(max_length=10, choices=UptimeCheck.Status.choices)
+    checked_at = models.DateTimeField()
+    ttft_ms = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    tps_excluding_ttft = models.FloatField(null=True, blank=True)
+    error_type = models.CharField(max_length=20, null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ModelStatus(LatestCheck):
     """Each model's latest status, kept beside it so pages never scan the checks table: with
     one region its latest check, with several the regions' agreement (monitoring.regions)."""
 
     model = models.OneToOneField(
         LLMModel, on_delete=models.CASCADE, primary_key=True, related_name="status"
     )
-    status = models.CharField(max_length=10, choices=UptimeCheck.Status.choices)
-    checked_at = models.DateTimeField()
-    ttft_ms = models.FloatField(null=True, blank=True)
-    latency_ms = models.FloatField(null=True, blank=True)
-    tps_excluding_ttft = models.FloatField(null=True, blank=True)
-    error_type = models.CharField(max_length=20, null=True, blank=True)
-    error = models.TextField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.model_id}: {self.status}"
 
 
-class RegionStatus(models.Model):
+class RegionStatus(LatestCheck):
     """The latest check of a model from one region (written by that region's shard only)."""
 
     model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="region_statuses")
     region = models.CharField(max_length=32)
-    status = models.CharField(max_length=10, choices=UptimeCheck.Status.choices)
-    checked_at = models.DateTimeField()
-    ttft_ms = models.FloatField(null=True, blank=True)
-    latency_ms = models.FloatField(null=True, blank=True)
-    tps_excluding_ttft = models.FloatField(null=True, blank=True)
-    error_type = models.CharField(max_length=20, null=True, blank=True)
-    error = models.TextField(null=True, blank=True)
 
     class Meta:
         constraints = [

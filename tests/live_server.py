@@ -5,6 +5,7 @@ and real WebSocket clients. The processes get their own data directory and datab
 fresh SQLite file, or a fresh PostgreSQL database when ``DATABASE_URL`` is set.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -19,12 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SDK_PYTHON = ROOT / ".sdk-venv" / "bin" / "python"
 
 
-def _fresh_postgres(url: str, name: str) -> str:
+def _admin(url: str):
+    """An autocommit connection to the database of ``url`` (to create or drop others)."""
     import dj_database_url
     import psycopg
 
     cfg = dj_database_url.parse(url)
-    admin = psycopg.connect(
+    return psycopg.connect(
         host=cfg["HOST"],
         port=cfg["PORT"] or 5432,
         user=cfg["USER"],
@@ -32,10 +34,32 @@ def _fresh_postgres(url: str, name: str) -> str:
         password=cfg.get("PASSWORD") or None,
         autocommit=True,
     )
-    with admin:
+
+
+def _fresh_postgres(url: str, name: str) -> str:
+    with _admin(url) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
     return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres(url: str, name: str) -> None:
+    """Drop a database made by _fresh_postgres (quietly: the server may be gone)."""
+    import psycopg
+
+    with contextlib.suppress(psycopg.Error), _admin(url) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_for(predicate, *, timeout: float, what: str, every: float = 0.2):
+    """``predicate()``'s first truthy value, asked every ``every`` s for ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 class LiveServer:

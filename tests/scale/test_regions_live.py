@@ -33,7 +33,7 @@ import httpx
 import pytest
 
 from monitoring.regions import STALE_AFTER
-from tests.live_server import ROOT, _fresh_postgres, free_port
+from tests.live_server import ROOT, _fresh_postgres, drop_postgres, free_port, wait_for
 
 pytestmark = [
     pytest.mark.live,
@@ -210,22 +210,7 @@ class Regions:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        import dj_database_url
-        import psycopg
-
-        cfg = dj_database_url.parse(os.environ["DATABASE_URL"])
-        with (
-            contextlib.suppress(psycopg.Error),
-            psycopg.connect(
-                host=cfg["HOST"],
-                port=cfg["PORT"] or 5432,
-                user=cfg["USER"],
-                dbname=cfg["NAME"],
-                password=cfg.get("PASSWORD") or None,
-                autocommit=True,
-            ) as admin,
-        ):
-            admin.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        drop_postgres(os.environ["DATABASE_URL"], self.db_name)
 
     def kill(self, name: str) -> float:
         """SIGKILL a process group, as a lost machine would; returns when (epoch seconds)."""
@@ -288,16 +273,6 @@ class Regions:
 
     def eu_checks_stored(self, run_id: str) -> int:
         return sum(self.checks(run_id, "eu").values())
-
-
-def wait_for(predicate, *, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

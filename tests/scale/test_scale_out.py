@@ -33,7 +33,7 @@ from statistics import median
 import httpx
 import pytest
 
-from tests.live_server import ROOT, LiveServer, _fresh_postgres, free_port
+from tests.live_server import ROOT, LiveServer, _fresh_postgres, drop_postgres, free_port, wait_for
 
 pytestmark = [
     pytest.mark.live,
@@ -153,22 +153,7 @@ class ScaleOut(LiveServer):
     def stop(self) -> None:
         super().stop()
         self.flush_redis()
-        import dj_database_url
-        import psycopg
-
-        cfg = dj_database_url.parse(os.environ["DATABASE_URL"])
-        with (
-            contextlib.suppress(psycopg.Error),
-            psycopg.connect(
-                host=cfg["HOST"],
-                port=cfg["PORT"] or 5432,
-                user=cfg["USER"],
-                dbname=cfg["NAME"],
-                password=cfg.get("PASSWORD") or None,
-                autocommit=True,
-            ) as admin,
-        ):
-            admin.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        drop_postgres(os.environ["DATABASE_URL"], self.db_name)
 
     def log(self, cluster: str) -> str:
         path = self.tmp / f"qcluster-{cluster}.log"
@@ -206,16 +191,6 @@ def cluster(tmp_path_factory):
 def _clear_cache():
     """Replaces the suite's cache clearing: these tests use no in-process cache (their servers
     have Redis databases of their own), so they do not depend on the test process's cache."""
-
-
-def wait_for(predicate, *, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def test_a_pass_is_sharded_over_both_clusters_and_checks_every_model_exactly_once(cluster):

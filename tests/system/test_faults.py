@@ -35,7 +35,7 @@ from benchmarks.models import BenchmarkRun
 from monitoring import services
 from monitoring.models import MonitoringConfig, MonitoringRun, UptimeCheck
 from tests.factories import make_account, make_model, make_monitoring_run
-from tests.live_server import ROOT, LiveServer, _fresh_postgres, free_port
+from tests.live_server import ROOT, LiveServer, _fresh_postgres, drop_postgres, free_port, wait_for
 
 PROMPT = [{"role": "user", "content": "hello"}]
 # Small shards, so that a worker killed mid-pass leaves some shards stored and some lost.
@@ -43,16 +43,6 @@ SETTINGS = "from arguslm.settings import *  # noqa: F403\nARGUSLM_SHARD_SIZE = 5
 
 
 # --- Processes --------------------------------------------------------------------------------
-
-
-def _wait_until(predicate, *, timeout: float, every: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def _redis_answers(url: str = "redis://127.0.0.1:6379/0") -> bool:
@@ -88,7 +78,7 @@ class Web:
                 return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
             return False
 
-        _wait_until(up, timeout=30, every=0.2, what="daphne")
+        wait_for(up, timeout=30, every=0.2, what="daphne")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -160,11 +150,7 @@ class FaultServer:
             for db in (12, 13):  # its broker and its cache (see __init__)
                 redis.Redis.from_url(f"{base}/{db}").flushdb()
         if os.environ.get("DATABASE_URL"):
-            import psycopg
-
-            name = self.env["DATABASE_URL"].rsplit("/", 1)[1]
-            with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_postgres(os.environ["DATABASE_URL"], self.env["DATABASE_URL"].rsplit("/", 1)[1])
 
     def api(self) -> httpx.Client:
         return self.web.api()
@@ -228,7 +214,7 @@ def test_a_pass_whose_worker_is_killed_fails_with_a_reason_and_keeps_its_checks(
         run = api.get(f"/api/v1/monitoring/runs/{run_id}").json()
         return run if run["status"] == "running" and run["shards_done"] >= 1 else None
 
-    seen = _wait_until(some_shards_done, timeout=30, every=0.05, what="a first stored shard")
+    seen = wait_for(some_shards_done, timeout=30, every=0.05, what="a first stored shard")
     server.kill_worker()
     assert seen["shards_done"] < seen["shards_total"] == 4
     stored = _checks_of(api, run_id)
@@ -259,7 +245,7 @@ def test_a_pass_whose_worker_is_killed_fails_with_a_reason_and_keeps_its_checks(
         run = api.get(f"/api/v1/monitoring/runs/{again}").json()
         return run if run["status"] not in ("queued", "running") else None
 
-    run = _wait_until(finished, timeout=60, every=0.2, what="the pass after the restart")
+    run = wait_for(finished, timeout=60, every=0.2, what="the pass after the restart")
     assert (run["status"], run["total"], run["shards_done"]) == ("completed", 20, 4)
     fresh = _checks_of(api, again)
     assert len(fresh) == len({c["model_id"] for c in fresh}) == 20
@@ -291,7 +277,7 @@ def test_a_benchmark_whose_worker_is_killed_fails_and_keeps_its_results(server):
         run = api.get(f"/api/v1/benchmarks/{run_id}").json()
         return run if run["status"] == "running" and run["result_count"] >= 1 else None
 
-    seen = _wait_until(some_results, timeout=30, every=0.05, what="a first saved result")
+    seen = wait_for(some_results, timeout=30, every=0.05, what="a first saved result")
     server.kill_worker()
     saved = api.get(f"/api/v1/benchmarks/{run_id}/results").json()["results"]
     assert seen["result_count"] <= len(saved) < seen["total_requests"] == 30
@@ -328,7 +314,7 @@ def test_with_redis_unreachable_queueing_answers_503_and_ready_says_unavailable(
         "/api/v1/benchmarks",
         json={"model_ids": [model_id], "prompt_pack": "health_check", "num_runs": 1},
     ).json()["id"]
-    _wait_until(
+    wait_for(
         lambda: api.get(f"/api/v1/benchmarks/{finished}").json()["status"] == "completed",
         timeout=30,
         what="a finished benchmark",
