@@ -110,13 +110,16 @@ with ArgusLMClient() as c:
     out["packs"] = len(c.list_prompt_packs())
     run = c.run_monitoring()
     out["run"] = run.status
+    # Checks are stored as they complete: wait for both of this test's models.
+    ours = {"sim/ttft=10/itl=1/n=4", "sim/status=500"}
     for _ in range(150):
-        history = c.get_uptime_history(limit=10)
-        if history.total >= 2:
+        history = c.get_uptime_history(limit=50)
+        if ours <= {i.model_name for i in history.items}:
             break
         time.sleep(0.2)
-    out["statuses"] = sorted(i.status for i in history.items)
-    out["names"] = sorted(i.model_name for i in history.items)
+    mine = [i for i in history.items if i.model_name in ours]
+    out["statuses"] = sorted(i.status for i in mine)
+    out["names"] = sorted(i.model_name for i in mine)
     out["down_only"] = c.get_uptime_history(status="down").total
     exported = c.export_uptime_history(format="json")
     out["exported"] = len(exported.json()["checks"])
