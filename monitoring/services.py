@@ -311,12 +311,7 @@ class _Store:
         now = timezone.now()
         if not batch and not last:
             if time.monotonic() - self.beat_at >= HEARTBEAT_EVERY_S:  # slow probes: still alive
-                if not self._mine().update(lease_until=now + regions.LEASE):
-                    self._lose()
-                    return
-                MonitoringRun.objects.filter(pk=self.run_id).update(heartbeat_at=now)
-                refresh_connection()
-                self.beat_at = time.monotonic()
+                self._beat(now)
             return
         paused = maintenance.covered([m for m, _, _ in batch], now) if batch else ()
         region = self.shard.region
@@ -359,6 +354,18 @@ class _Store:
         self.stored += len(checks)
         self.beat_at = time.monotonic()
 
+    def _beat(self, now) -> None:
+        """Renew the lease and the run's heartbeat while no probe completes."""
+        try:
+            if not self._mine().update(lease_until=now + regions.LEASE):
+                self._lose()
+                return
+            MonitoringRun.objects.filter(pk=self.run_id).update(heartbeat_at=now)
+        except DatabaseError:
+            log.warning("Shard %s: could not renew its lease; retrying", self.shard.pk)
+        refresh_connection()
+        self.beat_at = time.monotonic()
+
     def _lose(self) -> None:
         self.lost = True
         log.warning(
@@ -370,7 +377,10 @@ class _Store:
         """Write what has completed every ``seconds``, off the loop that times the streams."""
         while True:
             await asyncio.sleep(seconds)
-            await asyncio.to_thread(self.flush)
+            try:
+                await asyncio.to_thread(self.flush)
+            except Exception:  # never lose the writer: the next tick tries again
+                log.exception("Shard %s: storing checks failed", self.shard.pk)
 
 
 def finish(run_id) -> bool:
