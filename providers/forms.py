@@ -2,18 +2,31 @@
 
 A provider type's credential fields come from the catalog (``cred_<name>`` inputs); secrets
 (and the service-account JSON, which holds a private key) are taken as typed, never stripped.
-Tags are one text input, comma or space separated (``tags`` in the serializers' list form).
+Tags and probe regions are one text input each, comma or space separated (the serializers'
+list form); regional endpoints are one per line, ``<region> <URL>``.
 """
 
 from arguslm.forms import SerializerForm, checkbox, text
 from arguslm.llm import catalog
 from providers import tags as tag_rules
+from providers.models import MAX_REGION_URLS
 from providers.serializers import (
     ModelCreateSerializer,
     ModelUpdateSerializer,
     ProviderCreateSerializer,
     ProviderUpdateSerializer,
 )
+
+
+def region_urls(text: str) -> dict:
+    """The regional endpoints typed one per line, ``<region> <URL>``, as given (the serializer
+    judges them). Past the most an account may have, the extra lines make it refuse them."""
+    urls = {}
+    for line in (text or "").splitlines()[: MAX_REGION_URLS + 1]:
+        region, _, url = line.strip().partition(" ")
+        if region:
+            urls[region] = url.strip()
+    return urls
 
 
 class CredentialFields(SerializerForm):
@@ -79,6 +92,8 @@ class AccountEditForm(CredentialFields):
 
     display_name = text(strip=False)
     tags = text()
+    probe_regions = text()
+    region_base_urls = text()
 
     def __init__(self, data=None, *, account, **kwargs):
         spec = catalog.get_spec(account.provider_type)
@@ -88,6 +103,10 @@ class AccountEditForm(CredentialFields):
         data = {"display_name": self.cleaned_data["display_name"]}
         if "tags" in self.data:  # a form without the input leaves the tags alone
             data["tags"] = tag_rules.split(self.cleaned_data["tags"])
+        if "probe_regions" in self.data:
+            data["probe_regions"] = tag_rules.split(self.cleaned_data["probe_regions"])
+        if "region_base_urls" in self.data:
+            data["region_base_urls"] = region_urls(self.cleaned_data["region_base_urls"])
         if self.spec is None:
             return data
         patch: dict = {}

@@ -139,6 +139,13 @@ def _decorate(account: ProviderAccount, *, edit_data=None, edit_errors=None) -> 
     account.edit_name = (edit_data or {}).get("display_name", account.display_name)
     account.tag_names = [tag.name for tag in account.tags.all()]
     account.edit_tags = (edit_data or {}).get("tags", ", ".join(account.tag_names))
+    account.edit_probe_regions = (edit_data or {}).get(
+        "probe_regions", ", ".join(account.probe_regions)
+    )
+    account.edit_region_urls = (edit_data or {}).get(
+        "region_base_urls",
+        "\n".join(f"{region} {url}" for region, url in account.region_base_urls.items()),
+    )
     return account
 
 
