@@ -34,6 +34,8 @@ def test_the_edit_form_sets_probe_regions_and_regional_endpoints(logged_in, acco
     assert account.region_base_urls == {"eu": "http://127.0.0.1:9/eu/v1"}
     assert 'value="default, eu"' in html  # shown as stored
     assert "eu http://127.0.0.1:9/eu/v1</textarea>" in html
+    assert '<span class="chip">eu</span>' in html  # and on the card
+    assert '<dt>Endpoint in eu</dt><dd><code class="url">http://127.0.0.1:9/eu/v1</code>' in html
 
 
 def test_a_new_host_for_a_region_needs_the_key_again(logged_in, account):
