@@ -339,10 +339,11 @@ class CheckCount(models.Model):
     @classmethod
     def add(cls, counts: dict) -> None:
         """Apply {(model_id, status): delta} in one statement per key (rare: once per batch).
-        Two regions may add to a new row at once: it is created if missing, then updated."""
+        Two regions may add to a new row at once: it is created if missing, then updated. Rows
+        are taken in one order, so two regions' batches never deadlock on them."""
         from django.db.models import F
 
-        for (model_id, status), delta in counts.items():
+        for (model_id, status), delta in sorted(counts.items(), key=lambda i: str(i[0])):
             if not delta:
                 continue
             keyed = cls.objects.filter(model_id=model_id, status=status)
