@@ -109,6 +109,8 @@ class MonitoringRun(models.Model):
     shards_done = models.PositiveIntegerField(default=0)
     # The regions this pass probes from (those with a live worker when it started).
     regions = models.JSONField(default=list, blank=True)
+    # Queued behind a pass held up by a worker that is gone: started when that one closes.
+    waiting = models.BooleanField(default=False)
     total = models.PositiveIntegerField(default=0)
     up = models.PositiveIntegerField(default=0)
     degraded = models.PositiveIntegerField(default=0)

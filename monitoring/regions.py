@@ -22,7 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 # The name rule is core (providers checks its fields with it); importable from here too.
-from arguslm.region_names import MAX_REGIONS, NAME, clean_names  # noqa: F401
+from arguslm.region_names import clean_names  # noqa: F401
 from monitoring.models import MonitoringRun, MonitoringShard, Region, UptimeCheck
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,15 @@ from datetime import datetime
 from django.db import transaction
 
 from monitoring import sketch
-from monitoring.models import CheckCount, CheckRollup, ModelStatus, RegionStatus, UptimeCheck
+from monitoring.models import (
+    CheckCount,
+    CheckRollup,
+    ModelStatus,
+    MonitoringConfig,
+    RegionStatus,
+    UptimeCheck,
+)
+from monitoring.regions import agree, allowed
 
 STATUS_FIELDS = [
     "status",
@@ -139,9 +147,6 @@ def _agree(latest: list[UptimeCheck], regions) -> None:
     Another region's worker may store the same model at the same moment: its status rows are
     created if missing and locked (in model order, so two batches never deadlock) before the
     regions' rows are read, so the second writer sees the first one's region status."""
-    from monitoring.models import MonitoringConfig
-    from monitoring.regions import agree, allowed
-
     ids = [c.model_id for c in latest]
     ModelStatus.objects.bulk_create(
         [ModelStatus(**_status_values(c)) for c in latest], ignore_conflicts=True

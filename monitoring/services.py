@@ -125,7 +125,8 @@ def start_pass(*, run_id) -> MonitoringRun:
         if busy is not None:
             waiting = _waiting().exclude(pk=run.pk).first()
             if waiting is None and _held_up(busy, now):
-                run.message = f"{WAITING} {busy.id}, whose worker stopped: it starts next."
+                run.waiting = True
+                run.message = f"Waiting for pass {busy.id}, whose worker stopped: it starts next."
             else:
                 run.status = MonitoringRun.Status.SKIPPED
                 run.finished_at = now
@@ -164,14 +165,10 @@ def start_pass(*, run_id) -> MonitoringRun:
     return run
 
 
-# The message of a pass waiting for one held up by a dead worker.
-WAITING = "Waiting for pass"
-
-
 def _waiting():
-    return MonitoringRun.objects.filter(
-        status=MonitoringRun.Status.QUEUED, message__startswith=WAITING
-    ).order_by("created_at")
+    return MonitoringRun.objects.filter(status=MonitoringRun.Status.QUEUED, waiting=True).order_by(
+        "created_at"
+    )
 
 
 def _held_up(run: MonitoringRun, now) -> bool:
@@ -416,7 +413,7 @@ def start_waiting() -> None:
 
     waiting = _waiting().first()
     if waiting is not None:
-        MonitoringRun.objects.filter(pk=waiting.pk).update(message="")
+        MonitoringRun.objects.filter(pk=waiting.pk).update(waiting=False, message="")
         async_task(
             "monitoring.tasks.start_pass",
             str(waiting.id),

@@ -96,6 +96,11 @@ class Migration(migrations.Migration):
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
+            model_name='monitoringrun',
+            name='waiting',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
             model_name='uptimecheck',
             name='region',
             field=models.CharField(default='default', max_length=32),

@@ -228,7 +228,8 @@ def test_a_pass_asked_for_behind_a_dead_worker_waits_and_then_runs(fleet, sync_t
 
     waiting = start()
     assert waiting.status == "queued"
-    assert waiting.message.startswith(services.WAITING)
+    assert waiting.waiting
+    assert waiting.message == f"Waiting for pass {held.id}, whose worker stopped: it starts next."
 
     # An eu worker takes the shard over; the held pass closes and the waiting one starts.
     with override_settings(ARGUSLM_REGION="eu"):
